@@ -1,0 +1,54 @@
+/**
+ * Every provider failure becomes one of these kinds, through one status table per connector.
+ * The engine decides retry, wait or fail from the kind alone.
+ */
+export const connectorErrorKinds = [
+  'auth',
+  'throttled',
+  'not_found',
+  'conflict',
+  'quota_exceeded',
+  'invalid_name',
+  'too_large',
+  'corrupt',
+  'transient',
+  'unsupported',
+] as const;
+export type ConnectorErrorKind = (typeof connectorErrorKinds)[number];
+
+/** How wide a throttle is: one request, the whole account, or a daily quota that resets. */
+export type ThrottleScope = 'request' | 'account' | 'daily_quota';
+
+export interface ConnectorErrorOptions {
+  /** From Retry-After or the provider's own hint. */
+  retryAfterMs?: number;
+  scope?: ThrottleScope;
+  /** Provider status code, for the events log. */
+  status?: number;
+  cause?: unknown;
+}
+
+export class ConnectorError extends Error {
+  override name = 'ConnectorError';
+  readonly kind: ConnectorErrorKind;
+  readonly retryAfterMs?: number;
+  readonly scope?: ThrottleScope;
+  readonly status?: number;
+
+  constructor(kind: ConnectorErrorKind, message: string, opts: ConnectorErrorOptions = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.kind = kind;
+    this.retryAfterMs = opts.retryAfterMs;
+    this.scope = opts.scope;
+    this.status = opts.status;
+  }
+
+  /** Kinds worth retrying without the user doing anything. */
+  get retryable(): boolean {
+    return this.kind === 'throttled' || this.kind === 'transient';
+  }
+}
+
+export function isConnectorError(err: unknown, kind?: ConnectorErrorKind): err is ConnectorError {
+  return err instanceof ConnectorError && (kind === undefined || err.kind === kind);
+}

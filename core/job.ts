@@ -1,0 +1,40 @@
+import { z } from 'zod';
+import { parseLocation, LocationError } from './location.js';
+
+export const jobModes = ['copy', 'sync', 'move', 'check'] as const;
+export type JobMode = (typeof jobModes)[number];
+/** Modes the engine runs today; the others are refused with a clear error until they land. */
+export const supportedJobModes: readonly JobMode[] = ['copy'];
+
+const locationString = z.string().superRefine((s, ctx) => {
+  try {
+    parseLocation(s);
+  } catch (err) {
+    if (!(err instanceof LocationError)) throw err;
+    ctx.addIssue({ code: 'custom', message: err.message });
+  }
+});
+
+export const jobOptionsSchema = z.strictObject({
+  /** Files copied at the same time. */
+  transfers: z.number().int().min(1).max(64).default(4),
+  /** Files at or above this size are copied alone, resumably, with checkpoints. */
+  largeFileThreshold: z.number().int().min(1).default(64 * 1024 * 1024),
+  /** Chunk between checkpoints of a large file. */
+  chunkSize: z.number().int().min(64 * 1024).max(1024 * 1024 * 1024).default(8 * 1024 * 1024),
+  /** Most files in one small-file batch (one activity). */
+  batchFiles: z.number().int().min(1).max(10_000).default(200),
+  /** Most bytes in one small-file batch. */
+  batchBytes: z.number().int().min(1).default(256 * 1024 * 1024),
+  /** Hash both sides after copying. */
+  verify: z.boolean().default(true),
+});
+export type JobOptions = z.infer<typeof jobOptionsSchema>;
+
+export const createJobSchema = z.strictObject({
+  source: locationString,
+  destination: locationString,
+  mode: z.enum(jobModes, { error: `mode must be one of: ${jobModes.join(', ')}` }).default('copy'),
+  options: jobOptionsSchema.default(jobOptionsSchema.parse({})),
+});
+export type CreateJob = z.infer<typeof createJobSchema>;

@@ -1,0 +1,103 @@
+import { sql } from 'drizzle-orm';
+import { bigint, bigserial, boolean, customType, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import type { Hashes } from '../core/entry.js';
+import type { JobOptions } from '../core/job.js';
+
+const bytea = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => 'bytea' });
+/** Byte counts pass 2^31 on the first large file: bigint, read back as a JS number (safe to 2^53). */
+const bytes = (name: string) => bigint(name, { mode: 'number' });
+
+export const remotes = pgTable('remotes', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  name: text('name').notNull(),
+  type: text('type').notNull(),
+  /** Settings without secrets. */
+  config: jsonb('config').$type<Record<string, unknown>>().notNull().default({}),
+  /** AES-256-GCM sealed JSON of the secrets (db/credentials.ts); null when the type has none. */
+  credentials: bytea('credentials'),
+  /** Bumped on each credential write, so a worker can tell its cached token is stale. */
+  credentialsVersion: integer('credentials_version').notNull().default(0),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+}, (t) => [uniqueIndex('remotes_name_key').on(t.name)]);
+
+export const jobs = pgTable('jobs', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  sourceRemoteId: uuid('source_remote_id').notNull().references(() => remotes.id),
+  sourcePath: text('source_path').notNull(),
+  destRemoteId: uuid('dest_remote_id').notNull().references(() => remotes.id),
+  destPath: text('dest_path').notNull(),
+  mode: text('mode').notNull(),
+  options: jsonb('options').$type<JobOptions>().notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+export const runs = pgTable('runs', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  jobId: uuid('job_id').notNull().references(() => jobs.id),
+  workflowId: text('workflow_id').notNull(),
+  state: text('state').notNull().default('queued'),
+  phase: text('phase').notNull().default('plan'),
+  filesTotal: integer('files_total').notNull().default(0),
+  filesDone: integer('files_done').notNull().default(0),
+  filesFailed: integer('files_failed').notNull().default(0),
+  filesSkipped: integer('files_skipped').notNull().default(0),
+  bytesTotal: bytes('bytes_total').notNull().default(0),
+  bytesDone: bytes('bytes_done').notNull().default(0),
+  batchCount: integer('batch_count').notNull().default(0),
+  error: text('error'),
+  startedAt: timestamp('started_at', { withTimezone: true }).notNull().defaultNow(),
+  /** When bytes started moving: the base of speed and ETA. */
+  copyStartedAt: timestamp('copy_started_at', { withTimezone: true }),
+  finishedAt: timestamp('finished_at', { withTimezone: true }),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+}, (t) => [index('runs_job_idx').on(t.jobId)]);
+
+/** Listing rows captured while planning; `side` is 'src' or 'dst'. Paths are relative to the job's location. */
+export const entries = pgTable('entries', {
+  runId: uuid('run_id').notNull().references(() => runs.id, { onDelete: 'cascade' }),
+  side: text('side').notNull(),
+  path: text('path').notNull(),
+  isDir: boolean('is_dir').notNull(),
+  size: bytes('size').notNull(),
+  mtimeMs: bytes('mtime_ms').notNull(),
+  hashes: jsonb('hashes').$type<Hashes>().notNull().default({}),
+}, (t) => [primaryKey({ columns: [t.runId, t.side, t.path] })]);
+
+/** The per-file ledger of a run. */
+export const items = pgTable('items', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  runId: uuid('run_id').notNull().references(() => runs.id, { onDelete: 'cascade' }),
+  path: text('path').notNull(),
+  action: text('action').notNull(),
+  state: text('state').notNull().default('pending'),
+  /** Small files share a batch; a large file has one to itself. */
+  batch: integer('batch').notNull().default(0),
+  large: boolean('large').notNull().default(false),
+  size: bytes('size').notNull(),
+  mtimeMs: bytes('mtime_ms').notNull(),
+  bytesDone: bytes('bytes_done').notNull().default(0),
+  /** The connector's UploadState of an unfinished upload (never a secret URL; see upload_sessions later). */
+  uploadState: jsonb('upload_state').$type<Record<string, unknown>>(),
+  srcHashes: jsonb('src_hashes').$type<Hashes>().notNull().default({}),
+  dstHashes: jsonb('dst_hashes').$type<Hashes>().notNull().default({}),
+  attempts: integer('attempts').notNull().default(0),
+  /** Verify mismatches re-copied so far. */
+  recopies: integer('recopies').notNull().default(0),
+  lastError: text('last_error'),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+}, (t) => [
+  uniqueIndex('items_run_path_key').on(t.runId, t.path),
+  index('items_run_batch_idx').on(t.runId, t.batch),
+  index('items_run_state_idx').on(t.runId, t.state),
+]);
+
+/** The audit trail of a run: throttles, auth trouble, retries, resumes, verify results. */
+export const events = pgTable('events', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  runId: uuid('run_id').notNull().references(() => runs.id, { onDelete: 'cascade' }),
+  at: timestamp('at', { withTimezone: true }).notNull().default(sql`now()`),
+  kind: text('kind').notNull(),
+  message: text('message').notNull(),
+  data: jsonb('data').$type<Record<string, unknown>>().notNull().default({}),
+}, (t) => [index('events_run_idx').on(t.runId, t.id)]);
