@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 export const remoteNamePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-export const remoteTypes = ['local', 'jottacloud'] as const;
+export const remoteTypes = ['local'] as const;
 export type RemoteType = (typeof remoteTypes)[number];
 
 export const localConfigSchema = z.strictObject({
@@ -16,14 +16,11 @@ export type LocalConfig = z.infer<typeof localConfigSchema>;
  */
 export const remoteConfigSchemas: Record<RemoteType, z.ZodType<Record<string, unknown>>> = {
   local: localConfigSchema,
-  // Filled in by the Jottacloud connector issue; until then a jottacloud remote is refused.
-  jottacloud: z.never(),
 };
 
 /** Config keys that hold secrets, per type: removed from `config` and stored encrypted. */
 export const secretConfigKeys: Record<RemoteType, readonly string[]> = {
   local: [],
-  jottacloud: ['loginToken'],
 };
 
 export const createRemoteSchema = z.strictObject({

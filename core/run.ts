@@ -43,3 +43,27 @@ export interface RunView {
   startedAt: string;
   finishedAt: string | null;
 }
+
+/** One task queue for workflows and activities (KNARR_TASK_QUEUE overrides it, e.g. per test). */
+export const defaultTaskQueue = 'knarr';
+/** The workflow id of a run: stable, so a restart or a repeated start never makes a second workflow. */
+export const runWorkflowId = (runId: string): string => `run-${runId}`;
+
+/** Input of the run workflow: ids and tuning only, never paths' contents or credentials. */
+export interface TransferRunInput {
+  runId: string;
+  /** Batches copied at the same time. */
+  window: number;
+  /** How fast a dead worker is noticed. */
+  heartbeatTimeoutMs: number;
+  verify: boolean;
+  /** Set when the run continued as new part-way through a phase. */
+  from?: { phase: 'copy' | 'verify'; batches: number[]; next: number };
+}
+
+export interface RunStatus {
+  runId: string;
+  phase: RunPhase;
+  batchesDone: number;
+  batchesTotal: number;
+}

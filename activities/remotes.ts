@@ -1,0 +1,36 @@
+import { eq, sql } from 'drizzle-orm';
+import type { RemoteType } from '../core/remote.js';
+import { createConnector, type CredentialStore } from '../connectors/registry.js';
+import type { Connector } from '../connectors/types.js';
+import type { Db } from '../db/client.js';
+import type { CredentialCipher } from '../db/credentials.js';
+import { getRemote } from '../db/queries/remotes.js';
+import { remotes } from '../db/schema.js';
+
+/** The one place credentials are decrypted: inside an activity, for the connector that needs them. */
+export async function openRemote(db: Db, cipher: CredentialCipher, remoteId: string): Promise<Connector> {
+  const row = await getRemote(db, remoteId);
+  return createConnector(row.type as RemoteType, row.config, { remoteName: row.name, credentials: credentialStore(db, cipher, remoteId) });
+}
+
+function credentialStore(db: Db, cipher: CredentialCipher, remoteId: string): CredentialStore {
+  const open = (sealed: Buffer | null) => (sealed ? (cipher.open(sealed, remoteId) as Record<string, unknown>) : {});
+  return {
+    async read() {
+      const [row] = await db.select({ credentials: remotes.credentials }).from(remotes).where(eq(remotes.id, remoteId));
+      return open(row?.credentials ?? null);
+    },
+    async update(fn) {
+      return db.transaction(async (tx) => {
+        const [row] = await tx.select({ credentials: remotes.credentials }).from(remotes).where(eq(remotes.id, remoteId)).for('update');
+        const next = await fn(open(row?.credentials ?? null));
+        await tx.update(remotes).set({
+          credentials: cipher.seal(next, remoteId),
+          credentialsVersion: sql`${remotes.credentialsVersion} + 1`,
+          updatedAt: new Date(),
+        }).where(eq(remotes.id, remoteId));
+        return next;
+      });
+    },
+  };
+}

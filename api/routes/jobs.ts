@@ -1,0 +1,76 @@
+import type { Client } from '@temporalio/client';
+import { Router } from 'express';
+import { createJobSchema, supportedJobModes } from '../../core/job.js';
+import { parseLocation, type Location } from '../../core/location.js';
+import { runWorkflowId, type TransferRunInput } from '../../core/run.js';
+import type { Db } from '../../db/client.js';
+import { findRemoteByName, type RemoteRow } from '../../db/queries/remotes.js';
+import { insertJobAndRun, setRunState } from '../../db/queries/runs.js';
+import type { transferRun } from '../../workflows/transferRun.js';
+import { ApiError, parseBody } from '../errors.js';
+import type { Probe } from '../probe.js';
+
+export interface JobsDeps {
+  db: Db;
+  client: Client;
+  taskQueue: string;
+  probe: Probe;
+  heartbeatTimeoutMs: number;
+}
+
+export function jobsRouter(deps: JobsDeps): Router {
+  const r = Router();
+
+  /** Checks everything before writing anything: a refused job leaves no job, run or workflow behind. */
+  r.post('/', async (req, res) => {
+    const body = parseBody(createJobSchema, req.body);
+    if (!supportedJobModes.includes(body.mode)) {
+      throw new ApiError(422, 'unsupported_mode', `mode "${body.mode}" is not available yet; use one of: ${supportedJobModes.join(', ')}`, 'mode');
+    }
+    const source = parseLocation(body.source);
+    const destination = parseLocation(body.destination);
+    const src = await remoteOf(deps.db, source, 'source');
+    const dst = await remoteOf(deps.db, destination, 'destination');
+
+    const srcProbe = await deps.probe(src.id, source.path);
+    if (!srcProbe.ok) throw new ApiError(422, 'remote_unreachable', `source remote "${src.name}" could not be read: ${srcProbe.message}`, 'source');
+    if (!srcProbe.entry) throw new ApiError(422, 'source_not_found', `"${body.source}" does not exist: check the path (it is relative to the remote's root)`, 'source');
+    if (!srcProbe.entry.isDir) throw new ApiError(422, 'source_not_folder', `"${body.source}" is a file; give the folder that holds it`, 'source');
+    const dstProbe = await deps.probe(dst.id, destination.path);
+    if (!dstProbe.ok) throw new ApiError(422, 'remote_unreachable', `destination remote "${dst.name}" could not be read: ${dstProbe.message}`, 'destination');
+    if (dstProbe.entry && !dstProbe.entry.isDir) throw new ApiError(422, 'destination_not_folder', `"${body.destination}" is a file, not a folder`, 'destination');
+    if (src.id === dst.id && overlaps(source.path, destination.path)) {
+      throw new ApiError(422, 'overlapping_locations', 'source and destination overlap: one is inside the other', 'destination');
+    }
+
+    const { job, run } = await insertJobAndRun(deps.db, {
+      sourceRemoteId: src.id, sourcePath: source.path, destRemoteId: dst.id, destPath: destination.path,
+      mode: body.mode, options: body.options,
+    }, runWorkflowId);
+    const input: TransferRunInput = {
+      runId: run.id,
+      window: Math.max(1, Math.ceil(body.options.transfers / 2)),
+      heartbeatTimeoutMs: deps.heartbeatTimeoutMs,
+      verify: body.options.verify,
+    };
+    try {
+      await deps.client.workflow.start<typeof transferRun>('transferRun', { taskQueue: deps.taskQueue, workflowId: run.workflowId, args: [input] });
+    } catch (err) {
+      await setRunState(deps.db, run.id, 'failed', 'plan', { error: 'could not start the run workflow', finishedAt: new Date() });
+      throw err;
+    }
+    res.status(202).location(`/v1/runs/${run.id}`).json({ jobId: job.id, runId: run.id });
+  });
+
+  return r;
+}
+
+async function remoteOf(db: Db, loc: Location, field: string): Promise<RemoteRow> {
+  const row = await findRemoteByName(db, loc.remote);
+  if (!row) throw new ApiError(422, 'unknown_remote', `no remote named "${loc.remote}": create it first with POST /v1/remotes`, field);
+  return row;
+}
+
+function overlaps(a: string, b: string): boolean {
+  return a === b || a === '' || b === '' || a.startsWith(b + '/') || b.startsWith(a + '/');
+}

@@ -1,0 +1,58 @@
+import { Router } from 'express';
+import { createRemoteSchema, remoteConfigSchemas, splitSecrets } from '../../core/remote.js';
+import type { Db } from '../../db/client.js';
+import { isUniqueViolation } from '../../db/errors.js';
+import type { CredentialCipher } from '../../db/credentials.js';
+import { deleteRemote, findRemoteByName, insertRemote, listRemotes, remoteView } from '../../db/queries/remotes.js';
+import { ApiError, parseBody } from '../errors.js';
+import type { Probe } from '../probe.js';
+
+export function remotesRouter(deps: { db: Db; cipher: CredentialCipher; probe: Probe }): Router {
+  const r = Router();
+
+  r.post('/', async (req, res) => {
+    const body = parseBody(createRemoteSchema, req.body);
+    const config = parseBody(remoteConfigSchemas[body.type], body.config, 'config');
+    if (await findRemoteByName(deps.db, body.name)) {
+      throw new ApiError(409, 'name_taken', `a remote named "${body.name}" already exists: choose another name or delete that remote first`, 'name');
+    }
+    const { config: publicConfig, secrets } = splitSecrets(body.type, config);
+    // The id is chosen here so the sealed secrets can be bound to their row.
+    const id = crypto.randomUUID();
+    let row;
+    try {
+      row = await insertRemote(deps.db, {
+        id,
+        name: body.name,
+        type: body.type,
+        config: publicConfig,
+        credentials: Object.keys(secrets).length > 0 ? deps.cipher.seal(secrets, id) : null,
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new ApiError(409, 'name_taken', `a remote named "${body.name}" already exists`, 'name');
+      throw err;
+    }
+    // The connection is checked at once, so a typo shows now and not hours into a run.
+    const probe = await deps.probe(row.id, null).catch(async (err) => {
+      await deleteRemote(deps.db, row.id);
+      throw err;
+    });
+    if (!probe.ok) {
+      await deleteRemote(deps.db, row.id);
+      throw new ApiError(422, 'remote_unreachable', `remote "${body.name}" could not be opened: ${probe.message}`, 'config');
+    }
+    res.status(201).location(`/v1/remotes/${encodeURIComponent(row.name)}`).json(remoteView(row));
+  });
+
+  r.get('/', async (_req, res) => {
+    res.json({ remotes: (await listRemotes(deps.db)).map(remoteView) });
+  });
+
+  r.get('/:name', async (req, res) => {
+    const row = await findRemoteByName(deps.db, req.params.name);
+    if (!row) throw new ApiError(404, 'not_found', `no remote named "${req.params.name}"`);
+    res.json(remoteView(row));
+  });
+
+  return r;
+}

@@ -1,0 +1,40 @@
+import type { Client } from '@temporalio/client';
+import { Router } from 'express';
+import { terminalRunStates, type RunState } from '../../core/run.js';
+import type { Db } from '../../db/client.js';
+import { getRun, listEvents, runView } from '../../db/queries/runs.js';
+import { ApiError } from '../errors.js';
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function runsRouter(deps: { db: Db; client: Client }): Router {
+  const r = Router();
+
+  const load = async (id: string) => {
+    if (!uuidPattern.test(id)) throw new ApiError(404, 'not_found', `no run with id "${id}"`);
+    const row = await getRun(deps.db, id);
+    if (!row) throw new ApiError(404, 'not_found', `no run with id "${id}"`);
+    return row;
+  };
+
+  r.get('/:id', async (req, res) => {
+    res.json(runView(await load(req.params.id)));
+  });
+
+  r.get('/:id/events', async (req, res) => {
+    const row = await load(req.params.id);
+    const events = await listEvents(deps.db, row.id, typeof req.query.kind === 'string' ? req.query.kind : undefined);
+    res.json({ events: events.map((e) => ({ at: e.at.toISOString(), kind: e.kind, message: e.message, data: e.data })) });
+  });
+
+  r.post('/:id/cancel', async (req, res) => {
+    const row = await load(req.params.id);
+    if (terminalRunStates.includes(row.state as RunState)) {
+      throw new ApiError(409, 'run_finished', `run ${row.id} has already ended (${row.state})`);
+    }
+    await deps.client.workflow.getHandle(row.workflowId).cancel();
+    res.status(202).json(runView(row));
+  });
+
+  return r;
+}

@@ -1,0 +1,73 @@
+import { and, desc, eq, sql } from 'drizzle-orm';
+import type { JobOptions } from '../../core/job.js';
+import { speedAndEta } from '../../core/progress.js';
+import type { RunPhase, RunState, RunView } from '../../core/run.js';
+import type { Db } from '../client.js';
+import { events, jobs, runs } from '../schema.js';
+
+export type RunRow = typeof runs.$inferSelect;
+export type JobRow = typeof jobs.$inferSelect;
+
+/** A job and its first run in one transaction, so a failed start leaves neither behind. */
+export async function insertJobAndRun(
+  db: Db,
+  job: { sourceRemoteId: string; sourcePath: string; destRemoteId: string; destPath: string; mode: string; options: JobOptions },
+  workflowIdOf: (runId: string) => string,
+): Promise<{ job: JobRow; run: RunRow }> {
+  return db.transaction(async (tx) => {
+    const [jobRow] = await tx.insert(jobs).values(job).returning();
+    const runId = crypto.randomUUID();
+    const [runRow] = await tx.insert(runs).values({ id: runId, jobId: jobRow.id, workflowId: workflowIdOf(runId) }).returning();
+    return { job: jobRow, run: runRow };
+  });
+}
+
+export async function getRun(db: Db, runId: string): Promise<RunRow | undefined> {
+  const [row] = await db.select().from(runs).where(eq(runs.id, runId));
+  return row;
+}
+
+export async function getRunWithJob(db: Db, runId: string): Promise<{ run: RunRow; job: JobRow }> {
+  const [row] = await db.select({ run: runs, job: jobs }).from(runs).innerJoin(jobs, eq(runs.jobId, jobs.id)).where(eq(runs.id, runId));
+  if (!row) throw new Error(`run ${runId} does not exist`);
+  return row;
+}
+
+export async function setRunState(db: Db, runId: string, state: RunState, phase: RunPhase, extra: Partial<Pick<RunRow, 'error' | 'finishedAt' | 'copyStartedAt'>> = {}): Promise<void> {
+  await db.update(runs).set({ state, phase, ...extra, updatedAt: new Date() }).where(eq(runs.id, runId));
+}
+
+/** Moves progress counters by deltas; deltas keep concurrent batches from overwriting each other. */
+export async function bumpRunCounters(db: Db, runId: string, d: { filesDone?: number; filesFailed?: number; bytesDone?: number }): Promise<void> {
+  await db.update(runs).set({
+    filesDone: sql`${runs.filesDone} + ${d.filesDone ?? 0}`,
+    filesFailed: sql`${runs.filesFailed} + ${d.filesFailed ?? 0}`,
+    bytesDone: sql`${runs.bytesDone} + ${d.bytesDone ?? 0}`,
+    updatedAt: new Date(),
+  }).where(eq(runs.id, runId));
+}
+
+export async function addEvent(db: Db, runId: string, kind: string, message: string, data: Record<string, unknown> = {}): Promise<void> {
+  await db.insert(events).values({ runId, kind, message, data });
+}
+
+export async function listEvents(db: Db, runId: string, kind?: string, limit = 500): Promise<(typeof events.$inferSelect)[]> {
+  const where = kind ? and(eq(events.runId, runId), eq(events.kind, kind)) : eq(events.runId, runId);
+  return db.select().from(events).where(where).orderBy(desc(events.id)).limit(limit);
+}
+
+export function runView(row: RunRow, now = Date.now()): RunView {
+  const elapsed = row.copyStartedAt ? (row.finishedAt ?? new Date(now)).getTime() - row.copyStartedAt.getTime() : 0;
+  return {
+    id: row.id,
+    jobId: row.jobId,
+    state: row.state as RunState,
+    phase: row.phase as RunPhase,
+    files: { done: row.filesDone, total: row.filesTotal, failed: row.filesFailed, skipped: row.filesSkipped },
+    bytes: { done: row.bytesDone, total: row.bytesTotal },
+    ...speedAndEta(row.bytesDone, row.bytesTotal, elapsed),
+    error: row.error,
+    startedAt: row.startedAt.toISOString(),
+    finishedAt: row.finishedAt?.toISOString() ?? null,
+  };
+}

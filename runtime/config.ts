@@ -1,0 +1,86 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { defaultTaskQueue } from '../core/run.js';
+
+/** Everything knarr reads from the environment, read in one place. */
+export interface Config {
+  dataDir: string;
+  api: { host: string; port: number };
+  /** PostgreSQL; when absent the embedded PGlite database under `dataDir` is used. */
+  databaseUrl: string | null;
+  temporal: {
+    /** A running cluster; when absent `knarr server` starts a dev server. */
+    address: string | null;
+    namespace: string;
+    taskQueue: string;
+    tls: TemporalTls | null;
+    /** Ports of the embedded dev server. */
+    devPort: number;
+    uiPort: number;
+  };
+  /** How soon a dead worker's activity is retried elsewhere. */
+  heartbeatTimeoutMs: number;
+  /** How long a stopping worker lets running copies reach a checkpoint. */
+  shutdownGraceMs: number;
+}
+
+export interface TemporalTls {
+  serverRootCACertificate?: Buffer;
+  clientCertPair?: { crt: Buffer; key: Buffer };
+  serverNameOverride?: string;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return {
+    dataDir: resolve(env.KNARR_DATA_DIR || './data'),
+    api: { host: env.KNARR_API_HOST || '127.0.0.1', port: intVar(env, 'KNARR_API_PORT', env.PORT ? intVar(env, 'PORT', 8080) : 8080) },
+    databaseUrl: env.DATABASE_URL || null,
+    temporal: {
+      address: env.TEMPORAL_ADDRESS || null,
+      namespace: env.TEMPORAL_NAMESPACE || 'default',
+      taskQueue: env.KNARR_TASK_QUEUE || defaultTaskQueue,
+      tls: tlsFrom(env),
+      devPort: intVar(env, 'KNARR_TEMPORAL_PORT', 7233),
+      uiPort: intVar(env, 'KNARR_TEMPORAL_UI_PORT', 8233),
+    },
+    heartbeatTimeoutMs: intVar(env, 'KNARR_HEARTBEAT_TIMEOUT_MS', 60_000),
+    shutdownGraceMs: intVar(env, 'KNARR_SHUTDOWN_GRACE_MS', 10_000),
+  };
+}
+
+function intVar(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`${name}=${JSON.stringify(raw)} is not a whole number`);
+  return n;
+}
+
+/**
+ * TLS for a remote cluster (Temporal Cloud or self-hosted with mTLS): TEMPORAL_TLS=1 alone uses
+ * the system CAs; the file variables add a CA, a client certificate and a server name.
+ */
+function tlsFrom(env: NodeJS.ProcessEnv): TemporalTls | null {
+  const ca = env.TEMPORAL_TLS_CA_PATH;
+  const cert = env.TEMPORAL_TLS_CERT_PATH;
+  const key = env.TEMPORAL_TLS_KEY_PATH;
+  const enabled = env.TEMPORAL_TLS === '1' || env.TEMPORAL_TLS === 'true' || ca || cert || key;
+  if (!enabled) return null;
+  if (Boolean(cert) !== Boolean(key)) throw new ConfigError('set both TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH for a client certificate, or neither');
+  const read = (name: string, path: string) => {
+    try {
+      return readFileSync(path);
+    } catch {
+      throw new ConfigError(`${name}=${path} cannot be read`);
+    }
+  };
+  return {
+    serverRootCACertificate: ca ? read('TEMPORAL_TLS_CA_PATH', ca) : undefined,
+    clientCertPair: cert && key ? { crt: read('TEMPORAL_TLS_CERT_PATH', cert), key: read('TEMPORAL_TLS_KEY_PATH', key) } : undefined,
+    serverNameOverride: env.TEMPORAL_TLS_SERVER_NAME || undefined,
+  };
+}

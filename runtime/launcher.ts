@@ -1,0 +1,126 @@
+import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
+import { mkdir } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import { join } from 'node:path';
+import { createApp } from '../api/app.js';
+import { openDatabase, type OpenedDatabase } from '../db/client.js';
+import { CredentialCipher } from '../db/credentials.js';
+import type { Config } from './config.js';
+import { startDevServer, type DevServer } from './devServer.js';
+import { loadMasterKey } from './masterKey.js';
+import { connectTemporal, type TemporalConnections } from './temporal.js';
+import { findTemporalCli } from './temporalCli.js';
+import { createWorker } from './worker.js';
+
+export type Role = 'server' | 'api' | 'worker';
+
+export interface Running {
+  apiUrl: string | null;
+  uiUrl: string | null;
+  /** Stops everything; the same promise for every caller. */
+  stop(): Promise<void>;
+}
+
+const log = (msg: string) => console.log(`knarr: ${msg}`);
+
+/**
+ * Starts one of the three shapes: `server` (API + worker in one process, with an embedded
+ * Temporal dev server and PGlite unless TEMPORAL_ADDRESS / DATABASE_URL say otherwise), `api`,
+ * or `worker`. Stopping undoes everything in reverse: the worker drains, the dev server stops,
+ * nothing is left running.
+ */
+export async function launch(role: Role, config: Config): Promise<Running> {
+  // We own the signals, so shutdown can be ordered (worker, then API, then database, then Temporal).
+  Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
+  const cleanups: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const fn of cleanups.reverse()) await fn().catch((err) => log(`error while stopping: ${String(err)}`));
+  };
+  try {
+    await mkdir(config.dataDir, { recursive: true });
+    let address = config.temporal.address;
+    let uiUrl: string | null = null;
+    if (!address) {
+      if (role !== 'server') throw new Error(`knarr ${role} needs TEMPORAL_ADDRESS (host:port of a Temporal server)`);
+      const dev = await startEmbeddedTemporal(config);
+      cleanups.push(() => dev.stop());
+      address = dev.address;
+      uiUrl = dev.uiUrl;
+    }
+    if (role !== 'server' && !config.databaseUrl) throw new Error(`knarr ${role} needs DATABASE_URL (the embedded database serves one process only)`);
+
+    const database: OpenedDatabase = await openDatabase({ url: config.databaseUrl ?? undefined, dataDir: config.dataDir });
+    cleanups.push(() => database.close());
+    const { key } = await loadMasterKey({ env: process.env, dataDir: config.dataDir, log });
+    const cipher = new CredentialCipher(key);
+
+    const temporal: TemporalConnections = await connectTemporal(address, config.temporal, { worker: role !== 'api' });
+    cleanups.push(() => temporal.close());
+
+    let worker: Worker | null = null;
+    let workerRun: Promise<void> = Promise.resolve();
+    if (role !== 'api') {
+      worker = await createWorker({ connection: temporal.native, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, deps: { db: database.db, cipher }, shutdownGraceMs: config.shutdownGraceMs });
+      workerRun = worker.run();
+      const w = worker;
+      cleanups.push(async () => {
+        if (w.getState() === 'RUNNING') w.shutdown();
+        await workerRun;
+      });
+    }
+
+    let apiUrl: string | null = null;
+    if (role !== 'worker') {
+      const app = createApp({ db: database.db, cipher, client: temporal.client, taskQueue: config.temporal.taskQueue, heartbeatTimeoutMs: config.heartbeatTimeoutMs });
+      const server = await listen(app, config.api.host, config.api.port);
+      cleanups.push(() => new Promise<void>((res) => { server.close(() => res()); server.closeAllConnections(); }));
+      apiUrl = `http://${config.api.host}:${config.api.port}`;
+    }
+
+    log(`${role} ready`);
+    if (apiUrl) log(`API           ${apiUrl}`);
+    if (uiUrl) log(`Temporal Web  ${uiUrl}`);
+    else log(`Temporal      ${address} (namespace ${config.temporal.namespace})`);
+    log(`data dir      ${config.dataDir}`);
+    log(`database      ${database.kind === 'pglite' ? `embedded PGlite in ${join(config.dataDir, 'pglite')}` : 'PostgreSQL (DATABASE_URL)'}`);
+
+    let stopping: Promise<void> | null = null;
+    const stop = () => (stopping ??= stopAll());
+    // A worker that ends on its own (its connection lost for good) takes the process down cleanly.
+    if (worker) {
+      void workerRun.then(stop, (err) => {
+        log(`worker stopped: ${err instanceof Error ? err.message : String(err)}`);
+        process.exitCode = 1;
+        return stop();
+      });
+    }
+    return { apiUrl, uiUrl, stop };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+async function startEmbeddedTemporal(config: Config): Promise<DevServer> {
+  const cliPath = await findTemporalCli({ log });
+  log('starting the Temporal dev server');
+  return startDevServer({
+    cliPath,
+    dbFile: join(config.dataDir, 'temporal.sqlite'),
+    port: config.temporal.devPort,
+    uiPort: config.temporal.uiPort,
+    namespace: config.temporal.namespace,
+    pidFile: join(config.dataDir, 'temporal.pid'),
+    log,
+  });
+}
+
+function listen(app: ReturnType<typeof createApp>, host: string, port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, host);
+    server.once('listening', () => resolve(server));
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      reject(err.code === 'EADDRINUSE' ? new Error(`port ${port} on ${host} is already in use: set KNARR_API_PORT to another port`) : err);
+    });
+  });
+}

@@ -1,0 +1,27 @@
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { fileURLToPath } from 'node:url';
+import { createActivities, type ActivityDeps } from '../activities/index.js';
+
+export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+export interface WorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  deps: ActivityDeps;
+  shutdownGraceMs: number;
+}
+
+/** The worker that runs knarr's workflows and activities; the workflow bundle is built at start. */
+export async function createWorker(opts: WorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: opts.connection,
+    namespace: opts.namespace,
+    taskQueue: opts.taskQueue,
+    workflowsPath,
+    activities: createActivities(opts.deps),
+    // Lets a copy that is stopping reach its next checkpoint and report it.
+    shutdownGraceTime: opts.shutdownGraceMs,
+    maxConcurrentActivityTaskExecutions: 32,
+  });
+}

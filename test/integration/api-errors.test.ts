@@ -1,0 +1,105 @@
+import { mkdtemp, readdir, rm, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { jobs, runs, remotes } from '../../db/schema.js';
+import { api, startInProcessKnarr, type InProcessKnarr } from '../support/knarr.js';
+
+// Every client mistake: a 4xx with {"error":{"code","message","field"}}, no stack trace, nothing written.
+describe('API refuses bad input clearly and writes nothing', () => {
+  let k: InProcessKnarr;
+  let dir: string;
+  const name = (n: string) => `${n}-${Math.random().toString(36).slice(2, 8)}`;
+  let src: string;
+  let dst: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'knarr-api-'));
+    await mkdir(join(dir, 'src/folder'), { recursive: true });
+    await mkdir(join(dir, 'dst'), { recursive: true });
+    k = await startInProcessKnarr({ databaseUrl: inject('databaseUrl') });
+    src = name('src');
+    dst = name('dst');
+    expect((await api(k.url, 'POST', '/v1/remotes', { name: src, type: 'local', config: { root: join(dir, 'src') } })).status).toBe(201);
+    expect((await api(k.url, 'POST', '/v1/remotes', { name: dst, type: 'local', config: { root: join(dir, 'dst') } })).status).toBe(201);
+  });
+  afterAll(async () => {
+    await k?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const counts = async () => ({
+    remotes: (await k.database.db.select().from(remotes)).length,
+    jobs: (await k.database.db.select().from(jobs)).length,
+    runs: (await k.database.db.select().from(runs)).length,
+  });
+
+  const expectError = (r: { status: number; body: any }, status: number, code: string, field: string | null, mention?: RegExp) => {
+    expect(r.status, JSON.stringify(r.body)).toBe(status);
+    expect(r.body.error.code).toBe(code);
+    expect(r.body.error.field).toBe(field);
+    expect(typeof r.body.error.message).toBe('string');
+    expect(r.body.error.message).not.toMatch(/\n\s+at /);
+    if (mention) expect(r.body.error.message).toMatch(mention);
+  };
+
+  it('a job whose source path does not exist', async () => {
+    const before = await counts();
+    const r = await api(k.url, 'POST', '/v1/jobs', { source: `${src}:no/such/folder`, destination: `${dst}:out`, mode: 'copy' });
+    expectError(r, 422, 'source_not_found', 'source', /no\/such\/folder/);
+    expect(await counts()).toEqual(before);
+    expect(await readdir(join(dir, 'dst'))).toEqual([]);
+  });
+
+  it('an unknown remote type', async () => {
+    const before = await counts();
+    const r = await api(k.url, 'POST', '/v1/remotes', { name: name('x'), type: 'ftpish', config: {} });
+    expectError(r, 400, 'invalid_request', 'type', /local/);
+    expect(await counts()).toEqual(before);
+  });
+
+  it('a remote name that is taken', async () => {
+    const before = await counts();
+    const r = await api(k.url, 'POST', '/v1/remotes', { name: src, type: 'local', config: { root: join(dir, 'dst') } });
+    expectError(r, 409, 'name_taken', 'name', new RegExp(src));
+    expect(await counts()).toEqual(before);
+  });
+
+  it('a malformed location', async () => {
+    const before = await counts();
+    for (const bad of ['no-colon-here', ':path-without-remote', `${src}:../escape`, `${src}:/absolute`]) {
+      const r = await api(k.url, 'POST', '/v1/jobs', { source: bad, destination: `${dst}:`, mode: 'copy' });
+      expectError(r, 400, 'invalid_request', 'source');
+    }
+    expect(await counts()).toEqual(before);
+  });
+
+  it('a location naming a remote that does not exist', async () => {
+    const r = await api(k.url, 'POST', '/v1/jobs', { source: `${src}:folder`, destination: 'nosuchremote:x', mode: 'copy' });
+    expectError(r, 422, 'unknown_remote', 'destination', /nosuchremote/);
+  });
+
+  it('a local root that is relative or missing', async () => {
+    const before = await counts();
+    expectError(await api(k.url, 'POST', '/v1/remotes', { name: name('rel'), type: 'local', config: { root: 'relative/path' } }), 400, 'invalid_request', 'config.root', /absolute/);
+    expectError(await api(k.url, 'POST', '/v1/remotes', { name: name('gone'), type: 'local', config: { root: join(dir, 'missing') } }), 422, 'remote_unreachable', 'config');
+    expect(await counts()).toEqual(before);
+  });
+
+  it('broken JSON, unknown fields, unknown modes, unknown endpoints and runs', async () => {
+    expectError(await api(k.url, 'POST', '/v1/jobs', '{"source": '), 400, 'invalid_json', null);
+    expectError(await api(k.url, 'POST', '/v1/jobs', { source: `${src}:folder`, destination: `${dst}:`, colour: 'red' }), 400, 'invalid_request', null, /colour/);
+    expectError(await api(k.url, 'POST', '/v1/jobs', { source: `${src}:folder`, destination: `${dst}:`, mode: 'teleport' }), 400, 'invalid_request', 'mode');
+    expectError(await api(k.url, 'POST', '/v1/jobs', { source: `${src}:folder`, destination: `${dst}:`, mode: 'sync' }), 422, 'unsupported_mode', 'mode');
+    expectError(await api(k.url, 'POST', '/v1/jobs', { source: `${src}:folder`, destination: `${dst}:`, options: { transfers: 0 } }), 400, 'invalid_request', 'options.transfers');
+    expectError(await api(k.url, 'GET', '/v1/runs/not-a-uuid'), 404, 'not_found', null);
+    expectError(await api(k.url, 'GET', `/v1/runs/${crypto.randomUUID()}`), 404, 'not_found', null);
+    expectError(await api(k.url, 'GET', '/v1/nothing'), 404, 'not_found', null);
+  });
+
+  it('never shows credentials or internals in a remote', async () => {
+    const r = await api(k.url, 'GET', `/v1/remotes/${src}`);
+    expect(r.status).toBe(200);
+    expect(Object.keys(r.body).sort()).toEqual(['config', 'createdAt', 'id', 'name', 'type']);
+  });
+});

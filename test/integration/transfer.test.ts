@@ -1,0 +1,76 @@
+import { appendFile, mkdir, mkdtemp, rm, utimes } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { statusQuery } from '../../workflows/transferRun.js';
+import { api, startInProcessKnarr, waitForRun, type InProcessKnarr } from '../support/knarr.js';
+import { describeTree, makeTree } from '../support/tree.js';
+
+/**
+ * The whole path on real parts, twice over: PostgreSQL on 127.0.0.1:5432 and embedded PGlite,
+ * each with the shared Temporal dev server and a real worker.
+ */
+for (const db of ['postgres', 'pglite'] as const) {
+  describe(`local → local copy through the API (${db})`, () => {
+    let k: InProcessKnarr;
+    let dir: string;
+    const suffix = Math.random().toString(36).slice(2, 8);
+
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), `knarr-transfer-${db}-`));
+      await makeTree(join(dir, 'src'), { files: 1_050, largeBytes: 96 * 1024 * 1024 + 12345 });
+      await mkdir(join(dir, 'dst'));
+      k = await startInProcessKnarr(db === 'postgres' ? { databaseUrl: inject('databaseUrl') } : { dataDir: join(dir, 'data') });
+      for (const side of ['src', 'dst']) {
+        const r = await api(k.url, 'POST', '/v1/remotes', { name: `${side}-${suffix}`, type: 'local', config: { root: join(dir, side) } });
+        expect(r.status, JSON.stringify(r.body)).toBe(201);
+      }
+    });
+    afterAll(async () => {
+      await k?.stop();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('copies every file with its bytes and mtime, verified, and shows the run in Temporal', async () => {
+      const r = await api(k.url, 'POST', '/v1/jobs', {
+        source: `src-${suffix}:`, destination: `dst-${suffix}:backup/2026`, mode: 'copy',
+        options: { largeFileThreshold: 32 * 1024 * 1024, chunkSize: 4 * 1024 * 1024, batchFiles: 100 },
+      });
+      expect(r.status, JSON.stringify(r.body)).toBe(202);
+      expect(r.headers.get('location')).toBe(`/v1/runs/${r.body.runId}`);
+      const run = await waitForRun(k.url, r.body.runId);
+      expect(run.state, JSON.stringify(run)).toBe('completed');
+
+      const src = await describeTree(join(dir, 'src'));
+      const dst = await describeTree(join(dir, 'dst/backup/2026'));
+      expect(src.size).toBeGreaterThanOrEqual(1_050);
+      expect([...dst.keys()].sort()).toEqual([...src.keys()].sort());
+      for (const [path, facts] of src) expect(dst.get(path), path).toEqual(facts);
+      const totalBytes = [...src.values()].reduce((a, f) => a + f.size, 0);
+      expect(run.files).toEqual({ done: src.size, total: src.size, failed: 0, skipped: 0 });
+      expect(run.bytes).toEqual({ done: totalBytes, total: totalBytes });
+
+      const handle = k.client.workflow.getHandle(`run-${r.body.runId}`);
+      expect((await handle.describe()).status.name).toBe('COMPLETED');
+      expect((await handle.query(statusQuery)).phase).toBe('done');
+
+      const events = await api(k.url, 'GET', `/v1/runs/${r.body.runId}/events`);
+      expect(events.body.events.map((e: { kind: string }) => e.kind)).toContain('finished');
+    });
+
+    it('a second run copies only what changed', async () => {
+      await appendFile(join(dir, 'src/tree/d1/sub 1/deeper-1/file-1.dat'), 'more');
+      await utimes(join(dir, 'src/hostile/semi;colon.txt'), new Date(), new Date(Date.UTC(2024, 1, 2)));
+      const r = await api(k.url, 'POST', '/v1/jobs', { source: `src-${suffix}:`, destination: `dst-${suffix}:backup/2026`, mode: 'copy' });
+      expect(r.status).toBe(202);
+      const run = await waitForRun(k.url, r.body.runId);
+      expect(run.state).toBe('completed');
+      expect(run.files.total).toBe(2);
+      expect(run.files.done).toBe(2);
+      expect(run.files.skipped).toBeGreaterThanOrEqual(1_049);
+      const src = await describeTree(join(dir, 'src'));
+      const dst = await describeTree(join(dir, 'dst/backup/2026'));
+      for (const [path, facts] of src) expect(dst.get(path), path).toEqual(facts);
+    });
+  });
+}

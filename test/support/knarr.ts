@@ -1,0 +1,86 @@
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { Client, Connection } from '@temporalio/client';
+import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
+import { inject } from 'vitest';
+import { createApp } from '../../api/app.js';
+import { openDatabase, type OpenedDatabase } from '../../db/client.js';
+import { CredentialCipher } from '../../db/credentials.js';
+import { createWorker } from '../../runtime/worker.js';
+
+// Worker INFO lines drown test output; once per test process, before any worker exists.
+try {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+} catch {
+  // Already installed by an earlier import in this process.
+}
+
+export interface InProcessKnarr {
+  url: string;
+  database: OpenedDatabase;
+  client: Client;
+  taskQueue: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * API + worker in the test process, against the shared Temporal dev server. Each instance gets
+ * its own task queue, so test files never pick up each other's workflows.
+ */
+export async function startInProcessKnarr(opts: { databaseUrl?: string; dataDir?: string; heartbeatTimeoutMs?: number; worker?: boolean } = {}): Promise<InProcessKnarr> {
+  const address = inject('temporalAddress');
+  const taskQueue = `knarr-test-${randomBytes(4).toString('hex')}`;
+  const database = await openDatabase({ url: opts.databaseUrl, dataDir: opts.dataDir });
+  const cipher = new CredentialCipher(randomBytes(32));
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection });
+  let native: NativeConnection | null = null;
+  let worker: Worker | null = null;
+  let running: Promise<void> = Promise.resolve();
+  if (opts.worker !== false) {
+    native = await NativeConnection.connect({ address });
+    worker = await createWorker({ connection: native, namespace: 'default', taskQueue, deps: { db: database.db, cipher }, shutdownGraceMs: 2000 });
+    running = worker.run();
+  }
+  const app = createApp({ db: database.db, cipher, client, taskQueue, heartbeatTimeoutMs: opts.heartbeatTimeoutMs ?? 10_000, log: () => {} });
+  const server: Server = await new Promise((res) => { const s = app.listen(0, '127.0.0.1', () => res(s)); });
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    database,
+    client,
+    taskQueue,
+    async stop() {
+      await new Promise<void>((res) => { server.close(() => res()); server.closeAllConnections(); });
+      worker?.shutdown();
+      await running;
+      await native?.close();
+      await connection.close();
+      await database.close();
+    },
+  };
+}
+
+/** JSON over fetch, returning status, headers and parsed body. */
+export async function api(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; headers: Headers; body: any }> {
+  const res = await fetch(base + path, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try { parsed = JSON.parse(text); } catch { /* keep text */ }
+  return { status: res.status, headers: res.headers, body: parsed };
+}
+
+/** Polls a run until it reaches a terminal state. */
+export async function waitForRun(base: string, runId: string, timeoutMs = 300_000, until: (run: any) => boolean = (r) => ['completed', 'completed_with_errors', 'failed', 'cancelled'].includes(r.state)): Promise<any> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await api(base, 'GET', `/v1/runs/${runId}`);
+    if (r.status === 200 && until(r.body)) return r.body;
+    if (Date.now() > deadline) throw new Error(`run ${runId} did not get there in ${timeoutMs} ms: ${JSON.stringify(r.body)}`);
+    await new Promise((res) => setTimeout(res, 250));
+  }
+}

@@ -1,0 +1,2 @@
+export { transferRun, statusQuery } from './transferRun.js';
+export { probeRemoteWorkflow } from './probe.js';
