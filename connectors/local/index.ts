@@ -1,0 +1,161 @@
+import { constants } from 'node:fs';
+import { lstat, open, rm, stat, statfs, unlink } from 'node:fs/promises';
+import { Readable, addAbortSignal } from 'node:stream';
+import type { Entry } from '../../core/entry.js';
+import { ConnectorError } from '../errors.js';
+import { walkByListing } from '../shared/walk.js';
+import type {
+  About,
+  Capabilities,
+  Connector,
+  ListOptions,
+  ReadOptions,
+  UploadSource,
+  WriteOptions,
+  WriteResult,
+} from '../types.js';
+import { invalidName, mapFsError } from './errors.js';
+import { listDir, toEntry } from './list.js';
+import { moveLocal, copyLocal } from './move-copy.js';
+import { LocalRoot, maxNameBytes } from './paths.js';
+import { writeLocal } from './write.js';
+
+export type { LocalUploadState } from './write.js';
+
+export interface LocalConfig {
+  /** A folder on this machine or a mounted NAS share; it must exist. */
+  root: string;
+}
+
+export const localCapabilities: Capabilities = Object.freeze({
+  // Nothing is stored beside the bytes: every hash needs a read.
+  hashes: [],
+  hashBeforeUpload: null,
+  resumableUpload: true,
+  serverSideCopy: true,
+  serverSideMove: true,
+  // Case-insensitive mounts (SMB, exFAT) exist; detecting them reliably needs a write probe.
+  caseInsensitive: false,
+  // Bytes, not characters: a name of 255 Norwegian letters is refused (invalid_name) on ext4.
+  maxNameLength: maxNameBytes,
+  maxFileSize: null,
+  preferredChunkSize: 8 * 1024 * 1024,
+  mtimePrecisionMs: 1,
+  setModTime: true,
+  recursiveList: false,
+});
+
+/**
+ * A folder as a remote. Deletes are permanent (a folder has no trash). Symlinks pointing inside
+ * the root are followed when addressed; listings show symlinks to files inside the root as those
+ * files and leave out every other symlink (see list.ts). Nothing may leave the root: see paths.ts.
+ */
+export function createLocalConnector(config: LocalConfig): Connector {
+  return new LocalConnector(new LocalRoot(config.root));
+}
+
+class LocalConnector implements Connector {
+  readonly type = 'local';
+  readonly capabilities = localCapabilities;
+
+  constructor(private readonly root: LocalRoot) {}
+
+  // Generators, so a bad path fails where the pages are read, like every other error of a listing.
+  async *list(dir: string, opts?: ListOptions): AsyncIterable<Entry[]> {
+    yield* listDir(this.root, this.root.normalize(dir, 'list'), opts);
+  }
+
+  async *walk(root: string, opts?: ListOptions): AsyncIterable<Entry[]> {
+    yield* walkByListing(this, this.root.normalize(root, 'walk'), opts);
+  }
+
+  async stat(path: string): Promise<Entry> {
+    const rel = this.root.normalize(path, 'stat');
+    const real = await this.root.existing(rel, 'stat');
+    const st = await stat(real).catch((err: unknown) => Promise.reject(mapFsError(err, 'stat', rel)));
+    if (!st.isFile() && !st.isDirectory()) throw notRegular('stat', rel);
+    return toEntry(rel, st);
+  }
+
+  async read(path: string, opts: ReadOptions = {}): Promise<Readable> {
+    const rel = this.root.normalize(path, 'read');
+    const { offset = 0, length } = opts;
+    if (!isByteCount(offset) || (length !== undefined && !isByteCount(length))) {
+      throw new RangeError(`read ${JSON.stringify(rel)}: offset and length must be byte counts, not ${offset} and ${length}`);
+    }
+    opts.signal?.throwIfAborted();
+    const real = await this.root.existing(rel, 'read');
+    try {
+      // Checked before opening: opening a FIFO would block until a writer came.
+      const st = await stat(real);
+      if (st.isDirectory()) throw new ConnectorError('conflict', `read ${JSON.stringify(rel)}: is a folder`);
+      if (!st.isFile()) throw notRegular('read', rel);
+      if (length === 0 || offset >= st.size) return emptyStream();
+      const fh = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW);
+      const stream = fh.createReadStream({ start: offset, end: length === undefined ? undefined : offset + length - 1 });
+      return opts.signal ? addAbortSignal(opts.signal, stream) : stream;
+    } catch (err) {
+      throw mapFsError(err, 'read', rel);
+    }
+  }
+
+  write(path: string, source: UploadSource, opts: WriteOptions = {}): Promise<WriteResult> {
+    return writeLocal(this.root, path, source, opts, localCapabilities.preferredChunkSize);
+  }
+
+  async mkdir(path: string): Promise<void> {
+    await this.root.ensureDir(this.root.normalize(path, 'mkdir'), 'mkdir');
+  }
+
+  /** Always permanent: `opts.permanent` cannot ask for a trash that does not exist. */
+  async delete(path: string): Promise<void> {
+    const rel = this.root.normalize(path, 'delete');
+    if (rel === '') throw invalidName('delete', path, "is the remote's root");
+    const abs = await this.root.itself(rel, 'delete');
+    try {
+      // rm does not follow symlinks inside the tree: a link to elsewhere is removed, not its target.
+      if ((await lstat(abs)).isDirectory()) await rm(abs, { recursive: true });
+      else await unlink(abs);
+    } catch (err) {
+      throw mapFsError(err, 'delete', rel);
+    }
+  }
+
+  move(from: string, to: string): Promise<Entry> {
+    return moveLocal(this.root, from, to);
+  }
+
+  copy(from: string, to: string): Promise<Entry> {
+    return copyLocal(this.root, from, to);
+  }
+
+  async about(): Promise<About> {
+    const root = await this.root.root();
+    const fs = await statfs(root).catch((err: unknown) => Promise.reject(mapFsError(err, 'about', '')));
+    return {
+      usedBytes: (fs.blocks - fs.bfree) * fs.bsize,
+      totalBytes: fs.blocks * fs.bsize,
+      // bavail, not bfree: the blocks reserved for root are not ours to fill.
+      freeBytes: fs.bavail * fs.bsize,
+      unlimited: false,
+    };
+  }
+
+  async close(): Promise<void> {
+    // Nothing held between calls: every handle is closed by the call (or stream) that opened it.
+  }
+}
+
+function isByteCount(n: number): boolean {
+  return Number.isSafeInteger(n) && n >= 0;
+}
+
+function emptyStream(): Readable {
+  const stream = new Readable({ read() {} });
+  stream.push(null);
+  return stream;
+}
+
+function notRegular(op: string, rel: string): ConnectorError {
+  return new ConnectorError('unsupported', `${op} ${JSON.stringify(rel)}: not a regular file or folder (a socket, FIFO or device)`);
+}

@@ -1,0 +1,375 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Entry } from '../../core/entry.js';
+import { createLocalConnector, localCapabilities } from '../../connectors/local/index.js';
+import { mapFsError } from '../../connectors/local/errors.js';
+import { partialNameFor } from '../../connectors/local/paths.js';
+import { HashingStream, hashStream } from '../../connectors/shared/hashing.js';
+import { walkByListing } from '../../connectors/shared/walk.js';
+import type { Connector, UploadState } from '../../connectors/types.js';
+import { bufferSource, collect, expectKind, KiB, md5, readAll, sha1 } from '../conformance/suite.js';
+
+let root: string;
+let outside: string;
+let c: Connector;
+
+beforeEach(async () => {
+  root = await mkdtemp(join(tmpdir(), 'knarr-local-unit-'));
+  outside = await mkdtemp(join(tmpdir(), 'knarr-local-outside-'));
+  c = createLocalConnector({ root });
+});
+
+afterEach(async () => {
+  await c.close();
+  await rm(root, { recursive: true, force: true });
+  await rm(outside, { recursive: true, force: true });
+});
+
+const disk = (...parts: string[]) => join(root, ...parts);
+
+/** A write held mid-way: the source stalls once `holdAt` bytes have gone out, until released. */
+function heldWrite(path: string, data: Buffer, holdAt: number) {
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  let reached!: () => void;
+  const holding = new Promise<void>((r) => (reached = r));
+  const source = bufferSource(data, {
+    piece: 16 * KiB,
+    beforeChunk: async (offset) => {
+      if (offset >= holdAt) {
+        reached();
+        await released;
+      }
+    },
+  });
+  const done = c.write(path, source, { chunkSize: 16 * KiB });
+  return { done, holding, release };
+}
+
+describe('local: partial files', () => {
+  it('writes beside the target under a hidden name that no listing shows, and never a half file at the target', async () => {
+    await c.mkdir('d');
+    await writeFile(disk('d', 'f.bin'), 'old content');
+    const data = randomBytes(256 * KiB);
+    const w = heldWrite('d/f.bin', data, 64 * KiB);
+    await w.holding;
+
+    expect((await readdir(disk('d'))).sort()).toEqual(['.f.bin.knarr-partial', 'f.bin']);
+    expect((await lstat(disk('d', '.f.bin.knarr-partial'))).size).toBeGreaterThan(0);
+    expect(await readFile(disk('d', 'f.bin'), 'utf8')).toBe('old content');
+    expect((await readAll(await c.read('d/f.bin'))).toString()).toBe('old content');
+    expect((await collect(c.list('d'))).entries.map((e) => e.path)).toEqual(['d/f.bin']);
+    expect((await collect(c.walk(''))).entries.map((e) => e.path).sort()).toEqual(['d', 'd/f.bin']);
+    await expectKind(() => c.stat('d/.f.bin.knarr-partial'), 'invalid_name');
+    await expectKind(() => c.write('d/.x.knarr-partial', bufferSource(Buffer.from('x'))), 'invalid_name');
+
+    w.release();
+    const res = await w.done;
+    expect(res.entry.size).toBe(data.length);
+    expect(await readdir(disk('d'))).toEqual(['f.bin']);
+    expect(md5(await readFile(disk('d', 'f.bin')))).toBe(md5(data));
+  });
+
+  it('checkpoints only bytes already on disk, at chunk boundaries', async () => {
+    const data = randomBytes(110 * KiB);
+    const seen: [UploadState, number][] = [];
+    await c.write('f', bufferSource(data, { piece: 10 * KiB }), {
+      chunkSize: 32 * KiB,
+      onCheckpoint: async (s) => void seen.push([s, (await stat(disk(String(s.tempName)))).size]),
+    });
+    expect(seen.map(([s]) => s)).toEqual([40, 70, 100].map((k) => ({ offset: k * KiB, tempName: '.f.knarr-partial' })));
+    for (const [s, size] of seen) expect(size).toBeGreaterThanOrEqual(s.offset);
+  });
+
+  it('resumes at the partial file size when it holds more than the checkpoint said', async () => {
+    const data = randomBytes(1024 * KiB);
+    await writeFile(disk('.f.knarr-partial'), data.subarray(0, 600 * KiB));
+    const source = bufferSource(data);
+    const res = await c.write('f', source, { resume: { offset: 256 * KiB, tempName: '.f.knarr-partial' } });
+    expect(res.resumedFrom).toBe(600 * KiB);
+    expect(source.opens).toEqual([600 * KiB]);
+    expect(res.hashes).toEqual({ md5: md5(data), sha1: sha1(data) });
+    expect(md5(await readFile(disk('f')))).toBe(md5(data));
+    expect(await readdir(root)).toEqual(['f']);
+  });
+
+  it('resumes at the partial file size when the checkpoint claims more than is there', async () => {
+    const data = randomBytes(1024 * KiB);
+    await writeFile(disk('.f.knarr-partial'), data.subarray(0, 100 * KiB));
+    const res = await c.write('f', bufferSource(data), { resume: { offset: 900 * KiB, tempName: '.f.knarr-partial' } });
+    expect(res.resumedFrom).toBe(100 * KiB);
+    expect(res.hashes.md5).toBe(md5(data));
+  });
+
+  it('starts over when the partial file is missing, larger than the source, not asked for, or named elsewhere', async () => {
+    const data = randomBytes(50 * KiB);
+    const cases: [string, Buffer | null, UploadState | undefined][] = [
+      ['missing', null, { offset: 10, tempName: partialNameFor('missing') }],
+      ['larger', randomBytes(60 * KiB), { offset: 10, tempName: partialNameFor('larger') }],
+      ['unasked', data.subarray(0, 10 * KiB), undefined],
+      ['elsewhere', data.subarray(0, 10 * KiB), { offset: 10 * KiB, tempName: '../../etc/passwd' }],
+    ];
+    for (const [name, partial, resume] of cases) {
+      if (partial) await writeFile(disk(partialNameFor(name)), partial);
+      const res = await c.write(name, bufferSource(data), { resume });
+      expect(res.resumedFrom, name).toBe(0);
+      expect(md5(await readFile(disk(name))), name).toBe(md5(data));
+    }
+    expect((await readdir(root)).sort()).toEqual(['elsewhere', 'larger', 'missing', 'unasked']);
+  });
+
+  it('leaves the partial file after an abort and carries on from it', async () => {
+    const data = randomBytes(200 * KiB);
+    const ac = new AbortController();
+    let last: UploadState | undefined;
+    await expect(
+      c.write('f', bufferSource(data, { piece: 8 * KiB }), {
+        chunkSize: 32 * KiB,
+        signal: ac.signal,
+        onCheckpoint: (s) => void (last = s),
+        onProgress: (b) => b >= 100 * KiB && ac.abort(),
+      }),
+    ).rejects.toMatchObject({ name: 'AbortError' });
+    const partial = await stat(disk('.f.knarr-partial'));
+    expect(partial.size).toBeGreaterThanOrEqual(100 * KiB);
+    const res = await c.write('f', bufferSource(data), { resume: last });
+    expect(res.resumedFrom).toBe(partial.size);
+    expect(res.hashes.sha1).toBe(sha1(data));
+  });
+
+  it.each([
+    ['fewer', 1000, 600],
+    ['more', 600, 1000],
+  ])('fails as corrupt when the source delivers %s bytes than its size, keeping the old target', async (_, size, delivered) => {
+    await writeFile(disk('f'), 'previous');
+    const err = await expectKind(() => c.write('f', bufferSource(randomBytes(delivered), { size })), 'corrupt');
+    expect(err.message).toContain('"f"');
+    expect(await readdir(root)).toEqual(['f']);
+    expect(await readFile(disk('f'), 'utf8')).toBe('previous');
+    await expectKind(() => c.write('new', bufferSource(randomBytes(delivered), { size })), 'corrupt');
+    await expectKind(() => c.stat('new'), 'not_found');
+  });
+});
+
+describe('local: symlinks', () => {
+  beforeEach(async () => {
+    await writeFile(join(outside, 'secret.txt'), 'secret');
+    await mkdir(disk('real'));
+    await writeFile(disk('real', 'a.txt'), 'inside');
+    await symlink(join(outside, 'secret.txt'), disk('ln-file'));
+    await symlink(outside, disk('ln-dir'));
+    await symlink(join('..', basename(outside), 'secret.txt'), disk('ln-relative'));
+    await symlink(join(outside, 'not-yet'), disk('ln-dangling'));
+    await symlink('real/a.txt', disk('in-file'));
+    await symlink('real', disk('in-dir'));
+    await symlink('loop', disk('loop'));
+  });
+
+  it('refuses every operation through a symlink that leads outside the root', async () => {
+    const src = () => bufferSource(Buffer.from('pwned'));
+    for (const p of ['ln-file', 'ln-relative', 'ln-dir/secret.txt', 'ln-dir/no-such-file', 'ln-dir/no/such/file']) {
+      await expectKind(() => c.read(p), 'invalid_name');
+      await expectKind(() => c.stat(p), 'invalid_name');
+      await expectKind(() => c.write(p, src()), 'invalid_name');
+      await expectKind(() => c.delete(p), 'invalid_name');
+      await expectKind(() => c.move(p, 'stolen'), 'invalid_name');
+      await expectKind(() => c.copy(p, 'stolen'), 'invalid_name');
+    }
+    await expectKind(() => collect(c.list('ln-dir')), 'invalid_name');
+    await expectKind(() => collect(c.walk('ln-dir')), 'invalid_name');
+    await expectKind(() => c.write('ln-dir/new.txt', src()), 'invalid_name');
+    await expectKind(() => c.write('ln-dir/deeper/new.txt', src()), 'invalid_name');
+    await expectKind(() => c.mkdir('ln-dir/sub'), 'invalid_name');
+    await expectKind(() => c.write('ln-dangling', src()), 'invalid_name');
+    await expectKind(() => c.move('real/a.txt', 'ln-dir/a.txt'), 'invalid_name');
+    await expectKind(() => c.copy('real/a.txt', 'ln-dir/a.txt'), 'invalid_name');
+
+    expect(await readdir(outside)).toEqual(['secret.txt']);
+    expect(await readFile(join(outside, 'secret.txt'), 'utf8')).toBe('secret');
+    expect(await readdir(disk('real'))).toEqual(['a.txt']);
+  });
+
+  it('lists symlinks to files inside the root as files and leaves out every other symlink', async () => {
+    const top = (await collect(c.list(''))).entries;
+    expect(top.map((e) => [e.path, e.isDir, e.size])).toEqual([
+      ['in-file', false, 6],
+      ['real', true, 0],
+    ]);
+    const walked = (await collect(c.walk(''))).entries.map((e) => e.path).sort();
+    expect(walked).toEqual(['in-file', 'real', 'real/a.txt']);
+  });
+
+  it('follows symlinks that stay inside the root when addressed', async () => {
+    expect((await readAll(await c.read('in-file'))).toString()).toBe('inside');
+    expect((await readAll(await c.read('in-dir/a.txt'))).toString()).toBe('inside');
+    expect(await c.stat('in-dir')).toMatchObject({ path: 'in-dir', isDir: true });
+    await c.write('in-dir/b.txt', bufferSource(Buffer.from('bee')));
+    expect(await readFile(disk('real', 'b.txt'), 'utf8')).toBe('bee');
+    // Deleting a link removes the link, not what it points to.
+    await c.delete('in-file');
+    expect(await readFile(disk('real', 'a.txt'), 'utf8')).toBe('inside');
+  });
+});
+
+describe('local: names, folders and errors', () => {
+  it('pages a folder 1000 entries at a time, sorted by name', async () => {
+    await mkdir(disk('d'));
+    const names = Array.from({ length: 1200 }, (_, i) => `n${(i * 7919) % 1200}`);
+    await Promise.all(names.map((n) => writeFile(disk('d', n), '')));
+    const { pages, entries } = await collect(c.list('d'));
+    expect(pages.map((p) => p.length)).toEqual([1000, 200]);
+    const paths = entries.map((e) => e.path);
+    expect(paths).toEqual([...paths].sort());
+    expect(new Set(paths).size).toBe(1200);
+  });
+
+  it('refuses names over 255 bytes, counting bytes, not characters', async () => {
+    await expectKind(() => c.write('ø'.repeat(128), bufferSource(Buffer.from('x'))), 'invalid_name');
+    const ok = await c.write('ø'.repeat(127), bufferSource(Buffer.from('x')));
+    expect(ok.entry.path).toBe('ø'.repeat(127));
+    expect(partialNameFor('ø'.repeat(127))).toMatch(/^\.[0-9a-f]{40}\.knarr-partial$/);
+  });
+
+  it('reports conflicts where a file and a folder meet', async () => {
+    await c.mkdir('dir');
+    await c.write('file', bufferSource(Buffer.from('x')));
+    const src = () => bufferSource(Buffer.from('y'));
+    await expectKind(() => c.write('dir', src()), 'conflict');
+    await expectKind(() => c.write('file/child', src()), 'conflict');
+    await expectKind(() => c.mkdir('file'), 'conflict');
+    await expectKind(() => c.mkdir('file/sub'), 'conflict');
+    await expectKind(() => c.move('dir', 'dir/inside'), 'conflict');
+    await expectKind(() => c.move('file', 'dir'), 'conflict');
+    await expectKind(() => c.copy('dir', 'dir2'), 'unsupported');
+    await expectKind(() => c.read('dir'), 'conflict');
+    await expectKind(() => c.delete(''), 'invalid_name');
+  });
+
+  it('moves folders and replaces a file at the target of a move', async () => {
+    await c.write('a/b/f', bufferSource(Buffer.from('f')));
+    await c.write('g', bufferSource(Buffer.from('g')));
+    expect(await c.move('a', 'x/y')).toMatchObject({ path: 'x/y', isDir: true });
+    expect(await readFile(disk('x', 'y', 'b', 'f'), 'utf8')).toBe('f');
+    await c.move('g', 'x/y/b/f');
+    expect(await readFile(disk('x', 'y', 'b', 'f'), 'utf8')).toBe('g');
+    expect(await readdir(root)).toEqual(['x']);
+  });
+
+  it('keeps modification times to the millisecond', async () => {
+    for (let i = 0; i < 200; i++) {
+      const mtimeMs = 1_500_000_000_000 + Math.floor(Math.random() * 2e11);
+      const res = await c.write('t', bufferSource(Buffer.from('t'), { mtimeMs }));
+      expect(res.entry.mtimeMs).toBe(mtimeMs);
+    }
+    const copied = await c.copy('t', 'u');
+    expect(copied.mtimeMs).toBe((await c.stat('t')).mtimeMs);
+  });
+
+  it('names the path relative to the remote in messages, never the root on disk', async () => {
+    const err = await expectKind(() => c.stat('some/missing file'), 'not_found');
+    expect(err.message).toContain('"some/missing file"');
+    expect(err.message).not.toContain(root);
+    expect(err.stack === undefined || !err.message.includes('\n    at ')).toBe(true);
+  });
+
+  it('maps errno codes through one table', () => {
+    const kinds = Object.fromEntries(
+      ['ENOENT', 'EEXIST', 'ENOTEMPTY', 'EISDIR', 'ENOTDIR', 'ENOSPC', 'EDQUOT', 'ENAMETOOLONG', 'EFBIG', 'EACCES', 'EPERM', 'EIO', 'EAGAIN', 'EBUSY', 'EWHATEVER'].map(
+        (code) => [code, mapFsError(Object.assign(new Error(`${code}: /abs/secret/path`), { code }), 'read', 'a/b').kind],
+      ),
+    );
+    expect(kinds).toEqual({
+      ENOENT: 'not_found',
+      EEXIST: 'conflict',
+      ENOTEMPTY: 'conflict',
+      EISDIR: 'conflict',
+      ENOTDIR: 'conflict',
+      ENOSPC: 'quota_exceeded',
+      EDQUOT: 'quota_exceeded',
+      ENAMETOOLONG: 'invalid_name',
+      EFBIG: 'too_large',
+      EACCES: 'auth',
+      EPERM: 'auth',
+      EIO: 'transient',
+      EAGAIN: 'transient',
+      EBUSY: 'transient',
+      EWHATEVER: 'transient',
+    });
+    const denied = mapFsError(Object.assign(new Error('EACCES: /abs/secret/path'), { code: 'EACCES' }), 'read', 'a/b');
+    expect(denied.message).toMatch(/read "a\/b".*permission.*knarr process/);
+    expect(denied.message).not.toContain('/abs/secret');
+  });
+
+  it('reports a missing root as not_found and finds it once it appears', async () => {
+    const later = join(root, 'later');
+    const lc = createLocalConnector({ root: later });
+    await expectKind(() => lc.stat(''), 'not_found');
+    await mkdir(later);
+    expect(await lc.stat('')).toMatchObject({ path: '', isDir: true });
+  });
+
+  it('declares its capabilities', async () => {
+    expect(c.capabilities).toBe(localCapabilities);
+    expect(localCapabilities).toMatchObject({ hashes: [], resumableUpload: true, preferredChunkSize: 8 * 1024 * 1024 });
+    const about = await c.about();
+    expect(about.totalBytes).toBeGreaterThan(0);
+  });
+});
+
+describe('shared helpers', () => {
+  it('hashes while passing bytes on, in one read', async () => {
+    const hs = new HashingStream(['md5', 'sha1', 'sha256']);
+    const out: Buffer[] = [];
+    expect(() => hs.hashes()).toThrow();
+    await pipeline(Readable.from([Buffer.from('a'), Buffer.from('bc')]), hs, async (src: AsyncIterable<Buffer>) => {
+      for await (const b of src) out.push(b);
+    });
+    expect(Buffer.concat(out).toString()).toBe('abc');
+    expect(hs.bytes).toBe(3);
+    expect(hs.hashes()).toEqual({
+      md5: '900150983cd24fb0d6963f7d28e17f72',
+      sha1: 'a9993e364706816aba3e25717850c26c9cd0d89d',
+      sha256: createHash('sha256').update('abc').digest('hex'),
+    });
+    expect(await hashStream(Readable.from([Buffer.from('abc')]))).toEqual({
+      md5: '900150983cd24fb0d6963f7d28e17f72',
+      sha1: 'a9993e364706816aba3e25717850c26c9cd0d89d',
+    });
+  });
+
+  it('walks by listing with a queue of folders only, each entry once', async () => {
+    // 3000 folders of one file each: enough to make the walk drop the consumed part of its queue.
+    const fake = {
+      async *list(dir: string): AsyncIterable<Entry[]> {
+        const entry = (path: string, isDir: boolean): Entry => ({ path, isDir, size: 0, mtimeMs: 0, hashes: {} });
+        if (dir === 'top') {
+          for (let p = 0; p < 3; p++) yield Array.from({ length: 1000 }, (_, i) => entry(`top/d${p * 1000 + i}`, true));
+        } else {
+          yield [entry(`${dir}/f`, false)];
+        }
+      },
+    };
+    const { entries } = await collect(walkByListing(fake, 'top'));
+    expect(entries.length).toBe(6000);
+    expect(new Set(entries.map((e) => e.path)).size).toBe(6000);
+  });
+
+  it('walks past a folder deleted during the walk, but not past a missing root', async () => {
+    await c.write('a/gone/x', bufferSource(Buffer.from('x')));
+    await c.write('a/kept/y', bufferSource(Buffer.from('y')));
+    const racing = {
+      list: (dir: string) => {
+        if (dir === 'a/gone') return c.list('a/vanished');
+        return c.list(dir);
+      },
+    };
+    const { entries } = await collect(walkByListing(racing, 'a'));
+    expect(entries.map((e) => e.path).sort()).toEqual(['a/gone', 'a/kept', 'a/kept/y']);
+    await expectKind(() => collect(walkByListing(c, 'nope')), 'not_found');
+  });
+});
