@@ -65,7 +65,7 @@ export async function describeTree(root: string): Promise<Map<string, FileFacts>
         const st = await stat(full);
         const md5 = createHash('md5');
         for await (const c of createReadStream(full)) md5.update(c);
-        out.set(relative(root, full), { size: st.size, mtimeMs: Math.round(st.mtimeMs), md5: md5.digest('hex') });
+        out.set(relative(root, full), { size: st.size, mtimeMs: Math.floor(st.mtimeMs), md5: md5.digest('hex') });
       }
     }
   };

@@ -1,0 +1,20 @@
+# knarr API or worker for the scaled-out topology (docker-compose.yml). Not built in CI: this
+# machine has no Docker engine.
+FROM node:20-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev
+COPY core ./core
+COPY connectors ./connectors
+COPY db ./db
+COPY activities ./activities
+COPY workflows ./workflows
+COPY api ./api
+COPY runtime ./runtime
+COPY cli ./cli
+COPY tsconfig.json ./
+RUN mkdir -p /var/lib/knarr /transfers && chown node /var/lib/knarr
+USER node
+ENTRYPOINT ["npx", "tsx", "cli/main.ts"]
+CMD ["api"]
