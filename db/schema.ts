@@ -3,7 +3,11 @@ import { bigint, bigserial, boolean, customType, index, integer, jsonb, pgTable,
 import type { Hashes } from '../core/entry.js';
 import type { JobOptions } from '../core/job.js';
 
-const bytea = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => 'bytea' });
+/** postgres.js returns bytea as a Buffer, PGlite as a plain Uint8Array: hand back a Buffer from both. */
+const bytea = customType<{ data: Buffer; driverData: Uint8Array }>({
+  dataType: () => 'bytea',
+  fromDriver: (v) => (Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength)),
+});
 /** Byte counts pass 2^31 on the first large file: bigint, read back as a JS number (safe to 2^53). */
 const bytes = (name: string) => bigint(name, { mode: 'number' });
 

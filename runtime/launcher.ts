@@ -51,7 +51,8 @@ export async function launch(role: Role, config: Config): Promise<Running> {
 
     const database: OpenedDatabase = await openDatabase({ url: config.databaseUrl ?? undefined, dataDir: config.dataDir });
     cleanups.push(() => database.close());
-    const { key } = await loadMasterKey({ env: process.env, dataDir: config.dataDir, log });
+    // Split processes must share one key: only the all-in-one server may make its own key file.
+    const { key } = await loadMasterKey({ env: process.env, dataDir: config.dataDir, log, createIfMissing: role === 'server' });
     const cipher = new CredentialCipher(key);
 
     const temporal: TemporalConnections = await connectTemporal(address, config.temporal, { worker: role !== 'api' });
