@@ -16,5 +16,5 @@ COPY cli ./cli
 COPY tsconfig.json ./
 RUN mkdir -p /var/lib/knarr /transfers && chown node /var/lib/knarr
 USER node
-ENTRYPOINT ["npx", "tsx", "cli/main.ts"]
+ENTRYPOINT ["node", "--import", "tsx", "cli/main.ts"]
 CMD ["api"]

@@ -2,7 +2,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
-const tsx = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url));
 
 export interface KnarrProcess {
   child: ChildProcess;
@@ -16,7 +15,8 @@ export interface KnarrProcess {
 export function spawnKnarr(role: 'server' | 'api' | 'worker', env: Record<string, string | undefined>): KnarrProcess {
   const fullEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete fullEnv[k];
-  const child = spawn(tsx, ['cli/main.ts', role], { cwd: repo, env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  // One process, as `npm start` runs it: a tsx wrapper process would survive a SIGKILL of its child's parent.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', role], { cwd: repo, env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const listeners = new Set<() => void>();
   const onData = (d: Buffer) => {
