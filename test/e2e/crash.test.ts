@@ -86,5 +86,5 @@ describe('a worker killed mid-file', () => {
     expect(resumedFrom).toBeLessThanOrEqual(onDiskAtKill);
     expect(checkpoint).toBeGreaterThanOrEqual(onDiskAtKill - chunk);
     expect(run.bytes.done).toBe(run.bytes.total);
-  });
+  }, 900_000);
 });

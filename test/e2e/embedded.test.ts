@@ -90,5 +90,5 @@ describe('embedded knarr, as a new user runs it', () => {
 
     proc.child.kill('SIGTERM');
     expect((await proc.exited).code).toBe(0);
-  });
+  }, 1_500_000);
 });

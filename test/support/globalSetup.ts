@@ -1,4 +1,44 @@
-// Placeholder until the Temporal/PostgreSQL global setup lands (being written now).
-export default async function setup(): Promise<() => Promise<void>> {
-  return async () => {};
+import type { TestProject } from 'vitest/node';
+import { startDevServer, type DevServer } from '../../runtime/devServer.js';
+import { findTemporalCli } from '../../runtime/temporalCli.js';
+import { createTestDatabase } from './pg.js';
+import { freePort } from './ports.js';
+
+const log = (line: string) => console.error(`[test setup] ${line}`);
+
+// One Temporal dev server and one database for the whole run: a server per file races on
+// startup (specs/temporal.md §7) and costs seconds each.
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // In CI the install script has already built it; locally the first run may build it.
+  const cliPath = await findTemporalCli({ log });
+  const server = await startSharedServer(cliPath);
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  try {
+    database = await createTestDatabase('knarr_test');
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+
+  project.provide('temporalCliPath', cliPath);
+  project.provide('temporalAddress', server.address);
+  project.provide('databaseUrl', database.url);
+
+  return async () => {
+    const results = await Promise.allSettled([server.stop(), database.drop()]);
+    const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed.length) throw new AggregateError(failed.map((f) => f.reason), 'test teardown failed');
+  };
+}
+
+async function startSharedServer(cliPath: string): Promise<DevServer> {
+  // freePort() can lose its port to another process before the server binds it; try again then.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDevServer({ cliPath, port: await freePort(), headless: true, log });
+    } catch (err) {
+      if (attempt >= 3) throw err;
+      log(`Temporal dev server did not start (${(err as Error).message.split('\n')[0]}); retrying`);
+    }
+  }
 }
