@@ -35,7 +35,12 @@ async function startSharedServer(cliPath: string): Promise<DevServer> {
   // freePort() can lose its port to another process before the server binds it; try again then.
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startDevServer({ cliPath, port: await freePort(), headless: true, log });
+      return await startDevServer({
+        cliPath, port: await freePort(), headless: true, log,
+        // Ask for continue-as-new early, so every multi-batch run in the suite crosses a
+        // continue-as-new boundary the way a million-file run does.
+        dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 60 },
+      });
     } catch (err) {
       if (attempt >= 3) throw err;
       log(`Temporal dev server did not start (${(err as Error).message.split('\n')[0]}); retrying`);
