@@ -1,0 +1,332 @@
+/**
+ * The Jottacloud emulator's HTTP(S) server: routing by path (one server plays the jfs, api and id
+ * hosts), or by Host header when reached as jfs/api/id.jottacloud.com; the `/__emulator/*` control
+ * endpoints; and `startJottacloudEmulator`, the programmatic API. See README.md beside this file.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Socket } from 'node:net';
+import { handleCustomer, handlePurgeTrash } from './api.js';
+import { AuthService, REALM, tokenPath, wellKnown, wellKnownPath } from './auth.js';
+import { type FaultRequest, faultRequestSchema, Faults, type FaultState, type RequestRole } from './faults.js';
+import { apiError, type Ctx, type Emu, jfsError, EX, type LogEntry, readBody, sendJson } from './http.js';
+import { handleJfs } from './jfs.js';
+import { type AccountOptions, type FileSnapshot, key, Store } from './store.js';
+import { makeTls } from './tls.js';
+import { handleAllocate, handleUpload, Uploads } from './upload.js';
+
+export interface JottaEmulatorOptions {
+  /** 0 (default) picks a free port. */
+  port?: number;
+  /** Bind address; default 127.0.0.1. Must be a loopback address. */
+  host?: string;
+  /** Serve HTTPS with a certificate from a CA generated at start (exposed as caCert). */
+  tls?: boolean;
+  /** Where file bytes are kept; a fresh temp dir (removed on stop) by default. */
+  dataDir?: string;
+  /** User name of the default account; a 24-hex-digit name like real ones (§2.8) by default. */
+  account?: string;
+  /** Base URL written into login tokens' well_known_link; the emulator's own url by default. */
+  publicUrl?: string;
+}
+
+export interface JottaEmulator {
+  /** `http://127.0.0.1:PORT` or `https://HOST[:PORT]`: every role is served under it by path. */
+  url: string;
+  /** Where the connector's jfs base points: `${url}/jfs/` (real: https://jfs.jottacloud.com/jfs/). */
+  jfsUrl: string;
+  /** Where the connector's api base points: `${url}/` (real: https://api.jottacloud.com/). */
+  apiUrl: string;
+  /** PEM of the generated CA, with `tls: true`. */
+  caCert?: string;
+  host: string;
+  port: number;
+  defaultAccount: string;
+  /** A fresh single-use Personal Login Token for an account (the default one if omitted). */
+  issueLoginToken(account?: string): string;
+  /** Adds an account (idempotent); returns its user name. */
+  addAccount(name: string, opts?: AccountOptions): string;
+  faults: Faults;
+  /** Every file of an account (trashed ones included), with revisions and any pending latest revision. */
+  files(account?: string): FileSnapshot[];
+  /** Every folder of an account with its trash state. */
+  folders(account?: string): { path: string; deleted: boolean }[];
+  /** Trashed files of an account. */
+  trash(account?: string): FileSnapshot[];
+  /** One file by `Jotta/Archive/dir/name` (device/mountpoint/path, case-insensitive). */
+  file(path: string, account?: string): FileSnapshot | undefined;
+  /** MD5 of the bytes actually stored for a file's current revision (reads the disk). */
+  storedMd5(path: string, account?: string): Promise<string | undefined>;
+  /** Bytes of a file's current revision (small files only). */
+  readFile(path: string, account?: string): Promise<Buffer | undefined>;
+  /** Token families of an account. */
+  sessions(account?: string): { id: string; clientId: string; refreshes: number; revoked: boolean }[];
+  authStats(): AuthService['stats'];
+  /** The request log (most recent 20,000 requests). */
+  log: LogEntry[];
+  stop(): Promise<void>;
+}
+
+const JOTTA_HOST_ROLES: Record<string, RegExp> = {
+  'jfs.jottacloud.com': /^\/jfs(\/|$)/i,
+  'api.jottacloud.com': /^\/(account|files|auth\/v1)\//,
+  'id.jottacloud.com': /^\/auth\/realms\//,
+};
+
+function roleOf(path: string, q: URLSearchParams): RequestRole | 'control' | 'other' {
+  if (path.startsWith('/__emulator/')) return 'control';
+  if (/^\/jfs(\/|$)/i.test(path)) return q.get('mode') === 'bin' ? 'download' : 'jfs';
+  if (path === '/files/v1/allocate') return 'allocate';
+  if (path.startsWith('/files/v1/upload/')) return 'upload';
+  if (path.startsWith('/account/') || path.startsWith('/files/')) return 'api';
+  if (path.endsWith('/.well-known/openid-configuration')) return 'wellknown';
+  if (path.endsWith('/protocol/openid-connect/token')) return 'token';
+  return 'other';
+}
+
+function randomUsername(): string {
+  return Array.from({ length: 24 }, () => '0123456789abcdef'[Math.floor(Math.random() * 16)]).join('');
+}
+
+export async function startJottacloudEmulator(opts: JottaEmulatorOptions = {}): Promise<JottaEmulator> {
+  const host = opts.host ?? '127.0.0.1';
+  if (!/^127\.\d+\.\d+\.\d+$/.test(host) && host !== 'localhost' && host !== '::1') {
+    throw new Error(`the emulator binds loopback addresses only, not ${host}`);
+  }
+  const ownDir = opts.dataDir === undefined;
+  const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'knarr-jotta-')));
+  const store = new Store(dataDir);
+  const auth = new AuthService((name) => store.account(name)?.username);
+  const faults = new Faults(auth);
+  const uploads = new Uploads(store.uploadDir);
+  const defaultAccount = store.addAccount(opts.account ?? randomUsername()).username;
+  const tls = opts.tls ? makeTls([host]) : undefined;
+  let url = '';
+  const emu: Emu = {
+    store,
+    auth,
+    faults,
+    nodeName: 'dn-emu',
+    log: [],
+    defaultAccount,
+    publicUrl: () => opts.publicUrl ?? url,
+    inflight: new Set(),
+  };
+
+  const issueLoginToken = (account?: string): string => {
+    const acc = store.account(account ?? defaultAccount);
+    if (!acc) throw new Error(`no such account: ${account}`);
+    return auth.loginTokens.issue(acc.username, REALM, `${emu.publicUrl()}${wellKnownPath}`);
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const proto = tls ? 'https' : 'http';
+    const hostHeader = req.headers.host ?? `${host}`;
+    const base = `${proto}://${hostHeader}`;
+    const parsedUrl = new URL(req.url ?? '/', `${proto}://emulator.invalid`);
+    const path = (req.url ?? '/').split('?')[0];
+    const role = roleOf(path, parsedUrl.searchParams);
+    const entry: LogEntry = { at: Date.now(), method: req.method ?? '', path: req.url ?? '', role, status: 0 };
+    emu.log.push(entry);
+    if (emu.log.length > 20_000) emu.log.splice(0, emu.log.length - 20_000);
+    const ctx: Ctx = { emu, req, res, url: parsedUrl, base, now: new Date(), entry };
+
+    const hostOnly = hostHeader.replace(/:\d+$/, '').toLowerCase();
+    const allowed = JOTTA_HOST_ROLES[hostOnly];
+    if (allowed && role !== 'control' && !allowed.test(path)) {
+      req.resume();
+      return apiError(ctx, 404, 'NotFoundException', `No such resource on ${hostOnly}: ${path}`);
+    }
+    if (role === 'control') return control(ctx, path);
+    if (role !== 'other') {
+      const throttled = faults.takeThrottle(role);
+      if (throttled) {
+        req.resume();
+        const headers: Record<string, string> = throttled.retryAfterSec !== undefined ? { 'Retry-After': String(throttled.retryAfterSec) } : {};
+        if (role === 'jfs' || role === 'download') return jfsError(ctx, throttled.status, EX.tooManyRequests, 'Too many requests, slow down', headers);
+        return apiError(ctx, throttled.status, 'TooManyRequestsException', 'Too many requests, slow down', headers);
+      }
+    }
+    switch (role) {
+      case 'wellknown': {
+        req.resume();
+        // §2.2: plain GET, no authentication. Only the jottacloud realm exists here.
+        if (req.method !== 'GET' || path !== wellKnownPath) return apiError(ctx, 404, 'NotFoundException', 'Realm does not exist');
+        return sendJson(ctx, 200, wellKnown(base));
+      }
+      case 'token': {
+        if (req.method !== 'POST' || path !== tokenPath) {
+          req.resume();
+          return apiError(ctx, 404, 'NotFoundException', 'Realm does not exist');
+        }
+        const form = new URLSearchParams((await readBody(req)).toString('utf8'));
+        const r = auth.token(form, req.headers.authorization);
+        return sendJson(ctx, r.status, r.body, { 'Cache-Control': 'no-store', Pragma: 'no-cache' });
+      }
+      case 'api':
+        if (path === '/account/v1/customer' && req.method === 'GET') return handleCustomer(ctx);
+        if (path === '/files/v1/purge_trash' && req.method === 'POST') return handlePurgeTrash(ctx);
+        req.resume();
+        return apiError(ctx, 404, 'NotFoundException', `No such resource: ${req.method} ${path}`);
+      case 'allocate':
+        if (req.method !== 'POST') {
+          req.resume();
+          return apiError(ctx, 405, 'MethodNotAllowedException', 'Use POST');
+        }
+        return handleAllocate(ctx, uploads);
+      case 'upload':
+        if (req.method !== 'POST') {
+          req.resume();
+          return apiError(ctx, 405, 'MethodNotAllowedException', 'Use POST');
+        }
+        return handleUpload(ctx, uploads, path.slice('/files/v1/upload/'.length));
+      case 'jfs':
+      case 'download':
+        return handleJfs(ctx);
+      default:
+        req.resume();
+        return apiError(ctx, 404, 'NotFoundException', `No such resource: ${req.method} ${path}`);
+    }
+  };
+
+  /** `/__emulator/*`: drive the emulator over HTTP (no authentication; loopback only). */
+  const control = async (ctx: Ctx, path: string): Promise<void> => {
+    const { req } = ctx;
+    let body: Record<string, unknown> = {};
+    try {
+      const raw = (await readBody(req)).toString('utf8').trim();
+      if (raw) body = JSON.parse(raw) as Record<string, unknown>;
+    } catch {
+      return sendJson(ctx, 400, { error: 'body must be JSON' });
+    }
+    const account = typeof body.account === 'string' ? body.account : (ctx.url.searchParams.get('account') ?? undefined);
+    try {
+      if (path === '/__emulator/login-token' && req.method === 'POST') {
+        const username = store.account(account ?? defaultAccount)?.username;
+        if (!username) return sendJson(ctx, 404, { error: `no such account: ${account}` });
+        return sendJson(ctx, 200, { loginToken: issueLoginToken(username), username });
+      }
+      if (path === '/__emulator/accounts' && req.method === 'POST') {
+        if (typeof body.name !== 'string' || !body.name) return sendJson(ctx, 400, { error: 'name is required' });
+        const username = store.addAccount(body.name, {
+          capacity: typeof body.capacity === 'number' ? body.capacity : undefined,
+        }).username;
+        return sendJson(ctx, 200, { username, loginToken: issueLoginToken(username) });
+      }
+      if (path === '/__emulator/faults') {
+        if (req.method === 'GET') return sendJson(ctx, 200, faults.snapshot());
+        if (req.method === 'POST') {
+          const parsed = faultRequestSchema.safeParse(body);
+          if (!parsed.success) return sendJson(ctx, 400, { error: parsed.error.message });
+          const done = faults.apply(parsed.data as FaultRequest);
+          return sendJson(ctx, 200, { ...faults.snapshot(), ...done } satisfies FaultState & Record<string, unknown>);
+        }
+      }
+      if (path === '/__emulator/files' && req.method === 'GET') {
+        const acc = store.account(account ?? defaultAccount);
+        if (!acc) return sendJson(ctx, 404, { error: `no such account: ${account}` });
+        return sendJson(ctx, 200, { files: store.snapshot(acc), folders: store.folders(acc) });
+      }
+      return sendJson(ctx, 404, { error: `unknown control endpoint ${req.method} ${path}` });
+    } catch (err) {
+      return sendJson(ctx, 500, { error: String(err) });
+    }
+  };
+
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
+    handle(req, res).catch((err: unknown) => {
+      if (!res.headersSent) {
+        res.writeHead(500, { 'Content-Type': 'text/plain' });
+        res.end(`emulator error: ${String(err)}`);
+      } else res.destroy();
+    });
+  };
+  const server: Server = tls ? createHttpsServer({ key: tls.key, cert: tls.cert }, listener) : createHttpServer(listener);
+  // Slow uploads (the 5 TB throttle) must never be timed out by the server.
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
+  server.timeout = 0;
+  // Idle keep-alive connections stay open a minute (like common front ends), so clients that pool
+  // connections across a long upload do not race a server-side close.
+  server.keepAliveTimeout = 65_000;
+  const sockets = new Set<Socket>();
+  server.on(tls ? 'secureConnection' : 'connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : (opts.port ?? 0);
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+  url = `${tls ? 'https' : 'http'}://${urlHost}${(tls && port === 443) || (!tls && port === 80) ? '' : `:${port}`}`;
+
+  const accOf = (account?: string) => {
+    const acc = store.account(account ?? defaultAccount);
+    if (!acc) throw new Error(`no such account: ${account}`);
+    return acc;
+  };
+  const findCurrent = (path: string, account?: string) => {
+    const acc = accOf(account);
+    const segs = path.split('/').filter(Boolean);
+    const mp = acc.devices.get(key(segs[0] ?? ''))?.mountpoints.get(key(segs[1] ?? ''));
+    const node = mp ? store.lookup(mp, segs.slice(2)) : undefined;
+    return node && node.kind === 'file' ? store.current(node) : undefined;
+  };
+
+  return {
+    url,
+    jfsUrl: `${url}/jfs/`,
+    apiUrl: `${url}/`,
+    caCert: tls?.caCert,
+    host,
+    port,
+    defaultAccount,
+    issueLoginToken,
+    addAccount: (name, o) => store.addAccount(name, o).username,
+    faults,
+    files: (account) => store.snapshot(accOf(account)),
+    folders: (account) => store.folders(accOf(account)),
+    trash: (account) => store.snapshot(accOf(account)).filter((f) => f.deleted),
+    file: (path, account) => {
+      const want = `/${path.split('/').filter(Boolean).join('/')}`.toLowerCase();
+      return store.snapshot(accOf(account)).find((f) => f.path.toLowerCase() === want);
+    },
+    storedMd5: async (path, account) => {
+      const cur = findCurrent(path, account);
+      if (!cur) return undefined;
+      const h = createHash('md5');
+      for await (const c of createReadStream(store.blobPath(cur.blobId))) h.update(c as Buffer);
+      return h.digest('hex');
+    },
+    readFile: async (path, account) => {
+      const cur = findCurrent(path, account);
+      if (!cur) return undefined;
+      const chunks: Buffer[] = [];
+      for await (const c of createReadStream(store.blobPath(cur.blobId))) chunks.push(c as Buffer);
+      return Buffer.concat(chunks);
+    },
+    sessions: (account) => auth.sessionsOf(accOf(account).username),
+    authStats: () => structuredClone(auth.stats),
+    log: emu.log,
+    stop: async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+        server.closeAllConnections?.();
+      });
+      await Promise.allSettled([...emu.inflight]);
+      store.destroy(ownDir);
+    },
+  };
+}

@@ -1,0 +1,93 @@
+/**
+ * `npm run fake -- jottacloud [--port N] [--host ADDR] [--tls] [--account NAME] [--data-dir DIR]`
+ *
+ * Starts a provider emulator on its own, prints ONE JSON line
+ * `{"url":…,"loginToken":…,"caCert":…}` (caCert only with --tls) and serves until SIGINT/SIGTERM.
+ * Bad flags: a one-line error on stderr and exit code 2.
+ */
+import { startJottacloudEmulator } from './jottacloud/index.js';
+
+const USAGE = 'usage: npm run fake -- jottacloud [--port N] [--host 127.x.y.z] [--tls] [--account NAME] [--data-dir DIR]';
+
+function fail(msg: string): never {
+  process.stderr.write(`${msg}\n`);
+  process.exit(2);
+}
+
+interface Flags {
+  port: number;
+  host: string;
+  tls: boolean;
+  account?: string;
+  dataDir?: string;
+}
+
+function parseFlags(args: string[]): Flags {
+  const flags: Flags = { port: 0, host: '127.0.0.1', tls: false };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const [name, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const value = (): string => {
+      const v = inline ?? args[++i];
+      if (v === undefined || v === '') fail(`${name} needs a value (${USAGE})`);
+      return v;
+    };
+    switch (name) {
+      case '--port': {
+        const v = value();
+        if (!/^\d+$/.test(v) || Number(v) > 65535) fail(`--port must be 0..65535, not ${v}`);
+        flags.port = Number(v);
+        break;
+      }
+      case '--host': {
+        const v = value();
+        if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v) && v !== 'localhost') fail(`--host must be a loopback address (127.0.0.0/8), not ${v}`);
+        flags.host = v;
+        break;
+      }
+      case '--tls':
+        if (inline !== undefined) fail('--tls takes no value');
+        flags.tls = true;
+        break;
+      case '--account':
+        flags.account = value();
+        break;
+      case '--data-dir':
+        flags.dataDir = value();
+        break;
+      default:
+        fail(`unknown flag ${a} (${USAGE})`);
+    }
+  }
+  return flags;
+}
+
+async function main(): Promise<void> {
+  const [provider, ...rest] = process.argv.slice(2);
+  if (provider !== 'jottacloud') fail(provider ? `unknown emulator ${provider}; known: jottacloud` : USAGE);
+  const flags = parseFlags(rest);
+  let emu;
+  try {
+    emu = await startJottacloudEmulator({ port: flags.port, host: flags.host, tls: flags.tls, account: flags.account, dataDir: flags.dataDir });
+  } catch (err) {
+    process.stderr.write(`cannot start the emulator: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    emu.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  // Printed last, so whoever reads the line can signal us at once.
+  const line: Record<string, string> = { url: emu.url, loginToken: emu.issueLoginToken() };
+  if (emu.caCert) line.caCert = emu.caCert;
+  process.stdout.write(`${JSON.stringify(line)}\n`);
+}
+
+void main();
