@@ -6,7 +6,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../support/ports.js';
 import { api, waitForRun } from '../support/knarr.js';
 import { ensureStopped, spawnKnarr, type KnarrProcess } from '../support/processes.js';
-import { describeTree, makeTree } from '../support/tree.js';
+import { expectSameTree, makeTree } from '../support/tree.js';
 
 const GiB = 1024 * 1024 * 1024;
 const chunk = 8 * 1024 * 1024;
@@ -71,10 +71,7 @@ describe('a worker killed mid-file', () => {
     const run = await waitForRun(base, job.body.runId, 600_000);
     expect(run.state, JSON.stringify(run)).toBe('completed');
 
-    const src = await describeTree(join(dir, 'src'));
-    const dst = await describeTree(join(dir, 'dst'));
-    expect([...dst.keys()].sort()).toEqual([...src.keys()].sort());
-    for (const [path, facts] of src) expect(dst.get(path), path).toEqual(facts);
+    await expectSameTree(join(dir, 'src'), join(dir, 'dst'));
 
     // The write offsets: the new attempt started where the bytes on disk ended, and the ledger's
     // checkpoint was at most one chunk behind them.

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, stat, utimes, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
+import { expect } from 'vitest';
 
 /** Names that break naive path handling: spaces, unicode (NFC and NFD), URL and shell specials. */
 export const hostileNames = [
@@ -71,4 +72,13 @@ export async function describeTree(root: string): Promise<Map<string, FileFacts>
   };
   await walk(root);
   return out;
+}
+
+/** Asserts `dstRoot` holds exactly the files of `srcRoot`, each with the same size, mtime and MD5; returns the source's facts. */
+export async function expectSameTree(srcRoot: string, dstRoot: string): Promise<Map<string, FileFacts>> {
+  const src = await describeTree(srcRoot);
+  const dst = await describeTree(dstRoot);
+  expect([...dst.keys()].sort()).toEqual([...src.keys()].sort());
+  for (const [path, facts] of src) expect(dst.get(path), path).toEqual(facts);
+  return src;
 }
