@@ -13,7 +13,12 @@ export async function openRemote(db: Db, cipher: CredentialCipher, remoteId: str
   return createConnector(row.type as RemoteType, row.config, { remoteName: row.name, credentials: credentialStore(db, cipher, remoteId) });
 }
 
-function credentialStore(db: Db, cipher: CredentialCipher, remoteId: string): CredentialStore {
+/**
+ * A remote's credentials in PostgreSQL: `update` holds the row lock (SELECT … FOR UPDATE) while
+ * `fn` runs and stores its result in the same transaction, so token refreshes are single-writer
+ * across worker processes.
+ */
+export function credentialStore(db: Db, cipher: CredentialCipher, remoteId: string): CredentialStore {
   const open = (sealed: Buffer | null) => (sealed ? (cipher.open(sealed, remoteId) as Record<string, unknown>) : {});
   return {
     async read() {

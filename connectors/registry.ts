@@ -1,5 +1,6 @@
-import { localConfigSchema, type RemoteType } from '../core/remote.js';
+import { jottacloudSettingsSchema, localConfigSchema, type RemoteType } from '../core/remote.js';
 import { ConnectorError } from './errors.js';
+import { createJottacloudConnector } from './jottacloud/index.js';
 import { createLocalConnector } from './local/index.js';
 import type { Connector } from './types.js';
 
@@ -23,6 +24,9 @@ export function createConnector(type: RemoteType, config: Record<string, unknown
   switch (type) {
     case 'local':
       return createLocalConnector(localConfigSchema.parse(config));
+    case 'jottacloud':
+      // The stored settings: the login token was split off into the credentials at creation.
+      return createJottacloudConnector(jottacloudSettingsSchema.parse(config), ctx);
     default:
       throw new ConnectorError('unsupported', `remote "${ctx.remoteName}" has type "${type}", which this version of knarr cannot open`);
   }

@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 export const remoteNamePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-export const remoteTypes = ['local'] as const;
+export const remoteTypes = ['local', 'jottacloud'] as const;
 export type RemoteType = (typeof remoteTypes)[number];
 
 export const localConfigSchema = z.strictObject({
@@ -10,17 +10,55 @@ export const localConfigSchema = z.strictObject({
 });
 export type LocalConfig = z.infer<typeof localConfigSchema>;
 
+const httpUrl = (what: string) =>
+  z.url({ protocol: /^https?$/, error: `${what} must be an http(s) URL, e.g. https://jfs.jottacloud.com/jfs/` });
+const jottaContainer = (what: string, example: string) =>
+  z
+    .string()
+    .min(1)
+    .max(255)
+    .refine((v) => !v.includes('/') && v !== '.' && v !== '..', { message: `${what} is one name without '/', e.g. ${example}` });
+
+/**
+ * Jottacloud settings as stored (shared/specs/jottacloud-api.md §3): the device and mountpoint the
+ * remote is rooted at (`Jotta/Archive` by default; `Sync` or a backup device's mountpoint can be
+ * chosen), and the two service hosts, configurable for tests (the real ones when absent, §1).
+ */
+export const jottacloudSettingsSchema = z.strictObject({
+  device: jottaContainer('device', 'Jotta').default('Jotta'),
+  mountpoint: jottaContainer('mountpoint', 'Archive or Sync').default('Archive'),
+  jfsUrl: httpUrl('jfsUrl').optional(),
+  apiUrl: httpUrl('apiUrl').optional(),
+});
+
+/**
+ * What a user sends to create a Jottacloud remote: the settings plus the Personal Login Token
+ * (§2.1: unpadded base64url, about 250–300 characters), needed only at creation. It is a secret
+ * (see secretConfigKeys), exchanged for tokens on first use and never kept after that.
+ */
+export const jottacloudConfigSchema = z.strictObject({
+  ...jottacloudSettingsSchema.shape,
+  loginToken: z
+    .string({ error: 'loginToken is required: generate a Personal Login Token in Jottacloud under Account → Security' })
+    .trim()
+    .min(20, { message: 'loginToken is too short to be a Personal Login Token: copy the whole token from Account → Security' })
+    .regex(/^[A-Za-z0-9_\-+/=]+$/, { message: 'loginToken must be the Personal Login Token exactly as Jottacloud shows it (base64url characters only)' }),
+});
+export type JottacloudConfig = z.infer<typeof jottacloudConfigSchema>;
+
 /**
  * Settings per remote type as the user sends them. Secrets (tokens, passwords) are split off by
  * `splitSecrets` before anything is stored, and are stored only encrypted.
  */
 export const remoteConfigSchemas: Record<RemoteType, z.ZodType<Record<string, unknown>>> = {
   local: localConfigSchema,
+  jottacloud: jottacloudConfigSchema,
 };
 
 /** Config keys that hold secrets, per type: removed from `config` and stored encrypted. */
 export const secretConfigKeys: Record<RemoteType, readonly string[]> = {
   local: [],
+  jottacloud: ['loginToken'],
 };
 
 export const createRemoteSchema = z.strictObject({

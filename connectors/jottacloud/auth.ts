@@ -1,0 +1,342 @@
+/**
+ * Jottacloud authentication from a Personal Login Token, and single-writer token refresh.
+ * Section numbers refer to shared/specs/jottacloud-api.md §2.
+ *
+ * Life of a remote's credentials (all inside the remote's encrypted credentials):
+ *   1. created with `{ loginToken }` (the API stores the config's `loginToken` as a secret);
+ *   2. on first use, under the credential row lock: decode the token (§2.1), GET its
+ *      `well_known_link` (§2.2), exchange `auth_token` with the password grant (§2.3), and replace
+ *      the credentials with `{ accessToken, refreshToken, expiresAt, tokenEndpoint, ... }` in the
+ *      same transaction. The login token is single-use (§2.1) and is not kept;
+ *   3. near expiry, under the row lock: re-read the stored tokens; if another process already
+ *      refreshed, use its tokens; otherwise refresh (§2.5) and store the rotated refresh token in
+ *      the same transaction. Refresh tokens rotate and presenting a spent one kills the whole
+ *      session family (§2.5), so no two processes may ever refresh with the same token.
+ */
+import { ConnectorError } from '../errors.js';
+import type { ConnectorContext } from '../registry.js';
+import { headerValue, type HttpClient, type HttpResponse } from '../shared/http.js';
+import { authMessage } from './errors.js';
+import type { LoginTokenJson, OAuthErrorJson, TokenResponseJson, WellKnownJson } from './wire.js';
+
+/** §2.3: the "Jottacloud CLI" client of the login-token flow; no secret. */
+export const CLIENT_ID = 'jottacli';
+/** §2.3 */
+export const SCOPE = 'openid offline_access';
+/** §2.5: golang/oauth2's defaultExpiryDelta, which rclone uses: refresh 10 s before expiry. */
+const EXPIRY_DELTA_MS = 10_000;
+/** §2.5: access tokens "normally have one hour expiry"; assumed when `expires_in` is missing. */
+const DEFAULT_LIFETIME_SEC = 3600;
+
+// ---- the Personal Login Token (§2.1) ----
+
+export interface LoginToken {
+  username: string;
+  realm: string;
+  wellKnownLink: string;
+  authToken: string;
+}
+
+export class LoginTokenError extends Error {
+  override name = 'LoginTokenError';
+}
+
+/**
+ * Decodes a Personal Login Token: base64url without padding (rclone: RawURLEncoding, §2.1, #3945)
+ * of a JSON object with `username`, `realm`, `well_known_link` and `auth_token`. Lenient with what
+ * a paste adds (whitespace, line breaks, `=` padding, the standard alphabet's `+`/`/`, which jafs
+ * also accepts); errors say what is wrong and never quote the token.
+ */
+export function decodeLoginToken(input: unknown): LoginToken {
+  if (typeof input !== 'string' || input.trim() === '') throw new LoginTokenError('the login token is empty');
+  const s = input.replace(/\s+/g, '').replace(/=+$/, '');
+  const bad = /[^A-Za-z0-9_\-+/]/.exec(s);
+  if (bad) {
+    throw new LoginTokenError(`the login token contains ${JSON.stringify(bad[0])} at position ${bad.index + 1}, which is not a base64url character: copy the whole token again`);
+  }
+  if (s.length % 4 === 1) throw new LoginTokenError(`the login token has an impossible length (${s.length} characters): was it cut off?`);
+  const text = Buffer.from(s.replace(/\+/g, '-').replace(/\//g, '_'), 'base64url').toString('utf8');
+  let obj: unknown;
+  try {
+    obj = JSON.parse(text);
+  } catch {
+    throw new LoginTokenError(`the login token does not decode to JSON (${s.length} characters; real ones are about 250–300): was it cut off, or is it not a Personal Login Token?`);
+  }
+  if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw new LoginTokenError('the login token does not decode to a JSON object');
+  const o = obj as Partial<Record<keyof LoginTokenJson, unknown>>;
+  for (const k of ['username', 'realm', 'well_known_link', 'auth_token'] as const) {
+    if (typeof o[k] !== 'string' || o[k] === '') throw new LoginTokenError(`the login token lacks "${k}"`);
+  }
+  const wellKnownLink = o.well_known_link as string;
+  try {
+    checkAuthUrl(wellKnownLink, 'well_known_link');
+  } catch (err) {
+    throw new LoginTokenError(`the login token's ${(err as Error).message}`);
+  }
+  return { username: o.username as string, realm: o.realm as string, wellKnownLink, authToken: o.auth_token as string };
+}
+
+/**
+ * An auth URL taken from data (the token's well_known_link, the discovery document's
+ * token_endpoint): HTTPS, or plain HTTP to this machine only (the emulator, §12.1 "may be plain
+ * http://127.0.0.1"). The secrets sent there must never cross a network in clear text.
+ */
+export function checkAuthUrl(raw: string, what: string): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`${what} is not an absolute URL`);
+  }
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const loopback = host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
+    throw new Error(`${what} must be an https URL (got ${url.protocol}//${url.host})`);
+  }
+  return url;
+}
+
+// ---- the stored credentials ----
+
+/** The remote's credentials after the exchange. `loginToken` is gone: it is spent. */
+export interface JottaTokens {
+  accessToken: string;
+  refreshToken: string;
+  tokenType: string;
+  /** ms since the epoch. */
+  expiresAt: number;
+  /** The lifetime the server gave, s; sizes the refresh margin. */
+  expiresIn: number;
+  /** §2.4: rclone saves the discovered token endpoint as `tokenURL` and refreshes there. */
+  tokenEndpoint: string;
+  clientId: string;
+  /** The login token's user name (informative; JFS paths use the `/account/v1/customer` one, §2.8). */
+  username?: string;
+  obtainedAt: number;
+}
+
+function asTokens(raw: Record<string, unknown>): JottaTokens | undefined {
+  const { accessToken, refreshToken, expiresAt, tokenEndpoint } = raw;
+  if (typeof accessToken !== 'string' || typeof refreshToken !== 'string' || typeof expiresAt !== 'number' || typeof tokenEndpoint !== 'string') return undefined;
+  return {
+    accessToken,
+    refreshToken,
+    expiresAt,
+    tokenEndpoint,
+    tokenType: typeof raw.tokenType === 'string' ? raw.tokenType : 'Bearer',
+    expiresIn: typeof raw.expiresIn === 'number' && raw.expiresIn > 0 ? raw.expiresIn : DEFAULT_LIFETIME_SEC,
+    clientId: typeof raw.clientId === 'string' ? raw.clientId : CLIENT_ID,
+    username: typeof raw.username === 'string' ? raw.username : undefined,
+    obtainedAt: typeof raw.obtainedAt === 'number' ? raw.obtainedAt : 0,
+  };
+}
+
+/**
+ * Refresh this long before expiry: 10 s as rclone (§2.5), but at most a fifth of the token's
+ * lifetime, so very short-lived tokens (the emulator's fault) are not refreshed on every request.
+ */
+export function refreshMarginMs(expiresInSec: number): number {
+  return Math.min(EXPIRY_DELTA_MS, Math.floor((expiresInSec * 1000) / 5));
+}
+
+/** What this process did about tokens (for events and tests). */
+export interface AuthStats {
+  /** Login-token exchanges (§2.3) done here. */
+  exchanges: number;
+  /** Refresh grants (§2.5) done here. */
+  refreshes: number;
+  /** Renewals answered by tokens another process (or connector) had already stored: a plain read. */
+  adoptedByRead: number;
+  /** ... or found under the row lock after waiting for it. */
+  adoptedUnderLock: number;
+}
+
+export interface AuthOptions {
+  now?: () => number;
+}
+
+/**
+ * Hands out access tokens. In this process one renewal runs at a time (callers share it); across
+ * processes the credential store's `update` (a row lock, PostgreSQL in production) serialises them.
+ */
+export class JottaAuth {
+  private current: JottaTokens | undefined;
+  private pending: Promise<JottaTokens> | undefined;
+  private readonly now: () => number;
+  readonly stats: AuthStats = { exchanges: 0, refreshes: 0, adoptedByRead: 0, adoptedUnderLock: 0 };
+
+  constructor(
+    private readonly http: HttpClient,
+    private readonly ctx: ConnectorContext,
+    opts: AuthOptions = {},
+  ) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** A valid access token: the cached one, or one renewed (or obtained from the login token) as needed. */
+  async accessToken(): Promise<string> {
+    const cur = this.current;
+    if (cur && this.usable(cur)) return cur.accessToken;
+    return (await this.renew(undefined)).accessToken;
+  }
+
+  /**
+   * After the server answered 401 to `rejected` (revoked, or expired early): a different token,
+   * refreshed if the stored one is the rejected one. rclone never refreshes on 401 (§2.5); this
+   * connector does once, so a token expired before its time (clock skew, the emulator's
+   * expire-now fault) costs one refresh instead of a failed activity.
+   */
+  async afterRejection(rejected: string): Promise<string> {
+    let t = await this.renew(rejected);
+    // A renewal already in flight may have started before the rejection and returned the same token.
+    if (t.accessToken === rejected) t = await this.renew(rejected);
+    return t.accessToken;
+  }
+
+  /** The tokens as last seen (for tests and the lead's probes). */
+  get tokens(): Readonly<JottaTokens> | undefined {
+    return this.current;
+  }
+
+  private usable(t: JottaTokens, rejected?: string): boolean {
+    return t.accessToken !== rejected && this.now() < t.expiresAt - refreshMarginMs(t.expiresIn);
+  }
+
+  private renew(rejected: string | undefined): Promise<JottaTokens> {
+    this.pending ??= this.renewShared(rejected)
+      .then((t) => (this.current = t))
+      .finally(() => {
+        this.pending = undefined;
+      });
+    return this.pending;
+  }
+
+  private async renewShared(rejected: string | undefined): Promise<JottaTokens> {
+    // Another process may have refreshed already: a plain read avoids taking the lock then.
+    const seen = asTokens(await this.ctx.credentials.read());
+    if (seen && this.usable(seen, rejected)) {
+      this.stats.adoptedByRead++;
+      return seen;
+    }
+    let result: JottaTokens | undefined;
+    await this.ctx.credentials.update(async (raw) => {
+      // Under the row lock: decide again from what is stored now, never from what we saw before.
+      const stored = asTokens(raw);
+      if (stored && this.usable(stored, rejected)) {
+        result = stored;
+        this.stats.adoptedUnderLock++;
+        return raw;
+      }
+      if (stored) {
+        result = await this.refresh(stored);
+        this.stats.refreshes++;
+      } else if (raw.loginToken !== undefined) {
+        result = await this.exchange(raw.loginToken);
+        this.stats.exchanges++;
+      } else {
+        throw new ConnectorError('auth', authMessage(this.ctx.remoteName, 'the remote has no Jottacloud credentials stored'));
+      }
+      return { ...result };
+    });
+    return result as JottaTokens;
+  }
+
+  /** §2.1–§2.4: the single-use login token for the first tokens of a new session family. */
+  private async exchange(loginToken: unknown): Promise<JottaTokens> {
+    let token: LoginToken;
+    try {
+      token = decodeLoginToken(loginToken);
+    } catch (err) {
+      if (!(err instanceof LoginTokenError)) throw err;
+      throw new ConnectorError('auth', authMessage(this.ctx.remoteName, `the Personal Login Token is not valid: ${err.message}`));
+    }
+    // §2.2: plain GET, no authentication; rclone reads only token_endpoint.
+    const wk = await this.http.request({ method: 'GET', url: token.wellKnownLink, op: 'Jottacloud login: read the OpenID configuration' });
+    const doc = (await wk.body.json().catch(() => undefined)) as WellKnownJson | undefined;
+    if (!doc || typeof doc.token_endpoint !== 'string') {
+      throw new ConnectorError('transient', 'Jottacloud login: the OpenID configuration has no token_endpoint');
+    }
+    let tokenEndpoint: URL;
+    try {
+      tokenEndpoint = checkAuthUrl(doc.token_endpoint, 'the token_endpoint');
+    } catch (err) {
+      throw new ConnectorError('auth', authMessage(this.ctx.remoteName, `the OpenID configuration's ${(err as Error).message}`));
+    }
+    // §2.3: form body, keys in Go's sorted order, no client secret and no Authorization header.
+    const form = new URLSearchParams([
+      ['client_id', CLIENT_ID],
+      ['grant_type', 'password'],
+      ['password', token.authToken],
+      ['scope', SCOPE],
+      ['username', token.username],
+    ]);
+    const res = await this.tokenRequest(tokenEndpoint, form, 'Jottacloud login: exchange the Personal Login Token');
+    if (res.status !== 200) {
+      // §2.1: a spent login token gives 401 / invalid_grant.
+      throw await this.oauthFailure(res, 'the Personal Login Token was refused (each token works once: was it used before, or revoked?)');
+    }
+    return this.tokensFrom(res, tokenEndpoint.toString(), undefined, token.username);
+  }
+
+  /** §2.5: refresh grant; the refresh token rotates. */
+  private async refresh(stored: JottaTokens): Promise<JottaTokens> {
+    // §2.5: golang/oauth2 tries a Basic header first and falls back to client_id in the body;
+    // jafs and aeroftp send client_id in the body directly, which every server accepts. One
+    // request, so no first attempt can be refused (and mistaken for reuse, §12.3 item 2).
+    const form = new URLSearchParams([
+      ['grant_type', 'refresh_token'],
+      ['refresh_token', stored.refreshToken],
+      ['client_id', stored.clientId || CLIENT_ID],
+    ]);
+    const res = await this.tokenRequest(new URL(stored.tokenEndpoint), form, 'Jottacloud: refresh the access token');
+    if (res.status !== 200) {
+      // §2.5: reuse detected → 400 invalid_grant "Session doesn't have required client" (or "Stale token").
+      throw await this.oauthFailure(res, 'the session was ended (revoked under "My logged in devices", or its refresh token was reused)');
+    }
+    return this.tokensFrom(res, stored.tokenEndpoint, stored.refreshToken, stored.username);
+  }
+
+  private tokenRequest(url: URL, form: URLSearchParams, op: string): Promise<HttpResponse> {
+    return this.http.request({
+      method: 'POST',
+      url,
+      op,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      body: form.toString(),
+      accept: [400, 401],
+      // Not idempotent: a refresh the server processed but whose answer was lost has rotated the token.
+      idempotent: false,
+    });
+  }
+
+  private async oauthFailure(res: HttpResponse, meaning: string): Promise<ConnectorError> {
+    const body = (await res.body.json().catch(() => ({}))) as OAuthErrorJson;
+    const code = typeof body.error === 'string' ? body.error : `HTTP ${res.status}`;
+    const desc = typeof body.error_description === 'string' && body.error_description ? ` "${body.error_description.slice(0, 200)}"` : '';
+    return new ConnectorError('auth', authMessage(this.ctx.remoteName, `${meaning}: ${code}${desc}`), { status: res.status });
+  }
+
+  private async tokensFrom(res: HttpResponse, tokenEndpoint: string, previousRefresh: string | undefined, username: string | undefined): Promise<JottaTokens> {
+    const body = (await res.body.json().catch(() => undefined)) as TokenResponseJson | undefined;
+    if (!body || typeof body.access_token !== 'string' || body.access_token === '') {
+      throw new ConnectorError('transient', `Jottacloud token endpoint: a 200 answer without an access_token (content-type ${headerValue(res.headers, 'content-type') ?? 'none'})`);
+    }
+    // §2.5: "If the response lacks refresh_token, the old one is kept".
+    const refreshToken = typeof body.refresh_token === 'string' && body.refresh_token !== '' ? body.refresh_token : previousRefresh;
+    if (!refreshToken) throw new ConnectorError('transient', 'Jottacloud token endpoint: no refresh_token in the answer (scope offline_access missing?)');
+    const expiresIn = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : DEFAULT_LIFETIME_SEC;
+    const now = this.now();
+    return {
+      accessToken: body.access_token,
+      refreshToken,
+      tokenType: typeof body.token_type === 'string' ? body.token_type : 'Bearer',
+      // §2.4: expiry = now + expires_in.
+      expiresAt: now + expiresIn * 1000,
+      expiresIn,
+      tokenEndpoint,
+      clientId: CLIENT_ID,
+      username,
+      obtainedAt: now,
+    };
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * Where a remote path lives at Jottacloud (shared/specs/jottacloud-api.md §3): every JFS URL is
+ * `<jfs>/<user>/<device>/<mountpoint>/<path>`; the remote's root is one mountpoint of one device,
+ * `Jotta/Archive` by default (rclone's default, line 49). `Sync` or a backup device's mountpoint
+ * is chosen in the remote's config.
+ */
+import { normalizePath, PathError } from '../../core/paths.js';
+import { ConnectorError } from '../errors.js';
+
+/** §7.2 / §8: "JFS file names may not be longer than 255 characters". The server is Java, whose
+ * String length counts UTF-16 code units, as JavaScript's does. */
+export const MAX_NAME_LENGTH = 255;
+
+export const DEFAULT_DEVICE = 'Jotta';
+export const DEFAULT_MOUNTPOINT = 'Archive';
+
+/**
+ * One path segment for a URL path. §3: Go's path escaper (rclone) leaves `+ ; $ & , : = @` alone
+ * and rclone then patches `+`; the server decodes `+` to a space or refuses it (#2734) and cuts
+ * a segment at `;` (#2750). `encodeURIComponent` encodes all of those, plus `#`, `?`, `%`, space
+ * and non-ASCII as UTF-8 bytes — the spec's advice for a TypeScript client (§3 item 3).
+ */
+export function encodeSegment(name: string): string {
+  return encodeURIComponent(name);
+}
+
+export function decodeSegment(raw: string): string {
+  return decodeURIComponent(raw);
+}
+
+/** The caller's path in core/paths.ts form, or invalid_name (`..`, absolute, NUL, a name over 255). */
+export function checkedPath(input: string, op: string): string {
+  let rel: string;
+  try {
+    rel = normalizePath(input);
+  } catch (err) {
+    if (err instanceof PathError) throw new ConnectorError('invalid_name', `${op}: ${err.message}`);
+    throw err;
+  }
+  for (const seg of segmentsOf(rel)) {
+    if (seg.length > MAX_NAME_LENGTH) {
+      throw new ConnectorError('invalid_name', `${op} ${JSON.stringify(rel)}: Jottacloud refuses names longer than ${MAX_NAME_LENGTH} characters`);
+    }
+  }
+  return rel;
+}
+
+export function segmentsOf(rel: string): string[] {
+  return rel === '' ? [] : rel.split('/');
+}
+
+/** The account/device/mountpoint a remote is rooted at, and the URLs and path forms built from it. */
+export class JottaLocation {
+  readonly jfsBase: string;
+
+  constructor(
+    jfsUrl: string,
+    readonly device: string,
+    readonly mountpoint: string,
+  ) {
+    this.jfsBase = jfsUrl.endsWith('/') ? jfsUrl : `${jfsUrl}/`;
+  }
+
+  /** `<jfs>/<user>` (§10; rclone leaves the user name unescaped, #2734 shows why not to). */
+  userUrl(user: string): string {
+    return `${this.jfsBase}${encodeSegment(user)}`;
+  }
+
+  /** `<jfs>/<user>/<device>/<mountpoint>[/<path>]`, every segment escaped; no trailing slash (§4.1). */
+  fileUrl(user: string, rel: string, query?: URLSearchParams | string): string {
+    const segs = [user, this.device, this.mountpoint, ...segmentsOf(rel)];
+    const q = query === undefined ? '' : typeof query === 'string' ? query : query.toString();
+    return `${this.jfsBase}${segs.map(encodeSegment).join('/')}${q ? `?${q}` : ''}`;
+  }
+
+  /**
+   * The raw absolute path of `mv=`, `cp=` and `mvDir=` targets: `/<user>/<device>/<mp>/<path>`,
+   * unescaped; URLSearchParams form-encodes it in the query, as Go's url.Values does (§3).
+   */
+  absPath(user: string, rel: string): string {
+    return `/${[user, this.device, this.mountpoint, ...segmentsOf(rel)].join('/')}`;
+  }
+
+  /** The allocate API's form: `/jfs/<device>/<mountpoint>/<path>`, no user, no escaping, inside JSON (§3, §7.1). */
+  allocatePath(rel: string): string {
+    return `/jfs/${[this.device, this.mountpoint, ...segmentsOf(rel)].join('/')}`;
+  }
+
+  /**
+   * A liststream path `/<mountpoint>/<rest>` (§4.4: neither user nor device) as segments below
+   * the mountpoint; undefined when it is not below this mountpoint. Names match case-insensitively (§3).
+   */
+  listStreamSegments(path: string): string[] | undefined {
+    const segs = path.split('/').filter((s) => s !== '');
+    if (segs.length === 0 || segs[0].toLowerCase() !== this.mountpoint.toLowerCase()) return undefined;
+    return segs.slice(1);
+  }
+}
+
+/** Device and mountpoint names from the config: one plain segment each. */
+export function checkContainerName(kind: 'device' | 'mountpoint', name: string): string {
+  if (name === '' || name.includes('/') || name === '.' || name === '..' || name.length > MAX_NAME_LENGTH) {
+    throw new ConnectorError('invalid_name', `the Jottacloud ${kind} ${JSON.stringify(name)} is not a valid name`);
+  }
+  return name;
+}

@@ -1,0 +1,338 @@
+import { Readable } from 'node:stream';
+import { Agent, type Dispatcher } from 'undici';
+import { ConnectorError, type ConnectorErrorKind, type ThrottleScope } from '../errors.js';
+
+/**
+ * THE HTTP helper of every HTTP connector: one undici `Agent` per connector (keep-alive pools per
+ * origin, sized to the transfers that run at once), requests with an AbortSignal, non-2xx answers
+ * and socket failures turned into `ConnectorError`s through the connector's own status table, and
+ * `Retry-After` parsed into `retryAfterMs`.
+ *
+ * Retries. The engine (Temporal activity retries, unlimited with a capped interval, honouring
+ * `retryAfterMs` as `nextRetryDelay`) owns real retrying. The only retry here is a short, bounded
+ * one for idempotent requests (GET/HEAD by default; never a request with a streamed body): at most
+ * `idempotentRetries` more attempts (2 by default), 250 ms then 1 s apart, and only for a
+ * connection that failed before any response or a 429/502/503/504 whose `Retry-After` (if any) is
+ * at most 2 s. It smooths a dropped keep-alive connection or a blip of a load balancer without the
+ * cost of an activity retry; anything longer is the engine's business. There is no other retry
+ * loop in the connectors.
+ */
+
+export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+export type HttpHeaders = Record<string, string | string[] | undefined>;
+
+export interface HttpRequest {
+  method: HttpMethod;
+  url: string | URL;
+  headers?: Record<string, string>;
+  /** A Readable body is streamed (and makes the request non-idempotent). */
+  body?: string | Buffer | Uint8Array | Readable | null;
+  signal?: AbortSignal;
+  /** What the request does, for error messages, e.g. `list "docs"`. Never put a secret in it. */
+  op: string;
+  /** Statuses besides 2xx that the caller handles itself: returned, not thrown. */
+  accept?: readonly number[];
+  /** May be sent again after a failure; default true for GET and HEAD without a streamed body. */
+  idempotent?: boolean;
+  /** Time to wait for the response head, ms; 0 for none (slow uploads: undici counts it while the body is still being sent). */
+  headersTimeoutMs?: number;
+  /** Longest silence while the response body streams, ms; 0 for none. */
+  bodyTimeoutMs?: number;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: HttpHeaders;
+  /** The body, to be consumed or dumped by the caller (`text()`, `json()`, `dump()`). */
+  body: Dispatcher.ResponseData['body'];
+}
+
+/** What the status table sees of a failed response. */
+export interface HttpErrorInfo {
+  status: number;
+  headers: HttpHeaders;
+  /** The first 64 KiB of the body, decoded as UTF-8. */
+  bodyText: string;
+  op: string;
+  /** Parsed `Retry-After`, if the response had a valid one. */
+  retryAfterMs?: number;
+}
+
+/** The connector's status → ConnectorError table. */
+export type StatusMapper = (info: HttpErrorInfo) => ConnectorError;
+
+export interface HttpClientOptions {
+  /** Connections per origin: the number of transfers that run at once (plus a few for listings). Default 16. */
+  connections?: number;
+  /** Default head timeout, ms (per request override: `headersTimeoutMs`). Default 60 s. */
+  headersTimeoutMs?: number;
+  /** Default body idle timeout, ms. Default 120 s. */
+  bodyTimeoutMs?: number;
+  connectTimeoutMs?: number;
+  /** Idle keep-alive connections are closed after this long, ms. Default 30 s. */
+  keepAliveTimeoutMs?: number;
+  /** Extra CA certificates (PEM) to trust, e.g. an emulator's test CA. */
+  ca?: string | string[];
+  userAgent?: string;
+  /** The connector's status table; `defaultStatusMapper` when absent. */
+  mapStatus?: StatusMapper;
+  /** Extra attempts for idempotent requests, 0 to disable. Default 2. */
+  idempotentRetries?: number;
+  /** For tests: how the short retry waits. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+const MAX_ERROR_BODY = 64 * 1024;
+/** A Retry-After longer than this is not waited out here: the engine sleeps durably instead. */
+const MAX_INLINE_RETRY_AFTER_MS = 2_000;
+const RETRY_DELAYS_MS = [250, 1_000];
+const RETRYABLE_STATUSES = new Set([429, 502, 503, 504]);
+
+/**
+ * `Retry-After` (RFC 9110 §10.2.3): delay-seconds or an HTTP-date, as milliseconds from `now`
+ * (0 for a date in the past). Undefined for a missing or malformed value.
+ */
+export function parseRetryAfter(value: string | string[] | undefined | null, now: number = Date.now()): number | undefined {
+  const v = (Array.isArray(value) ? value[0] : value)?.trim();
+  if (!v) return undefined;
+  if (/^\d+$/.test(v)) {
+    const seconds = Number(v);
+    return Number.isSafeInteger(seconds * 1000) ? seconds * 1000 : undefined;
+  }
+  // HTTP-date: IMF-fixdate, and the obsolete RFC 850 and asctime forms, which Date.parse reads too.
+  // A bare number with a fraction or sign is not a date; nor is anything without a letter (the month).
+  if (!/[A-Za-z]{3}/.test(v)) return undefined;
+  const at = Date.parse(v);
+  if (Number.isNaN(at)) return undefined;
+  return Math.max(0, at - now);
+}
+
+export function headerValue(headers: HttpHeaders, name: string): string | undefined {
+  const v = headers[name.toLowerCase()];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** A generic table for connectors without their own; theirs should cover the provider's quirks. */
+export function defaultStatusMapper(info: HttpErrorInfo): ConnectorError {
+  const { status } = info;
+  let kind: ConnectorErrorKind;
+  let scope: ThrottleScope | undefined;
+  if (status === 401 || status === 403) kind = 'auth';
+  else if (status === 404 || status === 410) kind = 'not_found';
+  else if (status === 409 || status === 412) kind = 'conflict';
+  else if (status === 413) kind = 'too_large';
+  else if (status === 507) kind = 'quota_exceeded';
+  else if (status === 429) {
+    kind = 'throttled';
+    scope = 'account';
+  } else if (status === 503 && info.retryAfterMs !== undefined) kind = 'throttled';
+  else if (status >= 500 || status === 408) kind = 'transient';
+  else kind = 'unsupported';
+  const detail = info.bodyText.trim().slice(0, 300);
+  return new ConnectorError(kind, `${info.op}: HTTP ${status}${detail ? `: ${detail}` : ''}`, {
+    status,
+    retryAfterMs: info.retryAfterMs,
+    scope,
+  });
+}
+
+/** undici and Node error codes of a connection that failed or broke: worth another try. */
+const NETWORK_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EPROTO',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_INFO',
+  'UND_ERR_DESTROYED',
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+  'ERR_STREAM_PREMATURE_CLOSE',
+]);
+
+function codesOf(err: unknown): string[] {
+  const codes: string[] = [];
+  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') codes.push(code);
+  }
+  return codes;
+}
+
+/** True for a failure of the connection itself (reset, refused, timed out, closed mid-body). */
+export function isNetworkError(err: unknown): boolean {
+  return codesOf(err).some((c) => NETWORK_CODES.has(c));
+}
+
+/**
+ * Any failure of a request or of reading its response as a ConnectorError: ConnectorErrors pass
+ * through, an aborted signal rethrows its reason (so callers see the abort they asked for), and
+ * connection failures become `transient`.
+ */
+export function toConnectorError(err: unknown, op: string, signal?: AbortSignal): unknown {
+  if (err instanceof ConnectorError) return err;
+  if (signal?.aborted) return signal.reason;
+  if ((err as Error | null)?.name === 'AbortError') return err;
+  const codes = codesOf(err);
+  const why = codes.length ? codes[0] : err instanceof Error ? err.message : String(err);
+  return new ConnectorError('transient', `${op}: the connection failed (${why})`, { cause: err });
+}
+
+const defaultSleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+
+export class HttpClient {
+  private readonly agent: Agent;
+  private readonly mapStatus: StatusMapper;
+  private readonly retries: number;
+  private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  private readonly userAgent: string;
+
+  constructor(opts: HttpClientOptions = {}) {
+    this.agent = new Agent({
+      connections: opts.connections ?? 16,
+      pipelining: 1,
+      keepAliveTimeout: opts.keepAliveTimeoutMs ?? 30_000,
+      keepAliveMaxTimeout: 10 * 60_000,
+      headersTimeout: opts.headersTimeoutMs ?? 60_000,
+      bodyTimeout: opts.bodyTimeoutMs ?? 120_000,
+      connect: { timeout: opts.connectTimeoutMs ?? 30_000, ...(opts.ca ? { ca: opts.ca } : {}) },
+    });
+    this.mapStatus = opts.mapStatus ?? defaultStatusMapper;
+    this.retries = Math.max(0, opts.idempotentRetries ?? 2);
+    this.sleep = opts.sleep ?? defaultSleep;
+    this.userAgent = opts.userAgent ?? 'knarr';
+  }
+
+  /**
+   * Sends one request. 2xx and `accept`ed statuses come back with their body unread; anything
+   * else is read (bounded), mapped through the status table and thrown.
+   */
+  async request(req: HttpRequest): Promise<HttpResponse> {
+    const streamed = req.body instanceof Readable;
+    const idempotent = !streamed && (req.idempotent ?? (req.method === 'GET' || req.method === 'HEAD'));
+    const attempts = idempotent ? 1 + this.retries : 1;
+    for (let attempt = 1; ; attempt++) {
+      req.signal?.throwIfAborted();
+      let res: HttpResponse;
+      try {
+        res = await this.send(req);
+      } catch (err) {
+        const mapped = toConnectorError(err, req.op, req.signal);
+        if (attempt < attempts && mapped instanceof ConnectorError && mapped.kind === 'transient') {
+          await this.sleep(RETRY_DELAYS_MS[Math.min(attempt - 1, RETRY_DELAYS_MS.length - 1)], req.signal);
+          continue;
+        }
+        throw mapped;
+      }
+      if ((res.status >= 200 && res.status < 300) || req.accept?.includes(res.status)) return res;
+      const error = await this.errorOf(res, req);
+      const inlineWait = error.retryAfterMs ?? RETRY_DELAYS_MS[Math.min(attempt - 1, RETRY_DELAYS_MS.length - 1)];
+      if (attempt < attempts && RETRYABLE_STATUSES.has(res.status) && inlineWait <= MAX_INLINE_RETRY_AFTER_MS) {
+        await this.sleep(inlineWait, req.signal);
+        continue;
+      }
+      throw error;
+    }
+  }
+
+  /** The ConnectorError for a response the caller could not use (reads and discards its body). */
+  async errorOf(res: HttpResponse, req: Pick<HttpRequest, 'op' | 'signal'>): Promise<ConnectorError> {
+    const bodyText = await readBounded(res.body, MAX_ERROR_BODY).catch(() => '');
+    return this.mapStatus({
+      status: res.status,
+      headers: res.headers,
+      bodyText,
+      op: req.op,
+      retryAfterMs: parseRetryAfter(headerValue(res.headers, 'retry-after')),
+    });
+  }
+
+  private async send(req: HttpRequest): Promise<HttpResponse> {
+    const url = typeof req.url === 'string' ? new URL(req.url) : req.url;
+    const res = await this.agent.request({
+      origin: url.origin,
+      path: `${url.pathname}${url.search}`,
+      method: req.method,
+      headers: { 'user-agent': this.userAgent, ...req.headers },
+      body: req.body ?? null,
+      signal: req.signal ?? null,
+      ...(req.headersTimeoutMs !== undefined ? { headersTimeout: req.headersTimeoutMs } : {}),
+      ...(req.bodyTimeoutMs !== undefined ? { bodyTimeout: req.bodyTimeoutMs } : {}),
+    });
+    return { status: res.statusCode, headers: res.headers, body: res.body };
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}
+
+/** Up to `limit` bytes of a body as UTF-8; the rest is discarded so the connection can be reused. */
+export async function readBounded(body: Readable, limit: number): Promise<string> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+    if (size < limit) parts.push(buf.subarray(0, limit - size));
+    size += buf.length;
+  }
+  return Buffer.concat(parts).toString('utf8');
+}
+
+/**
+ * A response body as a plain Readable whose failures are ConnectorErrors (a cut connection while
+ * the caller streams the bytes is `transient`, an abort rethrows the signal's reason). Destroying
+ * the result releases the connection. `skip` bytes are dropped first and at most `limit` passed on:
+ * for servers that answer a Range request with the whole file.
+ */
+export function mapBodyErrors(
+  body: Readable,
+  op: string,
+  opts: { signal?: AbortSignal; skip?: number; limit?: number } = {},
+): Readable {
+  let skip = opts.skip ?? 0;
+  let left = opts.limit ?? Infinity;
+  async function* pass(): AsyncGenerator<Buffer> {
+    try {
+      for await (const raw of body) {
+        let chunk = typeof raw === 'string' ? Buffer.from(raw) : (raw as Buffer);
+        if (skip > 0) {
+          const n = Math.min(skip, chunk.length);
+          skip -= n;
+          chunk = chunk.subarray(n);
+        }
+        if (chunk.length > left) chunk = chunk.subarray(0, left);
+        left -= chunk.length;
+        if (chunk.length) yield chunk;
+        if (left <= 0) break;
+      }
+    } catch (err) {
+      throw toConnectorError(err, op, opts.signal);
+    } finally {
+      if (!body.destroyed) body.destroy();
+    }
+  }
+  return Readable.from(pass(), { objectMode: false });
+}
