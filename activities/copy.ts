@@ -1,5 +1,6 @@
 import { heartbeat } from '@temporalio/activity';
 import { pipeline, type Readable } from 'node:stream';
+import { isConnectorError } from '../connectors/errors.js';
 import { HashingStream } from '../connectors/shared/hashing.js';
 import type { Connector, UploadSource, UploadState } from '../connectors/types.js';
 import type { Hashes } from '../core/entry.js';
@@ -51,7 +52,14 @@ export function copyActivities(deps: ActivityDeps) {
           forEachLimited(todo, options.transfers, async (item) => {
             progress.itemId = item.id;
             try {
-              await copyItem(deps, { job, options, src, dst, item, signal: hb.signal, progress });
+              const ctx = { job, options, src, dst, item, signal: hb.signal, progress };
+              await copyItem(deps, ctx).catch(async (err) => {
+                // Bytes damaged on the way (the provider's MD5 differs from what was sent): send the
+                // file once more from zero before calling it failed.
+                if (!isConnectorError(err, 'corrupt')) throw err;
+                await addEvent(deps.db, runId, 'corrupt_retry', `${item.path}: ${errorMessage(err)}; sending it again from the start`, { path: item.path });
+                await copyItem(deps, { ...ctx, item: { ...item, uploadState: null } });
+              });
               result.copied++;
               result.bytes += item.size;
             } catch (err) {
@@ -129,6 +137,6 @@ async function copyItem(deps: ActivityDeps, c: CopyContext): Promise<void> {
   // Only a source read whole, from 0, in this attempt yields the source's hash; else verify reads it again.
   const hashing = srcHashing as HashingStream | null;
   const srcHashes: Hashes = hashing?.writableFinished && hashing.bytes === item.size ? hashing.hashes() : {};
-  await markCopied(deps.db, item, { src: srcHashes, dst: { ...written.entry.hashes, ...written.hashes } });
+  await markCopied(deps.db, item, { src: srcHashes, dst: { ...written.entry.hashes, ...written.hashes } }, written.deduplicated);
 }
 

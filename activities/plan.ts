@@ -42,7 +42,15 @@ export function planActivities(deps: ActivityDeps) {
             largeFileThreshold: options.largeFileThreshold,
             batchFiles: options.batchFiles,
             batchBytes: options.batchBytes,
+            caseInsensitive: dst.capabilities.caseInsensitive,
           });
+          if (totals.caseCollisions > 0) {
+            await addEvent(deps.db, runId, 'case_collision', `${totals.caseCollisions} source files have names that differ only in case; the destination would keep only one of each, so none of them is copied (see the failed files)`, { files: totals.caseCollisions });
+          }
+          const needed = dst.capabilities.hashBeforeUpload;
+          if (needed && !src.capabilities.hashes.includes(needed) && totals.filesTotal > 0) {
+            await addEvent(deps.db, runId, 'hash_prepass', `the destination needs each file's ${needed.toUpperCase()} before upload and the source does not store one: every file is read once to hash it, then again to send it`, { hash: needed });
+          }
           await addEvent(deps.db, runId, 'plan', `planned ${totals.filesTotal} files (${totals.bytesTotal} bytes) to copy, ${totals.filesSkipped} already there`, { ...totals });
           return totals;
         });

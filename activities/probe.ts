@@ -1,13 +1,10 @@
-import type { ConnectorErrorKind } from '../connectors/errors.js';
 import { ConnectorError } from '../connectors/errors.js';
-import type { Entry } from '../core/entry.js';
+import type { ProbeResult } from '../core/remote.js';
 import type { ActivityDeps } from './deps.js';
 import { withConnectors } from './deps.js';
 import { errorMessage } from './failures.js';
 
-export type ProbeResult =
-  | { ok: true; entry: Pick<Entry, 'isDir' | 'size'> | null }
-  | { ok: false; kind: ConnectorErrorKind | 'error'; message: string };
+export type { ProbeResult };
 
 export function probeActivities(deps: ActivityDeps) {
   return {

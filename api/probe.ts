@@ -1,5 +1,5 @@
 import { WorkflowFailedError, type Client } from '@temporalio/client';
-import type { ProbeResult } from '../activities/probe.js';
+import type { ProbeResult } from '../core/remote.js';
 import type { probeRemoteWorkflow } from '../workflows/probe.js';
 import { ApiError } from './errors.js';
 

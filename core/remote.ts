@@ -83,3 +83,12 @@ export interface RemoteView {
   config: Record<string, unknown>;
   createdAt: string;
 }
+
+/**
+ * The answer of a remote check (list the root, stat a path), made on a worker. `kind` is a
+ * connector error kind (auth, throttled, not_found...) or 'error'. No secrets, only what the
+ * API may tell the user.
+ */
+export type ProbeResult =
+  | { ok: true; entry: { isDir: boolean; size: number } | null }
+  | { ok: false; kind: string; message: string };

@@ -35,7 +35,7 @@ export interface RunView {
   jobId: string;
   state: RunState;
   phase: RunPhase;
-  files: { done: number; total: number; failed: number; skipped: number };
+  files: { done: number; total: number; failed: number; skipped: number; deduplicated: number };
   bytes: { done: number; total: number };
   speedBytesPerSec: number | null;
   etaSeconds: number | null;

@@ -46,6 +46,8 @@ export const runs = pgTable('runs', {
   filesDone: integer('files_done').notNull().default(0),
   filesFailed: integer('files_failed').notNull().default(0),
   filesSkipped: integer('files_skipped').notNull().default(0),
+  /** Files the destination already had byte for byte (Jottacloud answers an allocate with COMPLETED): nothing sent. */
+  filesDeduplicated: integer('files_deduplicated').notNull().default(0),
   bytesTotal: bytes('bytes_total').notNull().default(0),
   bytesDone: bytes('bytes_done').notNull().default(0),
   batchCount: integer('batch_count').notNull().default(0),

@@ -1,6 +1,6 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import type { ProbeResult } from '../activities/probe.js';
+import type { ProbeResult } from '../core/remote.js';
 
 const { probeRemote } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',

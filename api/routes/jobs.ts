@@ -5,6 +5,7 @@ import { parseLocation, type Location } from '../../core/location.js';
 import { runWorkflowId, type TransferRunInput } from '../../core/run.js';
 import type { Db } from '../../db/client.js';
 import { findRemoteByName, type RemoteRow } from '../../db/queries/remotes.js';
+import type { ProbeResult } from '../../core/remote.js';
 import { insertJobAndRun, setRunState } from '../../db/queries/runs.js';
 import type { transferRun } from '../../workflows/transferRun.js';
 import { ApiError, parseBody } from '../errors.js';
@@ -33,12 +34,12 @@ export function jobsRouter(deps: JobsDeps): Router {
     const dst = await remoteOf(deps.db, destination, 'destination');
 
     const srcProbe = await deps.probe(src.id, source.path);
-    if (!srcProbe.ok) throw new ApiError(422, 'remote_unreachable', `source remote "${src.name}" could not be read: ${srcProbe.message}`, 'source');
-    if (!srcProbe.entry) throw new ApiError(422, 'source_not_found', `"${body.source}" does not exist: check the path (it is relative to the remote's root)`, 'source');
-    if (!srcProbe.entry.isDir) throw new ApiError(422, 'source_not_folder', `"${body.source}" is a file; give the folder that holds it`, 'source');
+    if (!srcProbe.ok && !busy(srcProbe)) throw new ApiError(422, 'remote_unreachable', `source remote "${src.name}" could not be read: ${srcProbe.message}`, 'source');
+    if (srcProbe.ok && !srcProbe.entry) throw new ApiError(422, 'source_not_found', `"${body.source}" does not exist: check the path (it is relative to the remote's root)`, 'source');
+    if (srcProbe.ok && !srcProbe.entry!.isDir) throw new ApiError(422, 'source_not_folder', `"${body.source}" is a file; give the folder that holds it`, 'source');
     const dstProbe = await deps.probe(dst.id, destination.path);
-    if (!dstProbe.ok) throw new ApiError(422, 'remote_unreachable', `destination remote "${dst.name}" could not be read: ${dstProbe.message}`, 'destination');
-    if (dstProbe.entry && !dstProbe.entry.isDir) throw new ApiError(422, 'destination_not_folder', `"${body.destination}" is a file, not a folder`, 'destination');
+    if (!dstProbe.ok && !busy(dstProbe)) throw new ApiError(422, 'remote_unreachable', `destination remote "${dst.name}" could not be read: ${dstProbe.message}`, 'destination');
+    if (dstProbe.ok && dstProbe.entry && !dstProbe.entry.isDir) throw new ApiError(422, 'destination_not_folder', `"${body.destination}" is a file, not a folder`, 'destination');
     if (src.id === dst.id && overlaps(source.path, destination.path)) {
       throw new ApiError(422, 'overlapping_locations', 'source and destination overlap: one is inside the other', 'destination');
     }
@@ -69,6 +70,14 @@ async function remoteOf(db: Db, loc: Location, field: string): Promise<RemoteRow
   const row = await findRemoteByName(db, loc.remote);
   if (!row) throw new ApiError(422, 'unknown_remote', `no remote named "${loc.remote}": create it first with POST /v1/remotes`, field);
   return row;
+}
+
+/**
+ * A provider that is throttling or briefly failing cannot answer the check now; that is no reason
+ * to refuse the job. The run waits the throttle out, and its plan reports a missing source.
+ */
+function busy(probe: ProbeResult): boolean {
+  return !probe.ok && (probe.kind === 'throttled' || probe.kind === 'transient');
 }
 
 function overlaps(a: string, b: string): boolean {

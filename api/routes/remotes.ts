@@ -1,9 +1,10 @@
 import { Router } from 'express';
-import { createRemoteSchema, remoteConfigSchemas, splitSecrets } from '../../core/remote.js';
+import { createRemoteSchema, remoteConfigSchemas, secretConfigKeys, splitSecrets, type RemoteType } from '../../core/remote.js';
+import { z } from 'zod';
 import type { Db } from '../../db/client.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import type { CredentialCipher } from '../../db/credentials.js';
-import { deleteRemote, findRemoteByName, insertRemote, listRemotes, remoteView } from '../../db/queries/remotes.js';
+import { deleteRemote, findRemoteByName, insertRemote, listRemotes, remoteView, replaceCredentials } from '../../db/queries/remotes.js';
 import { ApiError, parseBody } from '../errors.js';
 import type { Probe } from '../probe.js';
 
@@ -51,6 +52,29 @@ export function remotesRouter(deps: { db: Db; cipher: CredentialCipher; probe: P
   r.get('/:name', async (req, res) => {
     const row = await findRemoteByName(deps.db, req.params.name);
     if (!row) throw new ApiError(404, 'not_found', `no remote named "${req.params.name}"`);
+    res.json(remoteView(row));
+  });
+
+  /**
+   * Reconnects a remote with new secrets (a new Personal Login Token after the old session was
+   * revoked). The new secrets are checked at once; if they fail, the old ones are put back.
+   */
+  r.put('/:name/credentials', async (req, res) => {
+    const row = await findRemoteByName(deps.db, req.params.name);
+    if (!row) throw new ApiError(404, 'not_found', `no remote named "${req.params.name}"`);
+    const keys = secretConfigKeys[row.type as RemoteType];
+    if (keys.length === 0) throw new ApiError(422, 'no_credentials', `remote "${row.name}" (${row.type}) has no credentials to replace`);
+    const full = remoteConfigSchemas[row.type as RemoteType];
+    const secrets = parseBody(z.strictObject(Object.fromEntries(keys.map((k) => [k, (full as z.ZodObject).shape[k]]))), req.body);
+    const previous = await replaceCredentials(deps.db, row.id, deps.cipher.seal(secrets, row.id));
+    const probe = await deps.probe(row.id, null).catch(async (err) => {
+      await replaceCredentials(deps.db, row.id, previous);
+      throw err;
+    });
+    if (!probe.ok) {
+      await replaceCredentials(deps.db, row.id, previous);
+      throw new ApiError(422, 'remote_unreachable', `remote "${row.name}" could not be opened with the new credentials: ${probe.message}`, Object.keys(secrets)[0]);
+    }
     res.json(remoteView(row));
   });
 

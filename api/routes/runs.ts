@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { Router } from 'express';
-import { terminalRunStates, type RunState } from '../../core/run.js';
+import { itemStates, terminalRunStates, type ItemState, type RunState } from '../../core/run.js';
+import { listItems } from '../../db/queries/ledger.js';
 import type { Db } from '../../db/client.js';
 import { getRun, listEvents, runView } from '../../db/queries/runs.js';
 import { ApiError } from '../errors.js';
@@ -25,6 +26,22 @@ export function runsRouter(deps: { db: Db; client: Client }): Router {
     const row = await load(req.params.id);
     const events = await listEvents(deps.db, row.id, typeof req.query.kind === 'string' ? req.query.kind : undefined);
     res.json({ events: events.map((e) => ({ at: e.at.toISOString(), kind: e.kind, message: e.message, data: e.data })) });
+  });
+
+  /** The ledger, page by page: `?state=failed` answers "what did not copy, and why". */
+  r.get('/:id/files', async (req, res) => {
+    const row = await load(req.params.id);
+    const state = typeof req.query.state === 'string' ? req.query.state : undefined;
+    if (state !== undefined && !itemStates.includes(state as ItemState)) {
+      throw new ApiError(400, 'invalid_request', `state must be one of: ${itemStates.join(', ')}`, 'state');
+    }
+    const after = typeof req.query.after === 'string' ? req.query.after : '';
+    const limit = Math.min(Math.max(Number(req.query.limit) || 1000, 1), 1000);
+    const page = await listItems(deps.db, row.id, state as ItemState | undefined, after, limit);
+    res.json({
+      files: page.map((i) => ({ path: i.path, action: i.action, state: i.state, size: i.size, bytesDone: i.bytesDone, error: i.lastError })),
+      next: page.length === limit ? page[page.length - 1].path : null,
+    });
   });
 
   r.post('/:id/cancel', async (req, res) => {

@@ -1,7 +1,7 @@
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Entry, Hashes } from '../../core/entry.js';
 import type { ItemState } from '../../core/run.js';
-import type { Db } from '../client.js';
+import { queryRows, type Db } from '../client.js';
 import { entries, items, runs } from '../schema.js';
 
 export type ItemRow = typeof items.$inferSelect;
@@ -28,6 +28,8 @@ export interface PlanRules {
   largeFileThreshold: number;
   batchFiles: number;
   batchBytes: number;
+  /** The destination treats names differing only in case as one file (Jottacloud). */
+  caseInsensitive: boolean;
 }
 
 export interface PlanTotals {
@@ -35,13 +37,16 @@ export interface PlanTotals {
   bytesTotal: number;
   filesSkipped: number;
   batchCount: number;
+  /** Source files that would land on the same destination file; none of them is copied. */
+  caseCollisions: number;
 }
 
 /**
  * The diff, set-based: a source file is copied when the destination lacks it or its size or
  * modification time differ (rclone's default rule), skipped otherwise. Small files are then
  * grouped into batches of at most `batchFiles` files and about `batchBytes` bytes; every large
- * file gets a batch of its own so it is copied (and resumed) alone.
+ * file gets a batch of its own so it is copied (and resumed) alone. Large files come first: they
+ * take longest, so starting them early keeps the end of a run from waiting on one big file.
  */
 export async function diffIntoItems(db: Db, runId: string, rules: PlanRules): Promise<PlanTotals> {
   await db.execute(sql`
@@ -49,39 +54,55 @@ export async function diffIntoItems(db: Db, runId: string, rules: PlanRules): Pr
     SELECT s.run_id, s.path, c.action, CASE c.action WHEN 'copy' THEN 'pending' ELSE 'skipped' END,
            s.size, s.mtime_ms, s.hashes, s.size >= ${rules.largeFileThreshold}
     FROM entries s
-    LEFT JOIN entries d ON d.run_id = s.run_id AND d.side = 'dst' AND d.path = s.path
+    LEFT JOIN entries d ON d.run_id = s.run_id AND d.side = 'dst'
+      AND (CASE WHEN ${rules.caseInsensitive} THEN lower(d.path) = lower(s.path) ELSE d.path = s.path END)
     CROSS JOIN LATERAL (SELECT CASE
         WHEN d.path IS NULL OR d.is_dir OR d.size <> s.size OR abs(d.mtime_ms - s.mtime_ms) > ${rules.mtimeToleranceMs}
         THEN 'copy' ELSE 'skip' END AS action) c
     WHERE s.run_id = ${runId} AND s.side = 'src' AND NOT s.is_dir
     ON CONFLICT (run_id, path) DO NOTHING`);
 
+  // Two source files whose names differ only in case would be one file on a case-insensitive
+  // destination, and one would silently replace the other: copy neither, and say why.
+  const caseCollisions = !rules.caseInsensitive ? 0 : (await queryRows<{ n: number }>(db, sql`
+    WITH clash AS (
+      SELECT id, path, string_agg(path, '", "') OVER (PARTITION BY lower(path)) AS names, count(*) OVER (PARTITION BY lower(path)) AS n
+      FROM items WHERE run_id = ${runId}
+    ), marked AS (
+      UPDATE items SET action = 'conflict', state = 'failed',
+        last_error = 'names differ only in case and the destination does not tell them apart: "' || clash.names || '"; rename one of them'
+      FROM clash WHERE items.id = clash.id AND clash.n > 1
+      RETURNING items.id
+    )
+    SELECT count(*)::int AS n FROM marked`))[0]?.n ?? 0;
+
   await db.execute(sql`
-    WITH small AS (
+    WITH large_batches AS (
+      SELECT id, row_number() OVER (ORDER BY path) AS batch
+      FROM items WHERE run_id = ${runId} AND action = 'copy' AND large
+    ), small AS (
       SELECT id,
              (row_number() OVER w - 1) / ${rules.batchFiles} AS by_count,
              floor((sum(size) OVER w - size) / ${rules.batchBytes}) AS by_bytes
       FROM items WHERE run_id = ${runId} AND action = 'copy' AND NOT large
       WINDOW w AS (ORDER BY path)
     ), small_batches AS (
-      SELECT id, dense_rank() OVER (ORDER BY by_count, by_bytes) AS batch FROM small
-    ), large_batches AS (
-      SELECT id, (SELECT count(DISTINCT (by_count, by_bytes)) FROM small) + row_number() OVER (ORDER BY path) AS batch
-      FROM items WHERE run_id = ${runId} AND action = 'copy' AND large
+      SELECT id, (SELECT count(*) FROM large_batches) + dense_rank() OVER (ORDER BY by_count, by_bytes) AS batch FROM small
     )
     UPDATE items SET batch = b.batch
-    FROM (SELECT * FROM small_batches UNION ALL SELECT * FROM large_batches) b
+    FROM (SELECT * FROM large_batches UNION ALL SELECT * FROM small_batches) b
     WHERE items.id = b.id`);
 
   const [t] = await db.select({
     filesTotal: sql<number>`count(*) FILTER (WHERE ${items.action} = 'copy')`.mapWith(Number),
     bytesTotal: sql<number>`coalesce(sum(${items.size}) FILTER (WHERE ${items.action} = 'copy'), 0)`.mapWith(Number),
     filesSkipped: sql<number>`count(*) FILTER (WHERE ${items.action} = 'skip')`.mapWith(Number),
+    filesFailed: sql<number>`count(*) FILTER (WHERE ${items.action} = 'conflict')`.mapWith(Number),
     batchCount: sql<number>`coalesce(max(${items.batch}), 0)`.mapWith(Number),
   }).from(items).where(eq(items.runId, runId));
 
-  await db.update(runs).set({ ...t, filesDone: 0, filesFailed: 0, bytesDone: 0, updatedAt: new Date() }).where(eq(runs.id, runId));
-  return t;
+  await db.update(runs).set({ ...t, filesDone: 0, bytesDone: 0, filesDeduplicated: 0, updatedAt: new Date() }).where(eq(runs.id, runId));
+  return { filesTotal: t.filesTotal, bytesTotal: t.bytesTotal, filesSkipped: t.filesSkipped, batchCount: t.batchCount, caseCollisions };
 }
 
 export async function itemsOfBatch(db: Db, runId: string, batch: number, states: readonly ItemState[]): Promise<ItemRow[]> {
@@ -110,7 +131,7 @@ export async function saveCheckpoint(db: Db, item: Pick<ItemRow, 'id' | 'runId'>
   });
 }
 
-export async function markCopied(db: Db, item: Pick<ItemRow, 'id' | 'runId' | 'size'>, hashes: { src: Hashes; dst: Hashes }): Promise<void> {
+export async function markCopied(db: Db, item: Pick<ItemRow, 'id' | 'runId' | 'size'>, hashes: { src: Hashes; dst: Hashes }, deduplicated = false): Promise<void> {
   await db.transaction(async (tx) => {
     const [prev] = await tx.select({ bytesDone: items.bytesDone, srcHashes: items.srcHashes }).from(items).where(eq(items.id, item.id)).for('update');
     await tx.update(items).set({
@@ -119,6 +140,7 @@ export async function markCopied(db: Db, item: Pick<ItemRow, 'id' | 'runId' | 's
     }).where(eq(items.id, item.id));
     await tx.update(runs).set({
       filesDone: sql`${runs.filesDone} + 1`,
+      filesDeduplicated: sql`${runs.filesDeduplicated} + ${deduplicated ? 1 : 0}`,
       bytesDone: sql`${runs.bytesDone} + ${item.size - (prev?.bytesDone ?? 0)}`,
       updatedAt: new Date(),
     }).where(eq(runs.id, item.runId));
@@ -160,4 +182,11 @@ export async function recountRun(db: Db, runId: string): Promise<{ filesDone: nu
   }).from(items).where(eq(items.runId, runId));
   await db.update(runs).set({ ...c, updatedAt: new Date() }).where(eq(runs.id, runId));
   return c;
+}
+
+/** A page of a run's files in one state, in path order, for the API. */
+export async function listItems(db: Db, runId: string, state: ItemState | undefined, after: string, limit: number): Promise<ItemRow[]> {
+  const conds = [eq(items.runId, runId), sql`${items.path} > ${after}`];
+  if (state) conds.push(eq(items.state, state));
+  return db.select().from(items).where(and(...conds)).orderBy(asc(items.path)).limit(limit);
 }

@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import type { RemoteType, RemoteView } from '../../core/remote.js';
 import type { Db } from '../client.js';
 import { remotes } from '../schema.js';
@@ -31,4 +31,13 @@ export async function deleteRemote(db: Db, id: string): Promise<void> {
 
 export function remoteView(row: RemoteRow): RemoteView {
   return { id: row.id, name: row.name, type: row.type as RemoteType, config: row.config, createdAt: row.createdAt.toISOString() };
+}
+
+/** Replaces a remote's sealed credentials; returns what was there before, to put back if the new ones fail. */
+export async function replaceCredentials(db: Db, id: string, credentials: Buffer | null): Promise<Buffer | null> {
+  return db.transaction(async (tx) => {
+    const [prev] = await tx.select({ credentials: remotes.credentials }).from(remotes).where(eq(remotes.id, id)).for('update');
+    await tx.update(remotes).set({ credentials, credentialsVersion: sql`${remotes.credentialsVersion} + 1`, updatedAt: new Date() }).where(eq(remotes.id, id));
+    return prev?.credentials ?? null;
+  });
 }

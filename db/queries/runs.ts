@@ -63,7 +63,7 @@ export function runView(row: RunRow, now = Date.now()): RunView {
     jobId: row.jobId,
     state: row.state as RunState,
     phase: row.phase as RunPhase,
-    files: { done: row.filesDone, total: row.filesTotal, failed: row.filesFailed, skipped: row.filesSkipped },
+    files: { done: row.filesDone, total: row.filesTotal, failed: row.filesFailed, skipped: row.filesSkipped, deduplicated: row.filesDeduplicated },
     bytes: { done: row.bytesDone, total: row.bytesTotal },
     ...speedAndEta(row.bytesDone, row.bytesTotal, elapsed),
     error: row.error,

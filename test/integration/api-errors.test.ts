@@ -97,6 +97,18 @@ describe('API refuses bad input clearly and writes nothing', () => {
     expectError(await api(k.url, 'GET', '/v1/nothing'), 404, 'not_found', null);
   });
 
+  it('credentials for a remote that has none, or for one that does not exist', async () => {
+    expectError(await api(k.url, 'PUT', `/v1/remotes/${src}/credentials`, { loginToken: 'x'.repeat(40) }), 422, 'no_credentials', null, new RegExp(src));
+    expectError(await api(k.url, 'PUT', '/v1/remotes/nobody/credentials', { loginToken: 'x'.repeat(40) }), 404, 'not_found', null);
+  });
+
+  it('a jottacloud remote without a login token', async () => {
+    const before = await counts();
+    expectError(await api(k.url, 'POST', '/v1/remotes', { name: name('j'), type: 'jottacloud', config: {} }), 400, 'invalid_request', 'config.loginToken', /Account → Security/);
+    expectError(await api(k.url, 'POST', '/v1/remotes', { name: name('j'), type: 'jottacloud', config: { loginToken: 'short' } }), 400, 'invalid_request', 'config.loginToken');
+    expect(await counts()).toEqual(before);
+  });
+
   it('never shows credentials or internals in a remote', async () => {
     const r = await api(k.url, 'GET', `/v1/remotes/${src}`);
     expect(r.status).toBe(200);

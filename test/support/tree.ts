@@ -74,11 +74,19 @@ export async function describeTree(root: string): Promise<Map<string, FileFacts>
   return out;
 }
 
-/** Asserts `dstRoot` holds exactly the files of `srcRoot`, each with the same size, mtime and MD5; returns the source's facts. */
-export async function expectSameTree(srcRoot: string, dstRoot: string): Promise<Map<string, FileFacts>> {
+/**
+ * Asserts `dstRoot` holds exactly the files of `srcRoot`, each with the same size, MD5 and mtime
+ * (within `mtimeToleranceMs`, for trips through a provider that keeps whole seconds); returns the
+ * source's facts.
+ */
+export async function expectSameTree(srcRoot: string, dstRoot: string, mtimeToleranceMs = 0): Promise<Map<string, FileFacts>> {
   const src = await describeTree(srcRoot);
   const dst = await describeTree(dstRoot);
   expect([...dst.keys()].sort()).toEqual([...src.keys()].sort());
-  for (const [path, facts] of src) expect(dst.get(path), path).toEqual(facts);
+  for (const [path, facts] of src) {
+    const got = dst.get(path)!;
+    expect({ size: got.size, md5: got.md5 }, path).toEqual({ size: facts.size, md5: facts.md5 });
+    expect(Math.abs(got.mtimeMs - facts.mtimeMs), `${path} mtime`).toBeLessThanOrEqual(mtimeToleranceMs);
+  }
   return src;
 }

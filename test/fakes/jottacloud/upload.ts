@@ -146,6 +146,9 @@ export async function handleAllocate(ctx: Ctx, uploads: Uploads): Promise<void> 
   }
   let u = uploads.byKey.get(ukey);
   if (!u) {
+    // A fresh allocation starts a fresh upload: an earlier completed one of the same content must
+    // not answer for it (its revision may since have been replaced or found corrupt).
+    uploads.completed.delete(ukey);
     u = { key: ukey, account: acc, mp, segs, allocatePath, md5: lmd5, size: bytes, ...times, tmpPath: uploads.tmpPathFor(), received: 0, hash: createHash('md5'), hashedUpTo: 0 };
     uploads.byKey.set(ukey, u);
     await (await open(u.tmpPath, 'w')).close();

@@ -1,0 +1,1 @@
+ALTER TABLE "runs" ADD COLUMN "files_deduplicated" integer DEFAULT 0 NOT NULL;
