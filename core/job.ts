@@ -20,8 +20,8 @@ export const jobOptionsSchema = z.strictObject({
   transfers: z.number().int().min(1).max(64).default(4),
   /** Files at or above this size are copied alone, resumably, with checkpoints. */
   largeFileThreshold: z.number().int().min(1).default(64 * 1024 * 1024),
-  /** Chunk between checkpoints of a large file. */
-  chunkSize: z.number().int().min(64 * 1024).max(1024 * 1024 * 1024).default(8 * 1024 * 1024),
+  /** Bytes between checkpoints of a large file; the destination's preferred size when absent. */
+  chunkSize: z.number().int().min(64 * 1024).max(1024 * 1024 * 1024).optional(),
   /** Most files in one small-file batch (one activity). */
   batchFiles: z.number().int().min(1).max(10_000).default(200),
   /** Most bytes in one small-file batch. */
