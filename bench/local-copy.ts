@@ -4,7 +4,7 @@
  * `node --import tsx bench/local-copy.ts [flags]`; `--help` lists the flags. See bench/README.md.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -131,6 +131,8 @@ function defaultOut(): string {
 
 /** One contender's one go at one workload. */
 interface Measurement {
+  /** The 1-minute load average as the measurement started: other work on the machine. */
+  loadBefore: number;
   /** Until the contender said it was done. */
   commandSeconds: number;
   /** `sync` right after: what it left in the page cache reaching the disk. */
@@ -218,13 +220,14 @@ const terminal = ['completed', 'completed_with_errors', 'failed', 'cancelled'];
 
 async function runContender(ctx: Context, w: WorkloadInfo, contender: Contender, dest: string): Promise<Measurement> {
   const scratch = ctx.workDir;
+  const loadBefore = await loadAverage();
   if (contender === 'cp' || contender === 'rclone') {
     const [cmd, args] = contender === 'cp'
       ? ['cp', ['-a', w.srcDir, dest]] as const
       : [ctx.rcloneBin!, ['--config', '/dev/null', 'copy', w.srcDir, dest, '--transfers', String(ctx.opts.transfers), '--checkers', '8']] as const;
     const timed = await timeCommand(cmd, [...args], { gnuTime: ctx.gnuTime, scratchDir: scratch });
     const syncSeconds = await timedSync();
-    return { commandSeconds: timed.seconds, syncSeconds, peakRssKiB: timed.maxRssKiB, cpuSeconds: timed.cpuSeconds };
+    return { loadBefore, commandSeconds: timed.seconds, syncSeconds, peakRssKiB: timed.maxRssKiB, cpuSeconds: timed.cpuSeconds };
   }
 
   const knarr = ctx.knarr!;
@@ -268,6 +271,7 @@ async function runContender(ctx: Context, w: WorkloadInfo, contender: Contender,
 
   const history = await runHistory(knarr.client, `run-${runId}`);
   return {
+    loadBefore,
     commandSeconds,
     syncSeconds,
     peakRssKiB: peak,
@@ -318,6 +322,10 @@ async function prepareData(ctx: Context): Promise<WorkloadInfo[]> {
   return out;
 }
 
+async function loadAverage(): Promise<number> {
+  return Number((await readFile('/proc/loadavg', 'utf8').catch(() => 'NaN')).split(' ')[0]);
+}
+
 const mib = (bytes: number) => (bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(2)} GiB` : `${(bytes / 1024 ** 2).toFixed(1)} MiB`);
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 const kibToMib = (k: number | null | undefined) => (k === null || k === undefined ? '–' : `${Math.round(k / 1024)} MiB`);
@@ -339,6 +347,9 @@ async function main(argv: string[]): Promise<void> {
   }
   const commandLine = ['node', '--import', 'tsx', 'bench/local-copy.ts', ...argv].map((a) => (/^[\w./,=:-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`)).join(' ');
   const startedAt = new Date();
+  const loadAtStart = (await readFile('/proc/loadavg', 'utf8').catch(() => '?')).trim();
+  // At the start: the worker runs the code loaded now, whatever is committed while it runs.
+  const gitAtStart = await gitFacts(repoRoot);
   const workDir = await makeWorkDir(opts.dir, 'knarr-bench-local-copy-');
   const ctx: Context = {
     opts, workDir, srcRoot: join(workDir, 'src'), dstRoot: join(workDir, 'dst'), knarr: null, pgCpu: null,
@@ -419,7 +430,7 @@ async function main(argv: string[]): Promise<void> {
       }
     }
 
-    const report = await renderReport({ ctx, workloads, results, key, commandLine, startedAt, notes });
+    const report = await renderReport({ ctx, workloads, results, key, commandLine, startedAt, loadAtStart, gitAtStart, notes });
     console.log(report);
     if (opts.out) {
       await mkdir(dirname(opts.out), { recursive: true });
@@ -440,16 +451,18 @@ async function renderReport(args: {
   key: (w: Workload, c: Contender) => string;
   commandLine: string;
   startedAt: Date;
+  loadAtStart: string;
+  gitAtStart: string;
   notes: string[];
 }): Promise<string> {
-  const { ctx, workloads, results, key, commandLine, startedAt, notes } = args;
+  const { ctx, workloads, results, key, commandLine, startedAt, loadAtStart, gitAtStart, notes } = args;
   const { opts } = ctx;
   const total = (m: Measurement) => m.commandSeconds + m.syncSeconds;
   const lines: string[] = [];
   const finishedAt = new Date();
   const rcloneVersion = ctx.rcloneBin ? (await capture(ctx.rcloneBin, ['version'])).stdout.split('\n')[0].trim() : null;
   const cpVersion = (await capture('cp', ['--version']).catch(() => ({ stdout: '?' }))).stdout.split('\n')[0].trim();
-  const temporalVersion = ctx.knarr ? (await capture(ctx.knarr.temporalCli, ['--version']).catch(() => ({ stdout: '?' }))).stdout.trim() : null;
+  const temporalVersion = ctx.knarr ? (await capture(ctx.knarr.temporalCli, ['--version']).catch(() => ({ stdout: '?' }))).stdout.trim().replace(/^temporal version /, '') : null;
   const facts = await machineFacts(ctx.workDir);
 
   lines.push(`# knarr local → local copy, ${startedAt.toISOString().slice(0, 10)}`, '');
@@ -465,7 +478,7 @@ async function renderReport(args: {
       '**× cp** and **× rclone** divide medians: 1.00 is as fast, 2.00 takes twice as long. MB/s is 10⁶ bytes per second over the median time.',
     '',
   );
-  lines.push(`- knarr: git ${await gitFacts(repoRoot)}; worker and API in the benchmark process, Temporal dev server ${temporalVersion ?? '–'} (in memory), ` +
+  lines.push(`- knarr: git ${gitAtStart} at the start; worker and API in the benchmark process, Temporal dev server ${temporalVersion ?? '–'} (in memory), ` +
     `PostgreSQL (${ctx.knarr?.databaseKind ?? '–'}); job options \`transfers: ${opts.transfers}\`, everything else default.`);
   if (ctx.rcloneBin) lines.push(`- rclone: ${rcloneVersion} (\`${ctx.rcloneBin}\`), \`rclone copy SRC DST --transfers ${opts.transfers} --checkers 8\` (no config file); its default post-copy hash check is on.`);
   lines.push(`- cp: ${cpVersion}, \`cp -a SRC DST\`.`);
@@ -521,7 +534,9 @@ async function renderReport(args: {
   lines.push('## Machine', '');
   lines.push(`- nproc: ${facts.nproc} (${facts.cpu}); os.cpus(): ${cpus().length}`);
   lines.push(`- kernel: ${facts.kernel}; Node ${facts.node}`);
-  lines.push(`- load average at the end: ${facts.loadavg} (the machine is shared: other work ran at the same time)`);
+  const loads = [...results.values()].flat().map((m) => m.loadBefore).filter(Number.isFinite);
+  lines.push(`- load average (/proc/loadavg) at the start: ${loadAtStart}; at the end: ${facts.loadavg}`);
+  if (loads.length) lines.push(`- 1-minute load average as each measurement started: median ${fmt(median(loads))}, ${fmt(Math.min(...loads))}–${fmt(Math.max(...loads))} (${facts.nproc} CPUs: above that, other work was competing for them)`);
   lines.push('', '```', facts.memory, '', facts.disk, '```', '');
   return lines.join('\n');
 }

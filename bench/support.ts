@@ -519,7 +519,7 @@ export async function gitFacts(cwd: string): Promise<string> {
   try {
     const head = (await capture('git', ['-C', cwd, 'rev-parse', '--short', 'HEAD'])).stdout.trim();
     const dirty = (await capture('git', ['-C', cwd, 'status', '--porcelain', '--untracked-files=no'])).stdout.trim().split('\n').filter(Boolean).length;
-    return dirty ? `${head} with ${dirty} modified tracked files` : head;
+    return dirty ? `${head} with ${dirty} modified tracked file${dirty === 1 ? '' : 's'}` : head;
   } catch {
     return 'unknown';
   }
