@@ -131,20 +131,22 @@ export async function saveCheckpoint(db: Db, item: Pick<ItemRow, 'id' | 'runId'>
   });
 }
 
+/**
+ * One statement per finished file (it runs once per file, so round trips matter): the item
+ * becomes copied and the run's counters move by what the item had not yet counted. The CTE reads
+ * the item as it was before the update; an item has one writer at a time, so nothing races it.
+ */
 export async function markCopied(db: Db, item: Pick<ItemRow, 'id' | 'runId' | 'size'>, hashes: { src: Hashes; dst: Hashes }, deduplicated = false): Promise<void> {
-  await db.transaction(async (tx) => {
-    const [prev] = await tx.select({ bytesDone: items.bytesDone, srcHashes: items.srcHashes }).from(items).where(eq(items.id, item.id)).for('update');
-    await tx.update(items).set({
-      state: 'copied', bytesDone: item.size, uploadState: null, lastError: null,
-      srcHashes: { ...prev?.srcHashes, ...hashes.src }, dstHashes: hashes.dst, updatedAt: new Date(),
-    }).where(eq(items.id, item.id));
-    await tx.update(runs).set({
-      filesDone: sql`${runs.filesDone} + 1`,
-      filesDeduplicated: sql`${runs.filesDeduplicated} + ${deduplicated ? 1 : 0}`,
-      bytesDone: sql`${runs.bytesDone} + ${item.size - (prev?.bytesDone ?? 0)}`,
-      updatedAt: new Date(),
-    }).where(eq(runs.id, item.runId));
-  });
+  await db.execute(sql`
+    WITH prev AS (SELECT bytes_done FROM items WHERE id = ${item.id}),
+    done AS (
+      UPDATE items SET state = 'copied', bytes_done = ${item.size}, upload_state = NULL, last_error = NULL,
+        src_hashes = items.src_hashes || ${JSON.stringify(hashes.src)}::jsonb, dst_hashes = ${JSON.stringify(hashes.dst)}::jsonb, updated_at = now()
+      WHERE id = ${item.id}
+    )
+    UPDATE runs SET files_done = files_done + 1, files_deduplicated = files_deduplicated + ${deduplicated ? 1 : 0},
+      bytes_done = bytes_done + ${item.size} - (SELECT bytes_done FROM prev), updated_at = now()
+    WHERE id = ${item.runId}`);
 }
 
 export async function markFailed(db: Db, item: Pick<ItemRow, 'id' | 'runId'>, error: string): Promise<void> {
