@@ -10,7 +10,6 @@ import { randomBytes, randomFillSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { link, mkdir, mkdtemp, open, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
-import { createServer } from 'node:net';
 import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -22,6 +21,7 @@ import { startDevServer, type DevServer } from '../runtime/devServer.js';
 import { findTemporalCli } from '../runtime/temporalCli.js';
 import { createWorker } from '../runtime/worker.js';
 import { createTestDatabase, type TestDatabase } from '../test/support/pg.js';
+import { freePort } from '../test/support/ports.js';
 
 export const log = (line: string): void => console.error(`[bench] ${line}`);
 
@@ -118,18 +118,6 @@ async function startDevServerOnFreePort(cliPath: string): Promise<DevServer> {
   }
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port: 0, exclusive: true }, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close((err) => (err ? reject(err) : port ? resolve(port) : reject(new Error('no port assigned'))));
-    });
-  });
-}
 
 /** JSON over fetch. */
 export async function api(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {

@@ -26,6 +26,7 @@ import { checkContainerName, checkedPath, DEFAULT_DEVICE, DEFAULT_MOUNTPOINT, Jo
 import { cphashHeaders, uploadFile, type JottaWriteResult } from './upload.js';
 import { isVisibleFile, parseJfsNode, parseJfsUser, parseListStreamChild, WireError, type JfsFile, type JfsNode, type JfsRevision } from './wire.js';
 import { XmlChildStream, XmlError } from './xml.js';
+import { emptyStream, isByteCount } from '../shared/streams.js';
 
 export type { JottaUploadState, JottaWriteResult, Md5Origin } from './upload.js';
 export { decodeLoginToken, LoginTokenError, type JottaTokens, type LoginToken } from './auth.js';
@@ -426,15 +427,5 @@ function entryOf(rel: string, node: JfsNode, op: string): Entry {
   }
   if (node.deleted) throw new ConnectorError('not_found', `${op}: the folder is in the trash`);
   return { path: rel, isDir: true, size: 0, mtimeMs: node.modified ?? 0, hashes: {} };
-}
-
-function isByteCount(n: number): boolean {
-  return Number.isSafeInteger(n) && n >= 0;
-}
-
-function emptyStream(): Readable {
-  const stream = new Readable({ read() {} });
-  stream.push(null);
-  return stream;
 }
 

@@ -4,8 +4,8 @@
  * `Jotta/Archive` by default (rclone's default, line 49). `Sync` or a backup device's mountpoint
  * is chosen in the remote's config.
  */
-import { normalizePath, PathError } from '../../core/paths.js';
 import { ConnectorError } from '../errors.js';
+import { connectorPath } from '../shared/paths.js';
 
 /** §7.2 / §8: "JFS file names may not be longer than 255 characters". The server is Java, whose
  * String length counts UTF-16 code units, as JavaScript's does. */
@@ -30,13 +30,7 @@ export function decodeSegment(raw: string): string {
 
 /** The caller's path in core/paths.ts form, or invalid_name (`..`, absolute, NUL, a name over 255). */
 export function checkedPath(input: string, op: string): string {
-  let rel: string;
-  try {
-    rel = normalizePath(input);
-  } catch (err) {
-    if (err instanceof PathError) throw new ConnectorError('invalid_name', `${op}: ${err.message}`);
-    throw err;
-  }
+  const rel = connectorPath(input, op);
   for (const seg of segmentsOf(rel)) {
     if (seg.length > MAX_NAME_LENGTH) {
       throw new ConnectorError('invalid_name', `${op} ${JSON.stringify(rel)}: Jottacloud refuses names longer than ${MAX_NAME_LENGTH} characters`);

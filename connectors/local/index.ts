@@ -19,6 +19,7 @@ import { listDir, toEntry } from './list.js';
 import { moveLocal, copyLocal } from './move-copy.js';
 import { LocalRoot, maxNameBytes } from './paths.js';
 import { writeLocal } from './write.js';
+import { emptyStream, isByteCount } from '../shared/streams.js';
 
 export type { LocalUploadState } from './write.js';
 
@@ -144,16 +145,6 @@ class LocalConnector implements Connector {
   async close(): Promise<void> {
     // Nothing held between calls: every handle is closed by the call (or stream) that opened it.
   }
-}
-
-function isByteCount(n: number): boolean {
-  return Number.isSafeInteger(n) && n >= 0;
-}
-
-function emptyStream(): Readable {
-  const stream = new Readable({ read() {} });
-  stream.push(null);
-  return stream;
 }
 
 function notRegular(op: string, rel: string): ConnectorError {

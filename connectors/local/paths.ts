@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { lstat, mkdir, readlink, realpath, stat } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
-import { normalizePath, parentPath, PathError } from '../../core/paths.js';
+import { parentPath } from '../../core/paths.js';
 import { ConnectorError } from '../errors.js';
 import { errnoCode, invalidName, mapFsError } from './errors.js';
+import { connectorPath } from '../shared/paths.js';
 
 /** ext4, xfs, btrfs and most NAS filesystems limit one name to 255 bytes. */
 export const maxNameBytes = 255;
@@ -61,13 +62,7 @@ export class LocalRoot {
 
   /** The caller's path in core/paths.ts form, or invalid_name when no file could ever have it. */
   normalize(input: string, op: string): string {
-    let rel: string;
-    try {
-      rel = normalizePath(input);
-    } catch (err) {
-      if (err instanceof PathError) throw new ConnectorError('invalid_name', `${op}: ${err.message}`);
-      throw err;
-    }
+    const rel = connectorPath(input, op);
     for (const seg of rel === '' ? [] : rel.split('/')) {
       if (Buffer.byteLength(seg) > maxNameBytes) throw invalidName(op, input, `a name is longer than ${maxNameBytes} bytes`);
       if (isPartialName(seg)) throw invalidName(op, input, `names ending in '${partialSuffix}' are reserved for unfinished uploads`);
