@@ -3,18 +3,11 @@ import type { Connector } from '../connectors/types.js';
 import type { Entry } from '../core/entry.js';
 import { jobOptionsSchema } from '../core/job.js';
 import { relativeTo } from '../core/paths.js';
-import { diffIntoItems, insertEntries, resetPlan, type Side } from '../db/queries/ledger.js';
-import { addEvent, getRunWithJob, setRunState } from '../db/queries/runs.js';
+import { diffIntoItems, insertEntries, resetPlan, type PlanTotals, type Side } from '../db/queries/ledger.js';
+import { addEvent, getRunWithJob } from '../db/queries/runs.js';
 import { withConnectors, type ActivityDeps } from './deps.js';
 import { startHeartbeat } from './heartbeat.js';
 import { toActivityFailure } from './failures.js';
-
-export interface PlanResult {
-  filesTotal: number;
-  bytesTotal: number;
-  filesSkipped: number;
-  batchCount: number;
-}
 
 export function planActivities(deps: ActivityDeps) {
   return {
@@ -22,10 +15,9 @@ export function planActivities(deps: ActivityDeps) {
      * Enumerates both sides into `entries`, page by page, then diffs them into the ledger in SQL.
      * Starts over on retry: a half-written listing is thrown away first.
      */
-    async planRun(runId: string): Promise<PlanResult> {
+    async planRun(runId: string): Promise<PlanTotals> {
       const { job } = await getRunWithJob(deps.db, runId);
       const options = jobOptionsSchema.parse(job.options);
-      await setRunState(deps.db, runId, 'planning', 'plan');
       await resetPlan(deps.db, runId);
       let listed = 0;
       const hb = startHeartbeat(() => ({ listed }));

@@ -27,7 +27,3 @@ export function parseLocation(text: string): Location {
     throw err;
   }
 }
-
-export function formatLocation(loc: Location): string {
-  return `${loc.remote}:${loc.path}`;
-}

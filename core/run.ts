@@ -14,20 +14,11 @@ export const terminalRunStates: readonly RunState[] = ['completed', 'completed_w
 export const runPhases = ['plan', 'copy', 'verify', 'finalize', 'done'] as const;
 export type RunPhase = (typeof runPhases)[number];
 
-export const itemActions = ['copy', 'skip'] as const;
+/** `conflict`: not copied because it would collide with another file on the destination. */
+export const itemActions = ['copy', 'skip', 'conflict'] as const;
 export type ItemAction = (typeof itemActions)[number];
 export const itemStates = ['pending', 'copying', 'copied', 'verified', 'skipped', 'failed'] as const;
 export type ItemState = (typeof itemStates)[number];
-
-/** Counters shared by the workflow's status query, the runs table and the API. */
-export interface RunCounters {
-  filesTotal: number;
-  filesDone: number;
-  filesFailed: number;
-  filesSkipped: number;
-  bytesTotal: number;
-  bytesDone: number;
-}
 
 /** The run as the API shows it. */
 export interface RunView {

@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import { bigint, bigserial, boolean, customType, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import type { Hashes } from '../core/entry.js';
 import type { JobOptions } from '../core/job.js';
+import type { ItemAction } from '../core/run.js';
 
 /** postgres.js returns bytea as a Buffer, PGlite as a plain Uint8Array: hand back a Buffer from both. */
 const bytea = customType<{ data: Buffer; driverData: Uint8Array }>({
@@ -75,7 +76,7 @@ export const items = pgTable('items', {
   id: bigserial('id', { mode: 'number' }).primaryKey(),
   runId: uuid('run_id').notNull().references(() => runs.id, { onDelete: 'cascade' }),
   path: text('path').notNull(),
-  action: text('action').notNull(),
+  action: text('action').$type<ItemAction>().notNull(),
   state: text('state').notNull().default('pending'),
   /** Small files share a batch; a large file has one to itself. */
   batch: integer('batch').notNull().default(0),
