@@ -9,7 +9,7 @@ export interface ActivityDeps {
   cipher: CredentialCipher;
 }
 
-/** Opens connectors for the length of `fn` and always closes them. */
+/** Opens fresh connectors for the length of `fn` and always closes them (remote checks, which must see new credentials). */
 export async function withConnectors<T>(deps: ActivityDeps, remoteIds: readonly string[], fn: (connectors: Connector[]) => Promise<T>): Promise<T> {
   const connectors: Connector[] = [];
   try {

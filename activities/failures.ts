@@ -1,5 +1,10 @@
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
 import { ConnectorError } from '../connectors/errors.js';
+import { isDatabaseUnavailable } from '../db/errors.js';
+import { errorMessage } from '../engine/errors.js';
+
+export { errorMessage };
 
 /** Failure types the workflow and retry policy know by name. */
 export const failureTypes = {
@@ -8,22 +13,37 @@ export const failureTypes = {
   auth: 'AuthFailed',
   /** The job cannot run as defined (source gone, destination is a file...): retrying cannot help. */
   invalidJob: 'InvalidJob',
+  /** Not a provider's answer: a bug or an unexpected state, retried a few times, then given up. */
+  internal: 'InternalError',
 } as const;
 export const nonRetryableFailureTypes = [failureTypes.auth, failureTypes.invalidJob];
 
-/** Kinds that concern one file only: the file is marked failed and the run goes on. */
-export function isPerFileError(err: unknown): err is ConnectorError {
-  return err instanceof ConnectorError && ['not_found', 'invalid_name', 'too_large', 'corrupt', 'conflict', 'unsupported'].includes(err.kind);
-}
+/**
+ * Attempts an error that is neither a provider's nor the database being away gets before the
+ * batch gives up: retrying a bug forever would show the run `copying` for ever.
+ */
+export const maxInternalAttempts = 5;
 
 /**
- * Turns a connector error into what Temporal should do about it. Throttles retry after the
- * provider's Retry-After (never counted as a failure of the run), transient errors retry with
- * backoff, a rejected credential stops with a message that says what to do.
+ * Turns an error into what Temporal should do about it. Throttles retry after the provider's
+ * Retry-After (never counted as a failure of the run), transient errors and an unreachable
+ * database retry with backoff, a rejected credential stops with a message that says what to do,
+ * and anything else is retried `maxInternalAttempts` times and then reported as knarr's own fault.
  */
 export function toActivityFailure(err: unknown, context: string): Error {
   if (err instanceof ApplicationFailure) return err;
-  if (!(err instanceof ConnectorError)) return err instanceof Error ? err : new Error(String(err));
+  if (!(err instanceof ConnectorError)) {
+    const message = `${context}: ${errorMessage(err)}`;
+    if (isDatabaseUnavailable(err)) return ApplicationFailure.create({ type: failureTypes.transient, message: `${message} (the database is unreachable; retrying)`, cause: asError(err) });
+    const attempt = Context.current().info.attempt;
+    if (attempt >= maxInternalAttempts) {
+      return ApplicationFailure.create({
+        type: failureTypes.internal, nonRetryable: true, cause: asError(err),
+        message: `${message} — an internal error, not a provider's answer; gave up after ${attempt} attempts (the worker's log has the details)`,
+      });
+    }
+    return ApplicationFailure.create({ type: failureTypes.internal, message, cause: asError(err) });
+  }
   const message = `${context}: ${err.message}`;
   switch (err.kind) {
     case 'throttled':
@@ -43,6 +63,6 @@ export function toActivityFailure(err: unknown, context: string): Error {
   }
 }
 
-export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
 }

@@ -5,11 +5,12 @@ import { jobOptionsSchema } from '../core/job.js';
 import { relativeTo } from '../core/paths.js';
 import { diffIntoItems, insertEntries, resetPlan, type PlanTotals, type Side } from '../db/queries/ledger.js';
 import { addEvent, getRunWithJob } from '../db/queries/runs.js';
-import { withConnectors, type ActivityDeps } from './deps.js';
+import type { WorkerState } from './copy.js';
+import type { ActivityDeps } from './deps.js';
 import { startHeartbeat } from './heartbeat.js';
 import { toActivityFailure } from './failures.js';
 
-export function planActivities(deps: ActivityDeps) {
+export function planActivities(deps: ActivityDeps, worker: WorkerState) {
   return {
     /**
      * Enumerates both sides into `entries`, page by page, then diffs them into the ledger in SQL.
@@ -22,7 +23,7 @@ export function planActivities(deps: ActivityDeps) {
       let listed = 0;
       const hb = startHeartbeat(() => ({ listed }));
       try {
-        return await withConnectors(deps, [job.sourceRemoteId, job.destRemoteId], async ([src, dst]) => {
+        return await worker.connectors.with([job.sourceRemoteId, job.destRemoteId], async ([src, dst]) => {
           const root = await src.stat(job.sourcePath, { signal: hb.signal }).catch((err) => {
             throw toActivityFailure(err, `source "${job.sourcePath || '/'}"`);
           });

@@ -1,16 +1,15 @@
 import { eq, sql } from 'drizzle-orm';
-import type { RemoteType } from '../core/remote.js';
-import { createConnector, type CredentialStore } from '../connectors/registry.js';
-import type { Connector } from '../connectors/types.js';
+import { createConnector } from '../connectors/registry.js';
+import type { Connector, CredentialStore } from '../connectors/types.js';
 import type { Db } from '../db/client.js';
 import type { CredentialCipher } from '../db/credentials.js';
 import { getRemote } from '../db/queries/remotes.js';
 import { remotes } from '../db/schema.js';
 
 /** The one place credentials are decrypted: inside an activity, for the connector that needs them. */
-export async function openRemote(db: Db, cipher: CredentialCipher, remoteId: string): Promise<Connector> {
+export async function openRemote(db: Db, cipher: CredentialCipher, remoteId: string, onWrite?: (version: number) => void): Promise<Connector> {
   const row = await getRemote(db, remoteId);
-  return createConnector(row.type as RemoteType, row.config, { remoteName: row.name, credentials: credentialStore(db, cipher, remoteId) });
+  return createConnector(row.type, row.config, { remoteName: row.name, credentials: credentialStore(db, cipher, remoteId, onWrite) });
 }
 
 /**
@@ -18,7 +17,7 @@ export async function openRemote(db: Db, cipher: CredentialCipher, remoteId: str
  * `fn` runs and stores its result in the same transaction, so token refreshes are single-writer
  * across worker processes.
  */
-export function credentialStore(db: Db, cipher: CredentialCipher, remoteId: string): CredentialStore {
+export function credentialStore(db: Db, cipher: CredentialCipher, remoteId: string, onWrite?: (version: number) => void): CredentialStore {
   const open = (sealed: Buffer | null) => (sealed ? (cipher.open(sealed, remoteId) as Record<string, unknown>) : {});
   return {
     async read() {
@@ -29,11 +28,12 @@ export function credentialStore(db: Db, cipher: CredentialCipher, remoteId: stri
       return db.transaction(async (tx) => {
         const [row] = await tx.select({ credentials: remotes.credentials }).from(remotes).where(eq(remotes.id, remoteId)).for('update');
         const next = await fn(open(row?.credentials ?? null));
-        await tx.update(remotes).set({
+        const [written] = await tx.update(remotes).set({
           credentials: cipher.seal(next, remoteId),
           credentialsVersion: sql`${remotes.credentialsVersion} + 1`,
           updatedAt: new Date(),
-        }).where(eq(remotes.id, remoteId));
+        }).where(eq(remotes.id, remoteId)).returning({ version: remotes.credentialsVersion });
+        if (written) onWrite?.(written.version);
         return next;
       });
     },

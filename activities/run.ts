@@ -1,5 +1,6 @@
-import type { RunPhase, RunState } from '../core/run.js';
-import { batchesWith, recountRun } from '../db/queries/ledger.js';
+import type { BatchRef, BatchScan, RunPhase, RunState } from '../core/run.js';
+import type { ItemState } from '../core/run.js';
+import { failBatch, nextBatches, recountRun } from '../db/queries/ledger.js';
 import { addEvent, getRun, setRunState } from '../db/queries/runs.js';
 import type { ActivityDeps } from './deps.js';
 
@@ -11,9 +12,15 @@ export function runActivities(deps: ActivityDeps) {
       await setRunState(deps.db, runId, state, phase, state === 'copying' && !run?.copyStartedAt ? { copyStartedAt: new Date() } : {});
     },
 
-    /** Batches that still have files to copy (after a verify mismatch sent some back). */
-    async batchesToCopy(runId: string): Promise<number[]> {
-      return batchesWith(deps.db, runId, ['pending', 'copying']);
+    /** The scheduler's next page of batches after `after` for a scan, from the ledger. */
+    async nextBatches(runId: string, scan: BatchScan, after: number, limit: number): Promise<BatchRef[]> {
+      return nextBatches(deps.db, runId, scanStates[scan], after, limit);
+    },
+
+    /** Gives up on one batch: its unfinished files are marked failed with `reason`, and the run goes on. */
+    async failBatch(runId: string, scan: BatchScan, batch: number, reason: string): Promise<void> {
+      const files = await failBatch(deps.db, runId, batch, scanStates[scan], reason);
+      await addEvent(deps.db, runId, 'batch_failed', `batch ${batch}: ${files} files not ${scan.endsWith('verify') ? 'verified' : 'copied'}: ${reason}`, { batch, files });
     },
 
     /** Exact totals from the ledger, then the final state. */
@@ -34,3 +41,11 @@ export function runActivities(deps: ActivityDeps) {
     },
   };
 }
+
+/** The item states each scan works on. */
+const scanStates: Record<BatchScan, readonly ItemState[]> = {
+  copy: ['pending', 'copying'],
+  verify: ['copied'],
+  recopy: ['pending', 'copying'],
+  reverify: ['copied'],
+};

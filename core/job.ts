@@ -28,6 +28,8 @@ export const jobOptionsSchema = z.strictObject({
   batchBytes: z.number().int().min(1).default(256 * 1024 * 1024),
   /** Hash both sides after copying. */
   verify: z.boolean().default(true),
+  /** Bytes per second for the whole run (rclone's --bwlimit); unlimited when absent. */
+  bandwidthLimit: z.number().int().min(1024, { message: 'bandwidthLimit is bytes per second, at least 1024' }).optional(),
 });
 export type JobOptions = z.infer<typeof jobOptionsSchema>;
 

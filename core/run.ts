@@ -40,21 +40,58 @@ export const defaultTaskQueue = 'knarr';
 /** The workflow id of a run: stable, so a restart or a repeated start never makes a second workflow. */
 export const runWorkflowId = (runId: string): string => `run-${runId}`;
 
+/** What a run may change while it runs (the next issue's set-limits signal): kept in one place, the workflow's. */
+export interface RunSettings {
+  /** Files in flight at once, exactly, across all of the run's batches. */
+  transfers: number;
+  verify: boolean;
+  /** Bytes per second for the whole run; null for no limit. */
+  bandwidthLimit: number | null;
+}
+
+/** The scans a run makes over its batches, in order: each picks the batches holding items in some states. */
+export const batchScans = ['copy', 'verify', 'recopy', 'reverify'] as const;
+export type BatchScan = (typeof batchScans)[number];
+
+/** Where a run is, carried across continue-as-new: a cursor and counters, never a list. */
+export interface RunCursor {
+  scan: BatchScan;
+  /** Every batch up to this one has been handled in this scan. */
+  after: number;
+  batchesDone: number;
+}
+
 /** Input of the run workflow: ids and tuning only, never paths' contents or credentials. */
 export interface TransferRunInput {
   runId: string;
-  /** Batches copied at the same time. */
-  window: number;
   /** How fast a dead worker is noticed. */
   heartbeatTimeoutMs: number;
-  verify: boolean;
-  /** Set when the run continued as new part-way through a phase. */
-  from?: { phase: 'copy' | 'verify'; batches: number[]; next: number };
+  settings: RunSettings;
+  /** Set when the run continued as new part-way through. */
+  cursor?: RunCursor;
+}
+
+/** One batch activity's input. */
+export interface BatchInput {
+  runId: string;
+  batch: number;
+  /** Files of this batch copied at once: its share of the run's `transfers`. */
+  lanes: number;
+  settings: RunSettings;
+}
+
+/** A batch the scheduler may start, with the number of its files still to do. */
+export interface BatchRef {
+  batch: number;
+  files: number;
 }
 
 export interface RunStatus {
   runId: string;
   phase: RunPhase;
+  scan: BatchScan | null;
   batchesDone: number;
-  batchesTotal: number;
+  /** Files in flight now, never more than settings.transfers. */
+  filesInFlight: number;
+  settings: RunSettings;
 }

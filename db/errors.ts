@@ -48,3 +48,20 @@ export function isUniqueViolation(err: unknown, constraint?: string): boolean {
   if (info?.code !== pgErrorCodes.uniqueViolation) return false;
   return constraint === undefined || info.constraint === constraint;
 }
+
+/**
+ * The database could not be reached or dropped the connection (restart, failover,
+ * pg_terminate_backend, a serialization conflict): the same statement may well pass in a moment,
+ * so the caller retries without bound instead of counting it as a bug.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const info = pgErrorOf(err);
+  // Class 08: connection exception; 57P01-57P03: admin/crash shutdown, cannot connect now.
+  if (info && (info.code.startsWith('08') || ['57P01', '57P02', '57P03', pgErrorCodes.serializationFailure, pgErrorCodes.deadlockDetected].includes(info.code))) return true;
+  for (let e = err, depth = 0; e != null && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    if (typeof e !== 'object') return false;
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT'].includes(code)) return true;
+  }
+  return false;
+}

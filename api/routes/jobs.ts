@@ -50,9 +50,8 @@ export function jobsRouter(deps: JobsDeps): Router {
     }, runWorkflowId);
     const input: TransferRunInput = {
       runId: run.id,
-      window: Math.max(1, Math.ceil(body.options.transfers / 2)),
       heartbeatTimeoutMs: deps.heartbeatTimeoutMs,
-      verify: body.options.verify,
+      settings: { transfers: body.options.transfers, verify: body.options.verify, bandwidthLimit: body.options.bandwidthLimit ?? null },
     };
     try {
       await deps.client.workflow.start<typeof transferRun>('transferRun', { taskQueue: deps.taskQueue, workflowId: run.workflowId, args: [input] });

@@ -111,14 +111,6 @@ export async function itemsOfBatch(db: Db, runId: string, batch: number, states:
     .orderBy(asc(items.path));
 }
 
-/** Batches that still hold items in one of `states`, in order. */
-export async function batchesWith(db: Db, runId: string, states: readonly ItemState[]): Promise<number[]> {
-  const rows = await db.selectDistinct({ batch: items.batch }).from(items)
-    .where(and(eq(items.runId, runId), inArray(items.state, [...states])))
-    .orderBy(asc(items.batch));
-  return rows.map((r) => r.batch);
-}
-
 /**
  * Records how far an upload got, and moves the run's byte counter by the same amount, in one
  * transaction: after a crash the ledger and the counters agree on what the destination holds.
@@ -131,48 +123,98 @@ export async function saveCheckpoint(db: Db, item: Pick<ItemRow, 'id' | 'runId'>
   });
 }
 
-/**
- * One statement per finished file (it runs once per file, so round trips matter): the item
- * becomes copied and the run's counters move by what the item had not yet counted. The CTE reads
- * the item as it was before the update; an item has one writer at a time, so nothing races it.
- */
-export async function markCopied(db: Db, item: Pick<ItemRow, 'id' | 'runId' | 'size'>, hashes: { src: Hashes; dst: Hashes }, deduplicated = false): Promise<void> {
-  await db.execute(sql`
-    WITH prev AS (SELECT bytes_done FROM items WHERE id = ${item.id}),
-    done AS (
-      UPDATE items SET state = 'copied', bytes_done = ${item.size}, upload_state = NULL, last_error = NULL,
-        src_hashes = items.src_hashes || ${JSON.stringify(hashes.src)}::jsonb, dst_hashes = ${JSON.stringify(hashes.dst)}::jsonb, updated_at = now()
-      WHERE id = ${item.id}
-    )
-    UPDATE runs SET files_done = files_done + 1, files_deduplicated = files_deduplicated + ${deduplicated ? 1 : 0},
-      bytes_done = bytes_done + ${item.size} - (SELECT bytes_done FROM prev), updated_at = now()
-    WHERE id = ${item.runId}`);
+/** What became of one file in a batch; written with the others of the batch in one statement. */
+export interface ItemOutcome {
+  id: number;
+  state: 'copied' | 'verified' | 'failed';
+  srcHashes?: Hashes;
+  dstHashes?: Hashes;
+  error?: string | null;
+  deduplicated?: boolean;
+  recopies?: number;
 }
 
-export async function markFailed(db: Db, item: Pick<ItemRow, 'id' | 'runId'>, error: string): Promise<void> {
-  await db.transaction(async (tx) => {
-    await tx.update(items).set({ state: 'failed', lastError: error, attempts: sql`${items.attempts} + 1`, updatedAt: new Date() }).where(eq(items.id, item.id));
-    await tx.update(runs).set({ filesFailed: sql`${runs.filesFailed} + 1`, updatedAt: new Date() }).where(eq(runs.id, item.runId));
-  });
+/**
+ * Group commit of a batch's files: every outcome and the run's counters in one statement, so the
+ * ledger costs one round trip per flush instead of one per file. Only items still pending or
+ * copying change: a second attempt at the same batch (a worker presumed dead that was only slow)
+ * can never count a file twice.
+ */
+export async function recordOutcomes(db: Db, runId: string, outcomes: readonly ItemOutcome[]): Promise<void> {
+  if (outcomes.length === 0) return;
+  const rows = outcomes.map((o) => ({
+    id: o.id, state: o.state, src: o.srcHashes ?? {}, dst: o.dstHashes ?? null, err: o.error ?? null,
+    dedup: o.deduplicated ?? false, recopies: o.recopies ?? null,
+  }));
+  await db.execute(sql`
+    WITH v AS (
+      SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+        AS v(id bigint, state text, src jsonb, dst jsonb, err text, dedup boolean, recopies int)
+    ), prev AS (
+      SELECT i.id, i.bytes_done, i.size FROM items i JOIN v ON v.id = i.id
+      WHERE i.run_id = ${runId} AND i.state IN ('pending', 'copying')
+    ), done AS (
+      UPDATE items i SET
+        state = v.state,
+        bytes_done = CASE WHEN v.state = 'failed' THEN i.bytes_done ELSE i.size END,
+        upload_state = CASE WHEN v.state = 'failed' THEN i.upload_state END,
+        last_error = v.err,
+        src_hashes = i.src_hashes || v.src,
+        dst_hashes = coalesce(v.dst, i.dst_hashes),
+        recopies = coalesce(v.recopies, i.recopies),
+        attempts = i.attempts + CASE WHEN v.state = 'failed' THEN 1 ELSE 0 END,
+        updated_at = now()
+      FROM v, prev WHERE i.id = v.id AND prev.id = v.id
+      RETURNING i.id, v.state, v.dedup, i.size, prev.bytes_done
+    )
+    UPDATE runs SET
+      files_done = files_done + (SELECT count(*) FROM done WHERE state <> 'failed'),
+      files_failed = files_failed + (SELECT count(*) FROM done WHERE state = 'failed'),
+      files_deduplicated = files_deduplicated + (SELECT count(*) FROM done WHERE dedup),
+      bytes_done = bytes_done + (SELECT coalesce(sum(size - bytes_done), 0) FROM done WHERE state <> 'failed'),
+      updated_at = now()
+    WHERE id = ${runId}`);
+}
+
+/** A verify pass over copied files: verified, failed, or sent back to be copied again. */
+export interface VerifyOutcome {
+  id: number;
+  state: 'verified' | 'failed' | 'pending';
+  srcHashes: Hashes;
+  dstHashes: Hashes;
+  error?: string | null;
+}
+
+/** The verify pass's group commit; a file sent back leaves the done counters until it is copied again. */
+export async function recordVerifications(db: Db, runId: string, outcomes: readonly VerifyOutcome[]): Promise<void> {
+  if (outcomes.length === 0) return;
+  const rows = outcomes.map((o) => ({ id: o.id, state: o.state, src: o.srcHashes, dst: o.dstHashes, err: o.error ?? null }));
+  await db.execute(sql`
+    WITH v AS (
+      SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS v(id bigint, state text, src jsonb, dst jsonb, err text)
+    ), done AS (
+      UPDATE items i SET
+        state = v.state,
+        bytes_done = CASE WHEN v.state = 'pending' THEN 0 ELSE i.bytes_done END,
+        upload_state = NULL,
+        last_error = v.err,
+        src_hashes = i.src_hashes || v.src,
+        dst_hashes = CASE WHEN v.state = 'pending' THEN '{}'::jsonb ELSE i.dst_hashes || v.dst END,
+        recopies = i.recopies + CASE WHEN v.state = 'pending' THEN 1 ELSE 0 END,
+        updated_at = now()
+      FROM v WHERE i.id = v.id AND i.run_id = ${runId} AND i.state = 'copied'
+      RETURNING v.state, i.size
+    )
+    UPDATE runs SET
+      files_done = files_done - (SELECT count(*) FROM done WHERE state <> 'verified'),
+      files_failed = files_failed + (SELECT count(*) FROM done WHERE state = 'failed'),
+      bytes_done = bytes_done - (SELECT coalesce(sum(size), 0) FROM done WHERE state <> 'verified'),
+      updated_at = now()
+    WHERE id = ${runId}`);
 }
 
 export async function recordAttemptError(db: Db, itemId: number, error: string): Promise<void> {
   await db.update(items).set({ lastError: error, attempts: sql`${items.attempts} + 1`, updatedAt: new Date() }).where(eq(items.id, itemId));
-}
-
-export async function markVerified(db: Db, itemId: number, hashes: { src: Hashes; dst: Hashes }): Promise<void> {
-  await db.update(items).set({ state: 'verified', srcHashes: hashes.src, dstHashes: hashes.dst, updatedAt: new Date() }).where(eq(items.id, itemId));
-}
-
-/** A verify mismatch: the file goes back to the queue from zero, once. */
-export async function requeueForRecopy(db: Db, item: Pick<ItemRow, 'id' | 'runId' | 'size'>, error: string): Promise<void> {
-  await db.transaction(async (tx) => {
-    await tx.update(items).set({
-      state: 'pending', bytesDone: 0, uploadState: null, dstHashes: {}, lastError: error,
-      recopies: sql`${items.recopies} + 1`, updatedAt: new Date(),
-    }).where(eq(items.id, item.id));
-    await tx.update(runs).set({ filesDone: sql`${runs.filesDone} - 1`, bytesDone: sql`${runs.bytesDone} - ${item.size}`, updatedAt: new Date() }).where(eq(runs.id, item.runId));
-  });
 }
 
 /** Exact counters from the ledger, written when a run ends so drift from retries cannot survive. */
@@ -191,4 +233,23 @@ export async function listItems(db: Db, runId: string, state: ItemState | undefi
   const conds = [eq(items.runId, runId), sql`${items.path} > ${after}`];
   if (state) conds.push(eq(items.state, state));
   return db.select().from(items).where(and(...conds)).orderBy(asc(items.path)).limit(limit);
+}
+
+/**
+ * The next batches after `after` that hold items in one of `states`, with how many: the
+ * scheduler's cursor into the ledger, so no list of batches ever passes through Temporal.
+ */
+export async function nextBatches(db: Db, runId: string, states: readonly ItemState[], after: number, limit: number): Promise<{ batch: number; files: number }[]> {
+  return db.select({ batch: items.batch, files: sql<number>`count(*)`.mapWith(Number) }).from(items)
+    .where(and(eq(items.runId, runId), inArray(items.state, [...states]), sql`${items.batch} > ${after}`))
+    .groupBy(items.batch).orderBy(asc(items.batch)).limit(limit);
+}
+
+/** A batch given up on (an internal error outlived its retries): its unfinished files fail with the reason, the run goes on. */
+export async function failBatch(db: Db, runId: string, batch: number, states: readonly ItemState[], error: string): Promise<number> {
+  const failed = await db.update(items).set({ state: 'failed', lastError: error, attempts: sql`${items.attempts} + 1`, updatedAt: new Date() })
+    .where(and(eq(items.runId, runId), eq(items.batch, batch), inArray(items.state, [...states])))
+    .returning({ id: items.id });
+  await db.update(runs).set({ filesFailed: sql`${runs.filesFailed} + ${failed.length}`, updatedAt: new Date() }).where(eq(runs.id, runId));
+  return failed.length;
 }

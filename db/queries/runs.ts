@@ -51,6 +51,18 @@ export async function addEvent(db: Db, runId: string, kind: string, message: str
   await db.insert(events).values({ runId, kind, message, data });
 }
 
+export interface NewEvent {
+  kind: string;
+  message: string;
+  data?: Record<string, unknown>;
+}
+
+/** Many events in one insert: a batch's events are written with its outcomes, not one by one. */
+export async function addEvents(db: Db, runId: string, list: readonly NewEvent[]): Promise<void> {
+  if (list.length === 0) return;
+  await db.insert(events).values(list.map((e) => ({ runId, kind: e.kind, message: e.message, data: e.data ?? {} })));
+}
+
 export async function listEvents(db: Db, runId: string, kind?: string, limit = 500): Promise<(typeof events.$inferSelect)[]> {
   const where = kind ? and(eq(events.runId, runId), eq(events.kind, kind)) : eq(events.runId, runId);
   return db.select().from(events).where(where).orderBy(desc(events.id)).limit(limit);

@@ -1,0 +1,220 @@
+import type { HashType } from '../core/entry.js';
+import { compareHash } from '../core/hashes.js';
+import { joinPath } from '../core/paths.js';
+import { isConnectorError } from '../connectors/errors.js';
+import type { Connector, UploadState } from '../connectors/types.js';
+import type { Db } from '../db/client.js';
+import {
+  recordAttemptError, recordOutcomes, recordVerifications, saveCheckpoint,
+  type ItemOutcome, type ItemRow, type VerifyOutcome,
+} from '../db/queries/ledger.js';
+import { addEvents, type NewEvent } from '../db/queries/runs.js';
+import type { BandwidthLimiter } from './bandwidth.js';
+import { copyOne, hashTypeFor, type CopyOutcome } from './copy.js';
+import { errorMessage, isPerFileError } from './errors.js';
+import { forEachLimited } from './limit.js';
+import { hashOf } from './verify.js';
+
+/** Re-copies a file whose checksums differ this many times before giving up on it. */
+export const maxRecopies = 1;
+/** A batch's outcomes reach the ledger at least this often, so progress shows and a crash redoes little. */
+const flushEveryMs = 1_000;
+const flushEveryItems = 500;
+
+export interface BatchEnv {
+  db: Db;
+  runId: string;
+  src: Connector;
+  dst: Connector;
+  sourceRoot: string;
+  destRoot: string;
+  sameRemote: boolean;
+  /** Files copied at once inside this batch. */
+  lanes: number;
+  verify: boolean;
+  chunkSize?: number;
+  limiter?: BandwidthLimiter | null;
+  signal: AbortSignal;
+  /** Where the batch got to, for heartbeats. */
+  onProgress?: (p: { itemId: number; offset: number }) => void;
+  onCheckpoint?: (p: { itemId: number; offset: number }) => void;
+}
+
+export interface BatchResult {
+  copied: number;
+  verified: number;
+  failed: number;
+  bytes: number;
+}
+
+/**
+ * Buffers a batch's outcomes and events and writes them in one statement per flush. Everything
+ * before a flush that a crash loses is simply copied again: writes are idempotent.
+ */
+class Ledger<O> {
+  private outcomes: O[] = [];
+  private events: NewEvent[] = [];
+  private last = Date.now();
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(private readonly write: (outcomes: O[], events: NewEvent[]) => Promise<void>) {}
+
+  add(outcome: O | null, ...events: NewEvent[]): Promise<void> {
+    if (outcome) this.outcomes.push(outcome);
+    this.events.push(...events);
+    return this.outcomes.length >= flushEveryItems || Date.now() - this.last >= flushEveryMs ? this.flush() : Promise.resolve();
+  }
+
+  /** Flushes are chained, so the ledger sees them in order and never two at once. */
+  flush(): Promise<void> {
+    const outcomes = this.outcomes.splice(0);
+    const events = this.events.splice(0);
+    this.last = Date.now();
+    this.writing = this.writing.then(() => (outcomes.length || events.length ? this.write(outcomes, events) : undefined));
+    return this.writing;
+  }
+}
+
+/**
+ * Copies the unfinished files of one batch, `lanes` at a time, checks each against the
+ * destination's hash where both are known, and records the outcomes in groups. A file that fails
+ * for reasons of its own is marked failed and the batch goes on; a throttle, a transient error or
+ * a rejected credential stops the batch (after recording what finished) and is thrown.
+ */
+export async function copyBatch(env: BatchEnv, todo: readonly ItemRow[]): Promise<BatchResult> {
+  const result: BatchResult = { copied: 0, verified: 0, failed: 0, bytes: 0 };
+  const ledger = new Ledger<ItemOutcome>(async (outcomes, events) => {
+    await recordOutcomes(env.db, env.runId, outcomes);
+    await addEvents(env.db, env.runId, events);
+  });
+  try {
+    await forEachLimited(todo, env.lanes, async (item) => {
+      try {
+        const { outcome, events } = await copyChecked(env, item);
+        if (outcome.state === 'failed') result.failed++;
+        else {
+          result[outcome.state === 'verified' ? 'verified' : 'copied']++;
+          result.bytes += item.size;
+        }
+        await ledger.add(outcome, ...events);
+      } catch (err) {
+        if (!isPerFileError(err)) {
+          await recordAttemptError(env.db, item.id, errorMessage(err));
+          throw err;
+        }
+        result.failed++;
+        await ledger.add(
+          { id: item.id, state: 'failed', error: errorMessage(err) },
+          { kind: 'file_failed', message: `${item.path}: ${errorMessage(err)}`, data: { path: item.path, kind: isConnectorError(err) ? err.kind : 'error' } },
+        );
+      }
+    });
+  } finally {
+    // What finished is kept even when the batch stops early.
+    await ledger.flush();
+  }
+  return result;
+}
+
+/** One file: copied, resent once if the provider saw other bytes than were sent, checked, and resent once on a hash mismatch. */
+async function copyChecked(env: BatchEnv, item: ItemRow): Promise<{ outcome: ItemOutcome; events: NewEvent[] }> {
+  const events: NewEvent[] = [];
+  const srcPath = joinPath(env.sourceRoot, item.path);
+  const dstPath = joinPath(env.destRoot, item.path);
+  let resume = item.uploadState as UploadState | null;
+  let recopies = item.recopies;
+  let corruptRetried = false;
+  for (;;) {
+    let copied: CopyOutcome;
+    try {
+      copied = await copyOne(
+        { srcPath, dstPath, size: item.size, mtimeMs: item.mtimeMs, srcHashes: item.srcHashes, resume },
+        {
+          src: env.src, dst: env.dst, sameRemote: env.sameRemote, chunkSize: env.chunkSize, limiter: env.limiter, signal: env.signal,
+          onProgress: (offset) => env.onProgress?.({ itemId: item.id, offset }),
+          onCheckpoint: async (state) => {
+            await saveCheckpoint(env.db, item, state);
+            env.onCheckpoint?.({ itemId: item.id, offset: state.offset });
+          },
+        },
+      );
+    } catch (err) {
+      // Bytes damaged on the way (the provider's hash differs from what was sent): send the file
+      // once more from zero before calling it failed.
+      if (!isConnectorError(err, 'corrupt') || corruptRetried) throw err;
+      events.push({ kind: 'corrupt_retry', message: `${item.path}: ${errorMessage(err)}; sending it again from the start`, data: { path: item.path } });
+      corruptRetried = true;
+      resume = null;
+      continue;
+    }
+    if (copied.resumedFrom > 0) {
+      events.push({
+        kind: 'resume', message: `${item.path}: resumed at byte ${copied.resumedFrom} of ${item.size}`,
+        data: { path: item.path, itemId: item.id, resumedFrom: copied.resumedFrom, checkpoint: resume?.offset ?? 0, size: item.size },
+      });
+    }
+    const base = { id: item.id, srcHashes: copied.srcHashes, dstHashes: copied.dstHashes, deduplicated: copied.deduplicated, recopies, error: null };
+    if (!env.verify || copied.verdict === 'unknown') return { outcome: { ...base, state: 'copied' }, events };
+    if (copied.verdict === 'match') return { outcome: { ...base, state: 'verified' }, events };
+    const why = mismatch(copied.hashType, copied.srcHashes[copied.hashType], copied.dstHashes[copied.hashType]);
+    if (recopies >= maxRecopies) {
+      events.push({ kind: 'verify_failed', message: `${item.path}: ${why} after re-copying`, data: { path: item.path } });
+      return { outcome: { ...base, state: 'failed', error: why }, events };
+    }
+    events.push({ kind: 'verify_mismatch', message: `${item.path}: ${why}; copying it again`, data: { path: item.path } });
+    recopies++;
+    resume = null;
+  }
+}
+
+export interface VerifyResult {
+  verified: number;
+  /** Sent back to be copied again (first mismatch of a file). */
+  requeued: number;
+  failed: number;
+}
+
+/**
+ * Checks copied files whose hashes were not both known at copy time, by the provider's stored
+ * hash or by reading the file back, and records the verdicts in groups.
+ */
+export async function verifyBatch(env: BatchEnv, todo: readonly ItemRow[]): Promise<VerifyResult> {
+  const result: VerifyResult = { verified: 0, requeued: 0, failed: 0 };
+  const type: HashType = hashTypeFor(env.src, env.dst);
+  const ledger = new Ledger<VerifyOutcome>(async (outcomes, events) => {
+    await recordVerifications(env.db, env.runId, outcomes);
+    await addEvents(env.db, env.runId, events);
+  });
+  try {
+    await forEachLimited(todo, env.lanes, async (item) => {
+      try {
+        const src = { ...item.srcHashes, [type]: item.srcHashes[type] ?? (await hashOf(env.src, joinPath(env.sourceRoot, item.path), type, env.signal)) };
+        const dst = { ...item.dstHashes, [type]: await hashOf(env.dst, joinPath(env.destRoot, item.path), type, env.signal) };
+        if (compareHash(type, src, dst) === 'match') {
+          result.verified++;
+          return ledger.add({ id: item.id, state: 'verified', srcHashes: src, dstHashes: dst });
+        }
+        const why = mismatch(type, src[type], dst[type]);
+        if (item.recopies < maxRecopies) {
+          result.requeued++;
+          return ledger.add({ id: item.id, state: 'pending', srcHashes: src, dstHashes: dst, error: why },
+            { kind: 'verify_mismatch', message: `${item.path}: ${why}; copying it again`, data: { path: item.path } });
+        }
+        result.failed++;
+        return ledger.add({ id: item.id, state: 'failed', srcHashes: src, dstHashes: dst, error: why },
+          { kind: 'verify_failed', message: `${item.path}: ${why} after re-copying`, data: { path: item.path } });
+      } catch (err) {
+        if (!isPerFileError(err)) throw err;
+        result.failed++;
+        return ledger.add({ id: item.id, state: 'failed', srcHashes: {}, dstHashes: {}, error: `verify: ${errorMessage(err)}` });
+      }
+    });
+  } finally {
+    await ledger.flush();
+  }
+  return result;
+}
+
+function mismatch(type: HashType, src: string | undefined, dst: string | undefined): string {
+  return `checksum mismatch: source ${type} ${src}, destination ${type} ${dst}`;
+}

@@ -1,0 +1,98 @@
+import { pipeline, type Readable } from 'node:stream';
+import type { Entry, Hashes, HashType } from '../core/entry.js';
+import { compareHash, pickHash, type HashVerdict } from '../core/hashes.js';
+import { HashingStream, isNodeHashType, nodeHashTypes } from '../connectors/shared/hashing.js';
+import type { Connector, UploadSource, UploadState } from '../connectors/types.js';
+import type { BandwidthLimiter } from './bandwidth.js';
+
+/** One file to copy, as the ledger knows it; paths are full paths inside each remote. */
+export interface CopyTask {
+  srcPath: string;
+  dstPath: string;
+  size: number;
+  mtimeMs: number;
+  /** Hashes the source's listing reported. */
+  srcHashes: Hashes;
+  /** The upload state of an interrupted earlier attempt. */
+  resume?: UploadState | null;
+}
+
+export interface CopyEnv {
+  src: Connector;
+  dst: Connector;
+  /** Both sides are the same remote: a server-side copy moves no bytes through knarr. */
+  sameRemote: boolean;
+  chunkSize?: number;
+  limiter?: BandwidthLimiter | null;
+  signal: AbortSignal;
+  onProgress?: (bytesDone: number) => void;
+  onCheckpoint?: (state: UploadState) => Promise<void>;
+}
+
+export interface CopyOutcome {
+  /** The hash type this copy is checked with (pickHash). */
+  hashType: HashType;
+  srcHashes: Hashes;
+  dstHashes: Hashes;
+  /** match: both sides' hashes are known and equal; unknown: the verify phase must read a side. */
+  verdict: HashVerdict;
+  resumedFrom: number;
+  deduplicated: boolean;
+  serverSide: boolean;
+  entry: Entry;
+}
+
+/** The hash types the engine can compute itself from a stream. */
+const computable: readonly HashType[] = nodeHashTypes;
+
+export function hashTypeFor(src: Connector, dst: Connector): HashType {
+  return pickHash(src.capabilities.hashes, dst.capabilities.hashes, computable);
+}
+
+/**
+ * Copies one file: server-side when both sides are one remote that can, else streamed with the
+ * source hashed on the way (one read of the source), resuming from `task.resume`. The result
+ * says whether the two sides' hashes already prove the copy, so most files need no verify pass.
+ */
+export async function copyOne(task: CopyTask, env: CopyEnv): Promise<CopyOutcome> {
+  const hashType = hashTypeFor(env.src, env.dst);
+  if (env.sameRemote && env.dst.capabilities.serverSideCopy) {
+    const entry = await env.dst.copy(task.srcPath, task.dstPath);
+    env.onProgress?.(task.size);
+    return outcome(hashType, task.srcHashes, entry.hashes, { entry, resumedFrom: 0, deduplicated: false, serverSide: true });
+  }
+
+  // The source is hashed while it streams; that covers the whole file only when reading starts at 0.
+  let hashing: HashingStream | null = null;
+  const source: UploadSource = {
+    size: task.size,
+    mtimeMs: task.mtimeMs,
+    hashes: task.srcHashes,
+    async open(offset: number, signal?: AbortSignal): Promise<Readable> {
+      const stages: NodeJS.ReadWriteStream[] = [];
+      const stream = await env.src.read(task.srcPath, { offset, signal: signal ?? env.signal });
+      hashing = offset === 0 && isNodeHashType(hashType) && !task.srcHashes[hashType] ? new HashingStream([hashType]) : null;
+      if (hashing) stages.push(hashing);
+      if (env.limiter) stages.push(env.limiter.stream(signal ?? env.signal));
+      if (stages.length === 0) return stream;
+      // pipeline, not pipe: a source error must reach the reader instead of stalling the upload.
+      return (pipeline as (...s: unknown[]) => Readable)(stream, ...stages, () => {});
+    },
+  };
+  const written = await env.dst.write(task.dstPath, source, {
+    resume: task.resume ?? undefined,
+    chunkSize: env.chunkSize,
+    signal: env.signal,
+    onProgress: env.onProgress,
+    onCheckpoint: env.onCheckpoint,
+  });
+  const h = hashing as HashingStream | null;
+  const streamed: Hashes = h?.writableFinished && h.bytes === task.size ? h.hashes() : {};
+  return outcome(hashType, { ...task.srcHashes, ...streamed }, { ...written.hashes, ...written.entry.hashes }, {
+    entry: written.entry, resumedFrom: written.resumedFrom, deduplicated: written.deduplicated, serverSide: false,
+  });
+}
+
+function outcome(hashType: HashType, srcHashes: Hashes, dstHashes: Hashes, rest: Pick<CopyOutcome, 'entry' | 'resumedFrom' | 'deduplicated' | 'serverSide'>): CopyOutcome {
+  return { hashType, srcHashes, dstHashes, verdict: compareHash(hashType, srcHashes, dstHashes), ...rest };
+}

@@ -1,0 +1,23 @@
+import { proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+
+/** Kept in step with activities/failures.ts (workflows may not import activity code). */
+export const failureTypes = { auth: 'AuthFailed', invalidJob: 'InvalidJob', internal: 'InternalError' } as const;
+
+/**
+ * The copy, verify and plan activities: long, heartbeating, retried without limit (throttles wait
+ * out the provider's Retry-After; internal errors give up by themselves after a few attempts).
+ */
+export function ioActivities(heartbeatTimeoutMs: number) {
+  return proxyActivities<Activities>({
+    startToCloseTimeout: '7 days',
+    heartbeatTimeout: heartbeatTimeoutMs,
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '2 minutes', nonRetryableErrorTypes: [failureTypes.auth, failureTypes.invalidJob] },
+  });
+}
+
+/** Short ledger bookkeeping. */
+export const ledger = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});

@@ -1,0 +1,84 @@
+import { ActivityFailure, ApplicationFailure, allHandlersFinished, condition, continueAsNew, isCancellation, workflowInfo } from '@temporalio/workflow';
+import type { BatchRef, BatchScan, TransferRunInput } from '../core/run.js';
+import { failureTypes, ledger } from './activities.js';
+import type { RunState } from './runState.js';
+
+const pageSize = 200;
+
+/**
+ * Runs one scan over the run's batches from a cursor in the ledger: pages of batch numbers come
+ * from the database, never a list in workflow state. Batches share the run's `transfers` as
+ * lanes, so exactly that many files are in flight while work remains. When Temporal suggests it,
+ * the running batches finish and the run continues as new with the cursor.
+ *
+ * Failure policy, per batch: a batch whose own attempts gave up (an internal error) has its
+ * files marked failed and the scan goes on; a rejected credential or a job that cannot run as
+ * defined stops the run; cancellation passes through.
+ */
+export async function runScan(
+  run: RunState, scan: BatchScan, after: number,
+  work: (ref: BatchRef, lanes: number) => Promise<unknown>,
+  onFirstBatch: () => Promise<void>,
+): Promise<void> {
+  run.scan = scan;
+  let page: BatchRef[] = [];
+  let fetchedAfter = after;
+  let exhausted = false;
+  let dispatched = after;
+  let started = false;
+  let running = 0;
+  let fatal: unknown;
+
+  for (;;) {
+    if (page.length === 0 && !exhausted) {
+      page = await ledger.nextBatches(run.runId, scan, fetchedAfter, pageSize);
+      exhausted = page.length < pageSize;
+      if (page.length > 0) fetchedAfter = page[page.length - 1].batch;
+    }
+    if (page.length === 0 || fatal !== undefined) break;
+    if (workflowInfo().continueAsNewSuggested) {
+      await condition(() => running === 0);
+      if (fatal !== undefined) break;
+      await condition(allHandlersFinished);
+      await continueAsNew<(input: TransferRunInput) => Promise<unknown>>({
+        runId: run.runId, heartbeatTimeoutMs: run.heartbeatTimeoutMs, settings: run.settings,
+        cursor: { scan, after: dispatched, batchesDone: run.batchesDone },
+      });
+    }
+    await condition(() => run.filesInFlight < run.settings.transfers || fatal !== undefined);
+    if (fatal !== undefined) break;
+    if (!started) {
+      started = true;
+      await onFirstBatch();
+    }
+    const ref = page.shift()!;
+    const lanes = Math.min(ref.files, Math.max(1, Math.ceil(run.settings.transfers / 2)), run.settings.transfers - run.filesInFlight);
+    run.filesInFlight += lanes;
+    running++;
+    dispatched = ref.batch;
+    void work(ref, lanes)
+      .catch(async (err: unknown) => {
+        if (isRunFatal(err)) fatal ??= err;
+        else await ledger.failBatch(run.runId, scan, ref.batch, failureMessage(err));
+      })
+      .catch((err: unknown) => { fatal ??= err; })
+      .finally(() => {
+        run.filesInFlight -= lanes;
+        running--;
+        run.batchesDone++;
+      });
+  }
+  await condition(() => running === 0);
+  if (fatal !== undefined) throw fatal;
+}
+
+function isRunFatal(err: unknown): boolean {
+  if (isCancellation(err)) return true;
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof ApplicationFailure && (cause.type === failureTypes.auth || cause.type === failureTypes.invalidJob);
+}
+
+export function failureMessage(err: unknown): string {
+  if (err instanceof ActivityFailure && err.cause) return err.cause.message;
+  return err instanceof Error ? err.message : String(err);
+}
