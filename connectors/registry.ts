@@ -1,33 +1,33 @@
-import { jottacloudSettingsSchema, localConfigSchema, type RemoteType } from '../core/remote.js';
 import { ConnectorError } from './errors.js';
-import { createJottacloudConnector } from './jottacloud/index.js';
-import { createLocalConnector } from './local/index.js';
-import type { Connector } from './types.js';
+import { jottacloudDefinition } from './jottacloud/definition.js';
+import { localDefinition } from './local/definition.js';
+import type { Connector, ConnectorContext, ConnectorDefinition } from './types.js';
+
+/** Every provider this build of knarr can open. A new provider adds its definition here, and nothing else outside its folder. */
+const definitions = new Map<string, ConnectorDefinition>([localDefinition, jottacloudDefinition].map((d) => [d.type, d]));
 
 /**
- * A remote's secrets as a connector sees them. `update` is single-writer across processes: it
- * runs `fn` under a row lock and stores the result in the same transaction (Jottacloud refresh
- * tokens rotate, and presenting a stale one kills the whole session).
+ * Adds a connector in this process only (a bench's synthetic source, a test's fault connector).
+ * Refuses to replace a listed one, so a typo cannot shadow a real provider.
  */
-export interface CredentialStore {
-  read(): Promise<Record<string, unknown>>;
-  update(fn: (current: Record<string, unknown>) => Promise<Record<string, unknown>>): Promise<Record<string, unknown>>;
+export function register(def: ConnectorDefinition): void {
+  const existing = definitions.get(def.type);
+  if (existing && existing !== def) throw new Error(`a connector of type "${def.type}" is already registered`);
+  definitions.set(def.type, def);
 }
 
-export interface ConnectorContext {
-  /** The remote's name, for messages that tell the user which remote needs attention. */
-  remoteName: string;
-  credentials: CredentialStore;
+export function findConnector(type: string): ConnectorDefinition | undefined {
+  return definitions.get(type);
 }
 
-export function createConnector(type: RemoteType, config: Record<string, unknown>, ctx: ConnectorContext): Connector {
-  switch (type) {
-    case 'local':
-      return createLocalConnector(localConfigSchema.parse(config));
-    case 'jottacloud':
-      // The stored settings: the login token was split off into the credentials at creation.
-      return createJottacloudConnector(jottacloudSettingsSchema.parse(config), ctx);
-    default:
-      throw new ConnectorError('unsupported', `remote "${ctx.remoteName}" has type "${type}", which this version of knarr cannot open`);
-  }
+/** The registered types, in the order they were listed. */
+export function connectorTypes(): string[] {
+  return [...definitions.keys()];
+}
+
+/** Opens a remote from its stored settings (secrets arrive through `ctx.credentials`). */
+export function createConnector(type: string, settings: Record<string, unknown>, ctx: ConnectorContext): Connector {
+  const def = definitions.get(type);
+  if (!def) throw new ConnectorError('unsupported', `remote "${ctx.remoteName}" has type "${type}", which this version of knarr cannot open`);
+  return def.create(def.settingsSchema.parse(settings), ctx);
 }

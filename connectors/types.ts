@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { z } from 'zod';
 import type { Entry, Hashes, HashType } from '../core/entry.js';
 
 /** Declared once per connector; the engine plans from these instead of finding out by trial. */
@@ -13,8 +14,10 @@ export interface Capabilities {
   serverSideMove: boolean;
   /** Two names differing only in case are the same file here. */
   caseInsensitive: boolean;
-  /** Longest name of one path segment, in characters. */
+  /** Longest name of one path segment, in characters, after encoding by `nameRules`. */
   maxNameLength: number;
+  /** What the provider refuses in a name; the connector encodes such names (connectors/shared/encoder.ts). */
+  nameRules: NameRules;
   /** Largest file in bytes, or null for no limit. */
   maxFileSize: number | null;
   /** Bytes between checkpoints that suit this provider. */
@@ -26,6 +29,29 @@ export interface Capabilities {
   /** `walk` lists a whole tree faster than `list` directory by directory. */
   recursiveList: boolean;
 }
+
+/**
+ * What a provider refuses in one name, every field optional (`{}`: anything goes). Names breaking
+ * a rule are encoded reversibly, never skipped: rclone's substitutes, so both tools agree.
+ */
+export interface NameRules {
+  /** ASCII characters that must not appear, e.g. `'"*:<>?|%'`. */
+  forbiddenChars?: string;
+  /** Control characters 0x01–0x1F and DEL (0x7F). */
+  controlChars?: boolean;
+  /** The names `.` and `..`. */
+  dotNames?: boolean;
+  leadingSpace?: boolean;
+  trailingSpace?: boolean;
+  leadingDot?: boolean;
+  trailingDot?: boolean;
+  /**
+   * Unpaired UTF-16 surrogates (a JavaScript string's form of invalid UTF-8): XML and JSON
+   * providers cannot carry them. Quoted as `‛` plus the code unit in hex, e.g. `‛DC80`.
+   */
+  invalidUnicode?: boolean;
+}
+
 
 export interface ListOptions {
   signal?: AbortSignal;
@@ -115,4 +141,42 @@ export interface Connector {
   about(): Promise<About>;
   /** Releases connections and handles. */
   close(): Promise<void>;
+}
+
+/**
+ * A remote's secrets as a connector sees them. `update` is single-writer across processes: it
+ * runs `fn` under a row lock and stores the result in the same transaction (Jottacloud refresh
+ * tokens rotate, and presenting a stale one kills the whole session).
+ */
+export interface CredentialStore {
+  read(): Promise<Record<string, unknown>>;
+  update(fn: (current: Record<string, unknown>) => Promise<Record<string, unknown>>): Promise<Record<string, unknown>>;
+}
+
+/** What a connector is opened with besides its settings. */
+export interface ConnectorContext {
+  /** The remote's name, for messages that tell the user which remote needs attention. */
+  remoteName: string;
+  credentials: CredentialStore;
+}
+
+/**
+ * One provider, as the registry lists it (connectors/registry.ts). Built with `defineConnector`
+ * (connectors/definition.ts), which derives the secret keys and the two narrower schemas from
+ * `configSchema`, whose secret fields carry `.meta({ secret: true })`.
+ */
+export interface ConnectorDefinition<Settings extends Record<string, unknown> = Record<string, unknown>> {
+  /** The remote `type`, e.g. `jottacloud`. */
+  readonly type: string;
+  /** What a user sends as `config` when creating a remote, secrets included. */
+  readonly configSchema: z.ZodObject;
+  /** Keys of `configSchema` that are secrets: stored only sealed, never shown, replaced by a reconnect. */
+  readonly secretKeys: readonly string[];
+  /** `configSchema` without the secrets: what is stored in plain sight and parsed again on open. */
+  readonly settingsSchema: z.ZodType<Settings>;
+  /** Only the secrets: the body of a reconnect (`PUT /v1/remotes/{name}/credentials`). */
+  readonly secretsSchema: z.ZodObject;
+  readonly capabilities: Capabilities;
+  /** Opens a connector on stored settings; the secrets come through `ctx.credentials`. */
+  create(settings: Settings, ctx: ConnectorContext): Connector;
 }

@@ -1,6 +1,7 @@
 import { Router } from 'express';
-import { createRemoteSchema, remoteConfigSchemas, secretConfigKeys, splitSecrets, type RemoteType } from '../../core/remote.js';
-import { z } from 'zod';
+import { connectorTypes, findConnector } from '../../connectors/registry.js';
+import type { ConnectorDefinition } from '../../connectors/types.js';
+import { createRemoteSchema, splitSecrets } from '../../core/remote.js';
 import type { Db } from '../../db/client.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import type { CredentialCipher } from '../../db/credentials.js';
@@ -13,11 +14,12 @@ export function remotesRouter(deps: { db: Db; cipher: CredentialCipher; probe: P
 
   r.post('/', async (req, res) => {
     const body = parseBody(createRemoteSchema, req.body);
-    const config = parseBody(remoteConfigSchemas[body.type], body.config, 'config');
+    const def = definitionOf(body.type);
+    const config = parseBody(def.configSchema, body.config, 'config');
     if (await findRemoteByName(deps.db, body.name)) {
       throw new ApiError(409, 'name_taken', `a remote named "${body.name}" already exists: choose another name or delete that remote first`, 'name');
     }
-    const { config: publicConfig, secrets } = splitSecrets(body.type, config);
+    const { config: publicConfig, secrets } = splitSecrets(def.secretKeys, config);
     // The id is chosen here so the sealed secrets can be bound to their row.
     const id = crypto.randomUUID();
     let row;
@@ -62,10 +64,9 @@ export function remotesRouter(deps: { db: Db; cipher: CredentialCipher; probe: P
   r.put('/:name/credentials', async (req, res) => {
     const row = await findRemoteByName(deps.db, req.params.name);
     if (!row) throw new ApiError(404, 'not_found', `no remote named "${req.params.name}"`);
-    const keys = secretConfigKeys[row.type as RemoteType];
-    if (keys.length === 0) throw new ApiError(422, 'no_credentials', `remote "${row.name}" (${row.type}) has no credentials to replace`);
-    const full = remoteConfigSchemas[row.type as RemoteType];
-    const secrets = parseBody(z.strictObject(Object.fromEntries(keys.map((k) => [k, (full as z.ZodObject).shape[k]]))), req.body);
+    const def = findConnector(row.type);
+    if (!def || def.secretKeys.length === 0) throw new ApiError(422, 'no_credentials', `remote "${row.name}" (${row.type}) has no credentials to replace`);
+    const secrets = parseBody(def.secretsSchema, req.body);
     const previous = await replaceCredentials(deps.db, row.id, deps.cipher.seal(secrets, row.id));
     const probe = await deps.probe(row.id, null).catch(async (err) => {
       await replaceCredentials(deps.db, row.id, previous);
@@ -79,4 +80,11 @@ export function remotesRouter(deps: { db: Db; cipher: CredentialCipher; probe: P
   });
 
   return r;
+}
+
+/** The connector a new remote's `type` names, or the same 400 a schema enum gave before the registry was open. */
+function definitionOf(type: string): ConnectorDefinition {
+  const def = findConnector(type);
+  if (!def) throw new ApiError(400, 'invalid_request', `type: type must be one of: ${connectorTypes().join(', ')}`, 'type');
+  return def;
 }

@@ -14,7 +14,7 @@
  *      session family (§2.5), so no two processes may ever refresh with the same token.
  */
 import { ConnectorError } from '../errors.js';
-import type { ConnectorContext } from '../registry.js';
+import type { ConnectorContext } from '../types.js';
 import { headerValue, type HttpClient, type HttpResponse } from '../shared/http.js';
 import { authMessage } from './errors.js';
 import type { LoginTokenJson, OAuthErrorJson, TokenResponseJson, WellKnownJson } from './wire.js';

@@ -7,12 +7,12 @@ import { Readable } from 'node:stream';
 import type { Entry } from '../../core/entry.js';
 import { joinPath, parentPath } from '../../core/paths.js';
 import { ConnectorError, isConnectorError } from '../errors.js';
-import type { ConnectorContext } from '../registry.js';
 import { HttpClient, mapBodyErrors, toConnectorError } from '../shared/http.js';
 import type {
   About,
   Capabilities,
   Connector,
+  ConnectorContext,
   DeleteOptions,
   ListOptions,
   ReadOptions,
@@ -22,7 +22,7 @@ import type {
 import { JottaAuth } from './auth.js';
 import { JottaClient } from './client.js';
 import { jottaStatusMapper } from './errors.js';
-import { checkContainerName, checkedPath, DEFAULT_DEVICE, DEFAULT_MOUNTPOINT, JottaLocation, MAX_NAME_LENGTH, segmentsOf } from './paths.js';
+import { checkContainerName, checkedPath, DEFAULT_DEVICE, DEFAULT_MOUNTPOINT, JottaLocation, jottaNameRules, jottaNames, MAX_NAME_LENGTH, segmentsOf } from './paths.js';
 import { cphashHeaders, uploadFile, type JottaWriteResult } from './upload.js';
 import { isVisibleFile, parseJfsNode, parseJfsUser, parseListStreamChild, WireError, type JfsFile, type JfsNode, type JfsRevision } from './wire.js';
 import { XmlChildStream, XmlError } from './xml.js';
@@ -69,6 +69,7 @@ export const jottacloudCapabilities: Capabilities = Object.freeze({
   caseInsensitive: true,
   // §7.2 / §8: "JFS file names may not be longer than 255 characters".
   maxNameLength: MAX_NAME_LENGTH,
+  nameRules: jottaNameRules,
   // §7.2: "no maximum file size appears in any source".
   maxFileSize: null,
   // One upload is one streamed POST (as rclone); the chunk size only spaces the checkpoints.
@@ -130,9 +131,9 @@ export class JottacloudConnector implements Connector {
     // §4.4: no pagination exists; one GET returns every child, handed on in pages.
     const entries: Entry[] = [];
     // §4.3 validFolder: trashed subfolders are hidden.
-    for (const f of node.folders) if (!f.deleted) entries.push({ path: joinPath(rel, f.name), isDir: true, size: 0, mtimeMs: f.modified ?? 0, hashes: {} });
+    for (const f of node.folders) if (!f.deleted) entries.push({ path: joinPath(rel, jottaNames.decode(f.name)), isDir: true, size: 0, mtimeMs: f.modified ?? 0, hashes: {} });
     // §4.3 validFile: only COMPLETED, not trashed; INCOMPLETE/CORRUPT latest revisions leave the current one shown.
-    for (const f of node.files) if (isVisibleFile(f)) entries.push(fileEntry(joinPath(rel, f.name), f.currentRevision));
+    for (const f of node.files) if (isVisibleFile(f)) entries.push(fileEntry(joinPath(rel, jottaNames.decode(f.name)), f.currentRevision));
     for (let i = 0; i < entries.length; i += listPageSize) {
       opts.signal?.throwIfAborted();
       yield entries.slice(i, i + listPageSize);
@@ -188,7 +189,7 @@ export class JottacloudConnector implements Connector {
           folder(parent);
           files++;
           page.push({
-            path: joinPath(rel, ...(parent ?? []), item.name),
+            path: joinPath(rel, ...(parent ?? []), jottaNames.decode(item.name)),
             isDir: false,
             size: item.size,
             mtimeMs: item.modified,

@@ -39,6 +39,8 @@ export const localCapabilities: Capabilities = Object.freeze({
   caseInsensitive: false,
   // Bytes, not characters: a name of 255 Norwegian letters is refused (invalid_name) on ext4.
   maxNameLength: maxNameBytes,
+  // POSIX stores any name but "/" and NUL, which core/paths.ts already refuses.
+  nameRules: {},
   maxFileSize: null,
   preferredChunkSize: 8 * 1024 * 1024,
   mtimePrecisionMs: 1,

@@ -1,4 +1,4 @@
-import type { CredentialStore } from '../../connectors/registry.js';
+import type { CredentialStore } from '../../connectors/types.js';
 
 /**
  * A CredentialStore in memory for tests: `update` runs one `fn` at a time (like the row lock of

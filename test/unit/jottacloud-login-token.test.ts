@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { checkAuthUrl, decodeLoginToken, LoginTokenError, refreshMarginMs } from '../../connectors/jottacloud/auth.js';
-import { jottacloudConfigSchema, jottacloudSettingsSchema, splitSecrets } from '../../core/remote.js';
+import { jottacloudDefinition } from '../../connectors/jottacloud/definition.js';
+import { splitSecrets } from '../../core/remote.js';
+
+const { configSchema: jottacloudConfigSchema, settingsSchema: jottacloudSettingsSchema } = jottacloudDefinition;
 
 // shared/specs/jottacloud-api.md §2.1: base64url without padding of a JSON object with four strings.
 const sample = {
@@ -104,10 +107,15 @@ describe('the remote config schema', () => {
   it('defaults to Jotta/Archive and keeps the login token a secret', () => {
     const config = jottacloudConfigSchema.parse({ loginToken: token });
     expect(config).toEqual({ loginToken: token, device: 'Jotta', mountpoint: 'Archive' });
-    const { config: pub, secrets } = splitSecrets('jottacloud', config);
+    expect(jottacloudDefinition.secretKeys).toEqual(['loginToken']);
+    const { config: pub, secrets } = splitSecrets(jottacloudDefinition.secretKeys, config);
     expect(secrets).toEqual({ loginToken: token });
     expect(pub).toEqual({ device: 'Jotta', mountpoint: 'Archive' });
     expect(jottacloudSettingsSchema.parse(pub)).toEqual(pub);
+    // The stored settings never take a secret back, and a reconnect takes nothing but the secrets.
+    expect(jottacloudSettingsSchema.safeParse({ ...pub, loginToken: token }).success).toBe(false);
+    expect(jottacloudDefinition.secretsSchema.parse({ loginToken: token })).toEqual({ loginToken: token });
+    expect(jottacloudDefinition.secretsSchema.safeParse({ loginToken: token, device: 'Jotta' }).success).toBe(false);
   });
 
   it('takes a mountpoint, a device and test URLs, and refuses unknown keys and bad values', () => {

@@ -1,0 +1,35 @@
+import { z } from 'zod';
+import type { Capabilities, Connector, ConnectorContext, ConnectorDefinition } from './types.js';
+
+/** Marks a config field as a secret: `loginToken: z.string().meta(secret)`. Put it last in the chain (zod keeps meta per instance). */
+export const secret = { secret: true } as const;
+
+function isSecret(field: z.ZodType): boolean {
+  return (field.meta() as { secret?: unknown } | undefined)?.secret === true;
+}
+
+/**
+ * A connector definition from its config schema: the secret keys are the fields marked `secret`,
+ * and the stored-settings and reconnect schemas are derived from it, so the three never disagree.
+ */
+export function defineConnector<Settings extends object>(def: {
+  type: string;
+  configSchema: z.ZodObject;
+  capabilities: Capabilities;
+  /** Gets what `settingsSchema` parsed from the stored settings (the config without its secrets). */
+  create(settings: Settings, ctx: ConnectorContext): Connector;
+}): ConnectorDefinition {
+  const shape = def.configSchema.shape as Record<string, z.ZodType>;
+  const secretKeys = Object.keys(shape).filter((k) => isSecret(shape[k]));
+  // zod types omit/pick masks by literal keys; these are known only at run time.
+  const mask = Object.fromEntries(secretKeys.map((k) => [k, true])) as never;
+  return Object.freeze({
+    type: def.type,
+    configSchema: def.configSchema,
+    secretKeys: Object.freeze(secretKeys),
+    settingsSchema: def.configSchema.omit(mask) as unknown as z.ZodType<Record<string, unknown>>,
+    secretsSchema: def.configSchema.pick(mask) as unknown as z.ZodObject,
+    capabilities: def.capabilities,
+    create: def.create as unknown as ConnectorDefinition['create'],
+  });
+}
