@@ -381,6 +381,23 @@ describe('JFS: listing, uploads, downloads, trash, revisions', () => {
     expect((await jfs(emu, s, 'GET', 'semi/a;b.txt')).status).toBe(200); // encoded %3B works
   });
 
+  it('stores a name with a literal %XX through allocate, then refuses every JFS request for it with a bare 400 (rclone#9153)', async () => {
+    await put(emu, s, 'pct/Pinus%20palustris.jpg', Buffer.from('p'));
+    const stat = await jfs(emu, s, 'GET', 'pct/Pinus%20palustris.jpg');
+    expect(stat.status).toBe(400);
+    expect(stat.text).toBe('400 Bad Request'); // no <error> document: rclone says "error 400: 400 Bad request"
+    expect((await jfs(emu, s, 'GET', 'pct/Pinus%20palustris.jpg', '?mode=bin')).status).toBe(400);
+    expect((await jfs(emu, s, 'POST', 'pct/Pinus%20palustris.jpg', '?dl=true')).status).toBe(400);
+    expect((await jfs(emu, s, 'POST', 'pct/x%4a/y', '?mkDir=true')).status).toBe(400);
+    // The folder lists it, as the real service lists what it cannot open.
+    expect((await jfs(emu, s, 'GET', 'pct')).text).toContain('name="Pinus%20palustris.jpg"');
+    // A % that starts no escape, and rclone's fullwidth ％, are ordinary characters.
+    await put(emu, s, 'pct/100%.txt', Buffer.from('h'));
+    expect((await jfs(emu, s, 'GET', 'pct/100%.txt')).status).toBe(200);
+    await put(emu, s, 'pct/Pinus％20palustris.jpg', Buffer.from('f'));
+    expect((await jfs(emu, s, 'GET', 'pct/Pinus％20palustris.jpg')).status).toBe(200);
+  });
+
   it('handles a 1 GiB file from disk with flat memory, and reads back a range from its middle', async () => {
     const block = randomBytes(1 << 20);
     const blocks = 1024;

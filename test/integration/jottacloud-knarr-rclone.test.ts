@@ -1,7 +1,8 @@
 /**
  * knarr's Jottacloud connector and an unmodified rclone, both against one emulator: what either
- * writes, the other lists with the same names, sizes and MD5s (issue 3's independent-client check
- * of the connector itself, not just of the emulator).
+ * writes, the other lists with the same names, sizes and MD5s, and both store the same names
+ * (rclone's encoding: `?` as `？`, `%` as `％`, connectors/jottacloud/paths.ts) — issue 3's
+ * independent-client check of the connector itself, not just of the emulator.
  */
 import { randomBytes, createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -14,8 +15,6 @@ import { findRclone, INSTALL_HINT, startRcloneHarness, type RcloneHarness } from
 import { memoryCredentials } from '../support/memoryCredentials.js';
 
 const md5 = (b: Buffer): string => createHash('md5').update(b).digest('hex');
-/** rclone's default encoding stores these as fullwidth look-alikes (jottacloud-api.md §8). */
-const unFullwidth = (s: string): string => s.replace(/[％？＊：＜＞＂｜]/g, (c) => String.fromCharCode(c.charCodeAt(0) - 0xfee0));
 
 /** Hostile names of issue 3 that both clients can store (no raw ';', see the emulator README). */
 const FILES: Record<string, Buffer> = {
@@ -24,6 +23,9 @@ const FILES: Record<string, Buffer> = {
   'hash#tag.txt': randomBytes(11),
   'percent%41 and %.txt': randomBytes(12),
   'question?.txt': randomBytes(13),
+  'Pinus%20palustris.jpg': randomBytes(14),
+  'win "*:<>|.txt': randomBytes(9),
+  'already ％ fullwidth.txt': randomBytes(8),
   'æøå Ærøskøbing.txt': randomBytes(15),
   'emoji 🚢 日本.txt': randomBytes(16),
   'empty.txt': Buffer.alloc(0),
@@ -67,6 +69,12 @@ describe('knarr and rclone agree on Jottacloud', () => {
     return sorted(entries.map((e) => ({ path: e.Path, size: e.Size, md5: e.Hashes?.md5 })));
   };
   const want = sorted(Object.entries(FILES).map(([path, data]) => ({ path, size: data.length, md5: md5(data) })));
+  const storedNames = (prefix: string) =>
+    h.emu
+      .files()
+      .filter((f) => !f.deleted && f.path.startsWith(`/Jotta/Archive/${prefix}/`))
+      .map((f) => f.path.slice(`/Jotta/Archive/${prefix}/`.length))
+      .sort();
 
   it('rclone lists what knarr uploaded', async () => {
     for (const [name, data] of Object.entries(FILES)) {
@@ -84,7 +92,14 @@ describe('knarr and rclone agree on Jottacloud', () => {
     }
     await h.ok(['copy', local, 'jotta:byrclone']);
     expect(await rcloneList('byrclone')).toEqual(want);
-    // knarr shows the names as stored; rclone's fullwidth substitutes are its own encoding.
-    expect(sorted((await knarrList('byrclone')).map((f) => ({ ...f, path: unFullwidth(f.path) })))).toEqual(want);
+    expect(await knarrList('byrclone')).toEqual(want);
+  });
+
+  it('both store the same names', () => {
+    const stored = storedNames('byknarr');
+    expect(stored).toEqual(storedNames('byrclone'));
+    expect(stored).toContain('Pinus％20palustris.jpg');
+    expect(stored).toContain('already ‛％ fullwidth.txt');
+    expect(stored.join('\n')).not.toMatch(/%[0-9A-Fa-f]{2}/);
   });
 });

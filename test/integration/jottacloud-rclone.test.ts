@@ -10,7 +10,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findRclones, INSTALL_HINT, type RcloneHarness, startRcloneHarness } from '../fakes/jottacloud/rclone.js';
+import { findRclones, INSTALL_HINT, RCLONE_JOTTA_ENCODING, type RcloneHarness, startRcloneHarness } from '../fakes/jottacloud/rclone.js';
 
 const md5 = (b: Buffer | string): string => createHash('md5').update(b).digest('hex');
 const rclones = await findRclones();
@@ -114,6 +114,25 @@ describe.each(rclones)('rclone (%s) against the Jottacloud emulator', (bin) => {
       expect(Date.parse(listed.find((e) => e.Path === name)?.ModTime ?? ''), name).toBe(mtime);
     }
     for (const f of h.emu.files().filter((x) => x.path.startsWith('/Jotta/Archive/up/'))) expect(f.revisions).toHaveLength(1);
+  });
+
+  it('fails on a literal %XX name without the Percent encoding, as the real service does (rclone#9153)', async () => {
+    const dir = join(h.dir, 'pct');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'Pinus%20palustris.jpg'), randomBytes(20));
+    // rclone's default before the fix: the name goes out as it is and every JFS request for it gets a bare 400.
+    const before = RCLONE_JOTTA_ENCODING.replace(',Percent', '');
+    const once = ['--retries', '1', '--low-level-retries', '1'];
+    // 1.60.1 takes the upload's answer as the file and succeeds; releases that stat after an upload fail here already.
+    await h.run(['copy', dir, 'jotta:pct', ...once], { encoding: before });
+    const r = await h.run(['cat', 'jotta:pct/Pinus%20palustris.jpg', ...once], { encoding: before });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/error 400: 400 Bad Request/i);
+    // With today's default it is stored as Pinus％20palustris.jpg and reads back.
+    await h.ok(['copy', dir, 'jotta:pct2']);
+    expect(h.emu.file('Jotta/Archive/pct2/Pinus％20palustris.jpg')).toMatchObject({ deleted: false });
+    expect((await lsjson(['--hash', 'jotta:pct2'])).map((e) => e.Name)).toEqual(['Pinus%20palustris.jpg']);
+    await h.ok(['check', dir, 'jotta:pct2']);
   });
 
   it('resumes an upload after a cut connection, with no duplicate revision', async () => {

@@ -66,6 +66,11 @@ export function send(ctx: Ctx, status: number, contentType: string | undefined, 
   ctx.res.end(body);
 }
 
+/** A status with its reason phrase as the whole body, as a front proxy answers (`400 Bad request`). */
+export function sendBare(ctx: Ctx, status: number): void {
+  send(ctx, status, 'text/plain', `${status} ${STATUS_CODES[status] ?? 'Error'}`);
+}
+
 export function sendXml(ctx: Ctx, status: number, xml: string, headers: Record<string, string> = {}): void {
   send(ctx, status, 'application/xml; charset=UTF-8', xml, headers);
 }

@@ -6,7 +6,7 @@
 import { createReadStream } from 'node:fs';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { EX, type Ctx, drain, jfsError, jfsUser, parseRange, sendXml } from './http.js';
+import { EX, type Ctx, drain, jfsError, jfsUser, parseRange, sendBare, sendXml } from './http.js';
 import {
   BUILTIN_DEVICE,
   type Account,
@@ -26,12 +26,23 @@ import { deviceDoc, fileDoc, folderDoc, listStreamEntry, listStreamHead, listStr
 
 // ---- path parsing (§3) ----
 
-type Parsed = { ok: true; segs: string[] } | { ok: false; status: number; exception: string; text: string };
+type Parsed =
+  | { ok: true; segs: string[] }
+  | { ok: false; status: number; exception: string; text: string }
+  /** Refused before JFS sees it: a bare status line, no `<error>` document. */
+  | { ok: false; status: 400; bare: true };
+
+/** §3 item 4 (#9153): a name holding a literal percent escape once decoded, e.g. `Pinus%20palustris.jpg`. */
+const LITERAL_ESCAPE = /%[0-9A-Fa-f]{2}/;
 
 /**
  * Splits and percent-decodes a raw request path below `/jfs/`. Faithful quirks (§3):
  * a raw `+` is refused ("Unable to validate decoded path", #2734); a raw `;` starts a servlet path
- * parameter, so the rest of that segment is dropped (#2750: such names end in 404).
+ * parameter, so the rest of that segment is dropped (#2750: such names end in 404); a name that
+ * still holds a `%XX` sequence after decoding is refused with a bare `400 Bad request` (#9153:
+ * rclone reported "error 400: 400 Bad request", its message for an answer without an `<error>`
+ * body), on every JFS request for that path. The allocate API takes the path inside JSON and
+ * stores such names, as the real service evidently did; they are then listed but unreachable.
  */
 export function parseRawJfsPath(rawPath: string): Parsed {
   const segs: string[] = [];
@@ -47,6 +58,7 @@ export function parseRawJfsPath(rawPath: string): Parsed {
     } catch {
       return { ok: false, status: 400, exception: EX.illegalArgument, text: `Unable to validate decoded path: ${rawPath}` };
     }
+    if (LITERAL_ESCAPE.test(dec)) return { ok: false, status: 400, bare: true };
     if (dec !== '') segs.push(dec);
   }
   return { ok: true, segs };
@@ -192,7 +204,7 @@ export async function handleJfs(ctx: Ctx): Promise<void> {
   const rawPath = (ctx.req.url ?? '/').split('?')[0];
   const parsed = parseRawJfsPath(rawPath.replace(/^\/jfs(\/|$)/i, '/'));
   drain(ctx.req);
-  if (!parsed.ok) return jfsError(ctx, parsed.status, parsed.exception, parsed.text);
+  if (!parsed.ok) return 'bare' in parsed ? sendBare(ctx, parsed.status) : jfsError(ctx, parsed.status, parsed.exception, parsed.text);
   const tokenUser = jfsUser(ctx);
   if (!tokenUser) return;
   if (parsed.segs.length === 0) {

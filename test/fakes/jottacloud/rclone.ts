@@ -52,6 +52,13 @@ export async function findRclones(): Promise<string[]> {
   return out;
 }
 
+/**
+ * rclone's default Jottacloud encoding since #9153 (commit cb9bdf629, jottacloud-api.md §3 item 4
+ * and §8), which adds `Percent` to what Debian's 1.60.1 uses. Set for every run, so every rclone
+ * under test stores the names rclone stores today (and knarr stores too: connectors/jottacloud/paths.ts).
+ */
+export const RCLONE_JOTTA_ENCODING = 'Slash,LtGt,DoubleQuote,Colon,Question,Asterisk,Pipe,Percent,Del,Ctl,InvalidUtf8,Dot';
+
 export interface RcloneResult {
   code: number;
   stdout: string;
@@ -69,12 +76,18 @@ export interface RcloneHarness {
   /** Configures another remote from a fresh login token of `account` (default: the emulator's default account). */
   addRemote(name: string, account?: string): Promise<RcloneResult>;
   /** Runs `rclone <args>` with the config, CA and private hosts file. Never throws on exit codes. */
-  run(args: string[], opts?: { timeoutMs?: number }): Promise<RcloneResult>;
+  run(args: string[], opts?: RunOptions): Promise<RcloneResult>;
   /** Like run() but throws with rclone's stderr on a non-zero exit. */
-  ok(args: string[], opts?: { timeoutMs?: number }): Promise<string>;
+  ok(args: string[], opts?: RunOptions): Promise<string>;
   /** The rclone.conf text (to inspect the saved token). */
   config(): Promise<string>;
   stop(): Promise<void>;
+}
+
+export interface RunOptions {
+  timeoutMs?: number;
+  /** `--jottacloud-encoding`; RCLONE_JOTTA_ENCODING when absent. */
+  encoding?: string;
 }
 
 /** Starts the emulator on a random 127.0.0.X:443 (retrying on collisions) and configures rclone for it. */
@@ -103,12 +116,15 @@ export async function startRcloneHarness(opts: { remote?: string; account?: stri
   await writeFile(conf, '');
   const remote = opts.remote ?? 'jotta';
 
-  const run = (args: string[], o: { timeoutMs?: number } = {}): Promise<RcloneResult> =>
+  const run = (args: string[], o: RunOptions = {}): Promise<RcloneResult> =>
     new Promise((resolve, reject) => {
       const child = spawn(
         'unshare',
         ['-m', 'sh', '-c', 'mount --bind "$1" /etc/hosts && shift && exec "$@"', 'sh', hosts, rclone, '--config', conf, '--ca-cert', ca, ...args],
-        { env: { ...process.env, SSL_CERT_FILE: ca, RCLONE_CONFIG: conf, TZ: 'UTC' }, stdio: ['ignore', 'pipe', 'pipe'] },
+        {
+          env: { ...process.env, SSL_CERT_FILE: ca, RCLONE_CONFIG: conf, TZ: 'UTC', RCLONE_JOTTACLOUD_ENCODING: o.encoding ?? RCLONE_JOTTA_ENCODING },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
       );
       let stdout = '';
       let stderr = '';
@@ -124,7 +140,7 @@ export async function startRcloneHarness(opts: { remote?: string; account?: stri
         resolve({ code: code ?? -1, stdout, stderr });
       });
     });
-  const ok = async (args: string[], o?: { timeoutMs?: number }): Promise<string> => {
+  const ok = async (args: string[], o?: RunOptions): Promise<string> => {
     const r = await run(args, o);
     if (r.code !== 0) throw new Error(`rclone ${args.join(' ')} exited ${r.code}:\n${r.stderr}`);
     return r.stdout;
