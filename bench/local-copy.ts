@@ -12,8 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
   apiOk, capture, describeTree, dropCaches, fmt, gitFacts, gnuTimeAvailable, linkTree, log, machineFacts, makeWorkDir, median,
-  peakRssKiB, PgBackendCpu, probeDropCaches, processCpuSeconds, resetPeakRss, runHistory, sleep, startBenchKnarr, timeCommand,
-  timedSync, treeMismatch, warmFile, writeRandomFile, writeSmallTree, type BenchKnarr, type RunHistory, type TreeFacts,
+  peakRssKiB, PgBackendCpu, phaseNames, phasesOf, probeDropCaches, processCpuSeconds, resetPeakRss, runHistory, sleep, startBenchKnarr, timeCommand,
+  timedSync, treeMismatch, warmFile, writeRandomFile, writeSmallTree, type BenchKnarr, type Phases, type TreeFacts,
 } from './support.js';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -155,45 +155,6 @@ interface KnarrDetail {
   temporalPeakRssKiB: number | null;
   temporalCpuSeconds: number | null;
   postgresCpuSeconds: number | null;
-}
-
-interface Phases {
-  /** POST /v1/jobs until the workflow started: the API's checks, the ledger rows, starting the workflow. */
-  start: number;
-  plan: number;
-  copy: number;
-  verify: number;
-  finalize: number;
-  /** The workflow closed until the 100 ms poll saw `completed`. */
-  poll: number;
-}
-
-const phaseNames: (keyof Phases)[] = ['start', 'plan', 'copy', 'verify', 'finalize', 'poll'];
-
-function phasesOf(h: RunHistory, postedAtMs: number, doneAtMs: number): Omit<KnarrDetail, 'runId' | 'executions' | 'baselineRssKiB' | 'temporalPeakRssKiB' | 'temporalCpuSeconds' | 'postgresCpuSeconds'> {
-  const closed = (name: string) => h.activities.filter((a) => a.name === name && a.closedMs !== null);
-  const lastClosed = (name: string) => Math.max(...closed(name).map((a) => a.closedMs!), -Infinity);
-  const planEnd = lastClosed('planRun');
-  const copyEnd = lastClosed('copyBatch');
-  const verifyEnd = lastClosed('verifyBatch');
-  const wfEnd = h.workflowClosedMs ?? doneAtMs;
-  const copyStop = Number.isFinite(copyEnd) ? copyEnd : planEnd;
-  const workEnd = Math.max(copyStop, Number.isFinite(verifyEnd) ? verifyEnd : copyStop);
-  const s = (ms: number) => Math.max(0, ms) / 1000;
-  const started = h.activities.filter((a) => a.startedMs !== null);
-  return {
-    phases: {
-      start: s(h.workflowStartedMs - postedAtMs),
-      plan: s(planEnd - h.workflowStartedMs),
-      copy: s(copyStop - planEnd),
-      verify: s(workEnd - copyStop),
-      finalize: s(wfEnd - workEnd),
-      poll: s(doneAtMs - wfEnd),
-    },
-    copyActivities: closed('copyBatch').length,
-    verifyActivities: closed('verifyBatch').length,
-    meanScheduleToStart: started.length ? started.reduce((sum, a) => sum + (a.startedMs! - a.scheduledMs), 0) / started.length / 1000 : NaN,
-  };
 }
 
 interface WorkloadInfo {

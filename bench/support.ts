@@ -5,13 +5,14 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomFillSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { link, mkdir, mkdtemp, open, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import postgres from 'postgres';
 import { createApp } from '../api/app.js';
@@ -106,7 +107,7 @@ export async function startBenchKnarr(): Promise<BenchKnarr> {
   }
 }
 
-async function startDevServerOnFreePort(cliPath: string): Promise<DevServer> {
+export async function startDevServerOnFreePort(cliPath: string): Promise<DevServer> {
   // The free port can be taken by someone else before the server binds it: try again then.
   for (let attempt = 1; ; attempt++) {
     try {
@@ -406,14 +407,21 @@ export async function writeRandomFile(path: string, bytes: number, n = 0): Promi
  * `count` files of random bytes, sizes uniform in [minBytes, maxBytes], in a three-level folder
  * tree of about 50 files per leaf (`a3/b1/c4/f01234.bin`).
  */
-export async function writeSmallTree(root: string, count: number, minBytes: number, maxBytes: number, seed = 1): Promise<{ files: number; bytes: number }> {
+export async function writeSmallTree(
+  root: string, count: number, minBytes: number, maxBytes: number, seed = 1,
+  layout: { folders?: number } = {},
+): Promise<{ files: number; bytes: number }> {
   const rand = prng(seed);
-  const buf = Buffer.allocUnsafe(maxBytes);
+  const buf = Buffer.allocUnsafe(Math.max(1, maxBytes));
   let bytes = 0;
+  // `folders` spreads the files evenly over that many folders one level down (`d042/f01234.bin`).
+  const perFolder = layout.folders ? Math.ceil(count / layout.folders) : 50;
   for (let i = 0; i < count; i++) {
-    const leaf = Math.floor(i / 50);
-    const dir = join(root, `a${leaf % 5}`, `b${Math.floor(leaf / 5) % 4}`, `c${Math.floor(leaf / 20)}`);
-    if (i % 50 === 0) await mkdir(dir, { recursive: true });
+    const leaf = Math.floor(i / perFolder);
+    const dir = layout.folders
+      ? join(root, `d${String(leaf).padStart(3, '0')}`)
+      : join(root, `a${leaf % 5}`, `b${Math.floor(leaf / 5) % 4}`, `c${Math.floor(leaf / 20)}`);
+    if (i % perFolder === 0) await mkdir(dir, { recursive: true });
     const size = minBytes + Math.floor(rand() * (maxBytes - minBytes + 1));
     randomFillSync(buf, 0, size);
     const path = join(dir, `f${String(i).padStart(5, '0')}.bin`);
@@ -514,3 +522,157 @@ export async function gitFacts(cwd: string): Promise<string> {
 }
 
 export { sleep };
+
+// ---------------------------------------------------------------------------------------------
+// Phases of a run, from its Temporal history
+
+/** Seconds per phase of one knarr run. */
+export interface Phases {
+  /** POST /v1/jobs until the workflow started: the API's checks, the ledger rows, starting the workflow. */
+  start: number;
+  plan: number;
+  copy: number;
+  verify: number;
+  finalize: number;
+  /** The workflow closed until the poll saw the run end. */
+  poll: number;
+}
+
+export const phaseNames: (keyof Phases)[] = ['start', 'plan', 'copy', 'verify', 'finalize', 'poll'];
+
+/**
+ * Which phase an activity belongs to, by its name, so the split survives activities being
+ * renamed or split (planRun today; a listing and a diff activity tomorrow). Anything else
+ * (finalizeRun, markRun…) is bookkeeping and lands in the phase it runs in.
+ */
+export function phaseOfActivity(name: string): 'plan' | 'copy' | 'verify' | null {
+  if (/verify/i.test(name)) return 'verify';
+  if (/plan|list|diff|enumerat|walk/i.test(name)) return 'plan';
+  if (/copy|transfer|upload|large|batch/i.test(name)) return 'copy';
+  return null;
+}
+
+export interface PhaseSplit {
+  phases: Phases;
+  copyActivities: number;
+  verifyActivities: number;
+  /** Mean seconds from an activity being scheduled to a worker starting it. */
+  meanScheduleToStart: number;
+}
+
+/**
+ * Splits a run's time by its history: plan ends with the last plan activity, copy with the last
+ * copy activity, verify with the last verify activity (whatever of verify ran alongside the copy
+ * is in copy), finalize when the workflow closed.
+ */
+export function phasesOf(h: RunHistory, postedAtMs: number, doneAtMs: number): PhaseSplit {
+  const closedOf = (phase: 'plan' | 'copy' | 'verify') => h.activities.filter((a) => phaseOfActivity(a.name) === phase && a.closedMs !== null);
+  const lastClosed = (phase: 'plan' | 'copy' | 'verify') => Math.max(...closedOf(phase).map((a) => a.closedMs!), -Infinity);
+  const planEnd = Number.isFinite(lastClosed('plan')) ? lastClosed('plan') : h.workflowStartedMs;
+  const copyEnd = lastClosed('copy');
+  const verifyEnd = lastClosed('verify');
+  const wfEnd = h.workflowClosedMs ?? doneAtMs;
+  const copyStop = Number.isFinite(copyEnd) ? Math.max(copyEnd, planEnd) : planEnd;
+  const workEnd = Math.max(copyStop, Number.isFinite(verifyEnd) ? verifyEnd : copyStop);
+  const s = (ms: number) => Math.max(0, ms) / 1000;
+  const started = h.activities.filter((a) => a.startedMs !== null);
+  return {
+    phases: {
+      start: s(h.workflowStartedMs - postedAtMs),
+      plan: s(planEnd - h.workflowStartedMs),
+      copy: s(copyStop - planEnd),
+      verify: s(workEnd - copyStop),
+      finalize: s(wfEnd - workEnd),
+      poll: s(doneAtMs - wfEnd),
+    },
+    copyActivities: closedOf('copy').length,
+    verifyActivities: closedOf('verify').length,
+    meanScheduleToStart: started.length ? started.reduce((sum, a) => sum + (a.startedMs! - a.scheduledMs), 0) / started.length / 1000 : NaN,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// knarr as its own processes, the way a user or a container runs it
+
+export interface KnarrChild {
+  role: 'server' | 'api' | 'worker';
+  pid: number;
+  child: ChildProcess;
+  output(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const repoDir = fileURLToPath(new URL('..', import.meta.url));
+
+/**
+ * `node --import tsx [nodeArgs] cli/main.ts <role>`, one process (as test/support/processes.ts
+ * spawnKnarr, plus node flags such as --cpu-prof or a preload); resolves once it says it is ready.
+ */
+export async function startKnarrChild(role: KnarrChild['role'], env: Record<string, string>, opts: { nodeArgs?: string[]; readyTimeoutMs?: number } = {}): Promise<KnarrChild> {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...(opts.nodeArgs ?? []), 'cli/main.ts', role], {
+    cwd: repoDir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const onData = (d: Buffer) => { out = (out + d.toString()).slice(-200_000); };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.once('exit', (code, signal) => res({ code, signal })));
+  const deadline = Date.now() + (opts.readyTimeoutMs ?? 180_000);
+  for (;;) {
+    if (new RegExp(`knarr: ${role} ready`).test(out)) break;
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`knarr ${role} exited before it was ready:\n${out.slice(-4000)}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`knarr ${role} was not ready in time:\n${out.slice(-4000)}`);
+    }
+    await sleep(100);
+  }
+  return { role, pid: child.pid!, child, output: () => out, exited };
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves once the process has gone. */
+export async function stopKnarrChild(k: KnarrChild, graceMs = 30_000): Promise<void> {
+  if (k.child.exitCode !== null || k.child.signalCode !== null) return;
+  k.child.kill('SIGTERM');
+  const killed = await Promise.race([k.exited.then(() => false), sleep(graceMs).then(() => true)]);
+  if (killed) {
+    log(`knarr ${k.role} did not stop within ${graceMs} ms of SIGTERM: SIGKILL`);
+    k.child.kill('SIGKILL');
+    await k.exited;
+  }
+}
+
+/** `VmRSS` of a process, in KiB (null once it has gone). */
+export function currentRssKiB(pid: number | 'self'): number | null {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Samples the RSS of some processes every `everyMs` until stopped: the shape of memory over a run. */
+export class RssSampler {
+  readonly samples: { atMs: number; rssKiB: Record<string, number | null> }[] = [];
+  private timer: NodeJS.Timeout;
+  private t0 = performance.now();
+  constructor(private pids: Record<string, number>, everyMs = 250) {
+    this.timer = setInterval(() => this.take(), everyMs);
+    this.timer.unref();
+    this.take();
+  }
+  take(): void {
+    const rssKiB: Record<string, number | null> = {};
+    for (const [name, pid] of Object.entries(this.pids)) rssKiB[name] = currentRssKiB(pid);
+    this.samples.push({ atMs: performance.now() - this.t0, rssKiB });
+  }
+  max(name: string): number | null {
+    const xs = this.samples.map((s) => s.rssKiB[name]).filter((x): x is number => typeof x === 'number');
+    return xs.length ? Math.max(...xs) : null;
+  }
+  stop(): void {
+    clearInterval(this.timer);
+    this.take();
+  }
+}
