@@ -25,7 +25,7 @@ import { jottaStatusMapper } from './errors.js';
 import { checkContainerName, checkedPath, DEFAULT_DEVICE, DEFAULT_MOUNTPOINT, JottaLocation, jottaNameRules, jottaNames, MAX_NAME_LENGTH, segmentsOf } from './paths.js';
 import { cphashHeaders, uploadFile, type JottaWriteResult } from './upload.js';
 import { isVisibleFile, parseJfsNode, parseJfsUser, parseListStreamChild, WireError, type JfsFile, type JfsNode, type JfsRevision } from './wire.js';
-import { XmlChildStream, XmlError } from './xml.js';
+import { XmlError, XmlStream } from '../shared/xml.js';
 import { emptyStream, isByteCount } from '../shared/streams.js';
 
 export type { JottaUploadState, JottaWriteResult, Md5Origin } from './upload.js';
@@ -172,7 +172,7 @@ export class JottacloudConnector implements Connector {
       // The caller's spelling of the root, the server's for everything below it.
       if (segs) page.push({ path: joinPath(rel, ...segs), isDir: true, size: 0, mtimeMs: 0, hashes: {} });
     };
-    const parser = new XmlChildStream((el) => {
+    const parser = new XmlStream({ select: ['*', '*'], onElement: (el) => {
       if (error) return;
       try {
         const item = parseListStreamChild(el);
@@ -199,7 +199,7 @@ export class JottacloudConnector implements Connector {
       } catch (err) {
         error = err;
       }
-    });
+    } });
     try {
       for await (const chunk of res.body) {
         opts.signal?.throwIfAborted();

@@ -3,7 +3,7 @@
  * here: index.ts decides what a parsed document means for the connector contract.
  * Section numbers refer to shared/specs/jottacloud-api.md.
  */
-import { child, childrenNamed, childText, parseXml, XmlError, type XmlElement } from './xml.js';
+import { child, childrenNamed, childText, parseXml, XmlError, type XmlElement } from '../shared/xml.js';
 
 // ---- JSON: auth (§2) ----
 
@@ -234,7 +234,7 @@ function parseFile(el: XmlElement): JfsFile {
 }
 
 function parseFolder(el: XmlElement): JfsFolder {
-  const kind = el.name === 'mountPoint' ? 'mountPoint' : 'folder';
+  const kind = el.local === 'mountPoint' ? 'mountPoint' : 'folder';
   const modified = childText(el, 'modified');
   return {
     kind,
@@ -266,9 +266,9 @@ function parseDoc(doc: string | Uint8Array, what: string): XmlElement {
 /** A stat or listing reply (§4.2, §5): `<file>`, `<folder>` or `<mountPoint>`. */
 export function parseJfsNode(doc: string | Uint8Array): JfsNode {
   const root = parseDoc(doc, 'JFS reply');
-  if (root.name === 'file') return { kind: 'file', file: parseFile(root) };
-  if (root.name === 'folder' || root.name === 'mountPoint') return parseFolder(root);
-  throw new WireError(`unexpected JFS reply <${root.name}>`);
+  if (root.local === 'file') return { kind: 'file', file: parseFile(root) };
+  if (root.local === 'folder' || root.local === 'mountPoint') return parseFolder(root);
+  throw new WireError(`unexpected JFS reply <${root.local}>`);
 }
 
 /** §9.1; undefined when the body is not an `<error>` document. */
@@ -280,7 +280,7 @@ export function parseJfsError(doc: string): JfsErrorXml | undefined {
   } catch {
     return undefined;
   }
-  if (root.name !== 'error') return undefined;
+  if (root.local !== 'error') return undefined;
   const message = (childText(root, 'message') ?? '').trim();
   const m = /^([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+)(?::|$)/.exec(message);
   return {
@@ -304,7 +304,7 @@ export function parseJsonError(body: string): (ApiErrorJson & OAuthErrorJson) | 
 /** §10: `GET /jfs/<user>`. */
 export function parseJfsUser(doc: string | Uint8Array): JfsUser {
   const root = parseDoc(doc, 'JFS account reply');
-  if (root.name !== 'user') throw new WireError(`unexpected JFS account reply <${root.name}>`);
+  if (root.local !== 'user') throw new WireError(`unexpected JFS account reply <${root.local}>`);
   return {
     username: (childText(root, 'username') ?? '').trim(),
     accountType: childText(root, 'account-type')?.trim(),
@@ -332,8 +332,8 @@ export type ListStreamItem =
 
 /** §4.4: `<folder><path>…</path></folder>`, `<file><path>parent</path><filename>…` and the `<stats>` trailer. */
 export function parseListStreamChild(el: XmlElement): ListStreamItem | { kind: 'stats'; folders: number; files: number } | undefined {
-  if (el.name === 'folder') return { kind: 'folder', path: childText(el, 'path') ?? '' };
-  if (el.name === 'file') {
+  if (el.local === 'folder') return { kind: 'folder', path: childText(el, 'path') ?? '' };
+  if (el.local === 'file') {
     const modified = childText(el, 'modified')?.trim();
     const created = childText(el, 'created')?.trim();
     // §8: liststream times are RFC 3339 with milliseconds.
@@ -350,7 +350,7 @@ export function parseListStreamChild(el: XmlElement): ListStreamItem | { kind: '
       created: cre === undefined || Number.isNaN(cre) ? undefined : cre,
     };
   }
-  if (el.name === 'stats') {
+  if (el.local === 'stats') {
     return { kind: 'stats', folders: num(childText(el, 'folders'), 'stats folders'), files: num(childText(el, 'files'), 'stats files') };
   }
   return undefined;
