@@ -1,6 +1,6 @@
 /**
- * Jottacloud authentication from a Personal Login Token, and single-writer token refresh.
- * Section numbers refer to shared/specs/jottacloud-api.md §2.
+ * Jottacloud authentication from a Personal Login Token: the grants that connectors/shared/oauth.ts
+ * (the single-writer token manager) calls. Section numbers refer to shared/specs/jottacloud-api.md §2.
  *
  * Life of a remote's credentials (all inside the remote's encrypted credentials):
  *   1. created with `{ loginToken }` (the API stores the config's `loginToken` as a secret);
@@ -14,8 +14,9 @@
  *      session family (§2.5), so no two processes may ever refresh with the same token.
  */
 import { ConnectorError } from '../errors.js';
-import type { ConnectorContext } from '../types.js';
 import { headerValue, type HttpClient, type HttpResponse } from '../shared/http.js';
+import { TokenManager, type TokenGrants } from '../shared/oauth.js';
+import type { ConnectorContext } from '../types.js';
 import { authMessage } from './errors.js';
 import type { LoginTokenJson, OAuthErrorJson, TokenResponseJson, WellKnownJson } from './wire.js';
 
@@ -23,8 +24,6 @@ import type { LoginTokenJson, OAuthErrorJson, TokenResponseJson, WellKnownJson }
 export const CLIENT_ID = 'jottacli';
 /** §2.3 */
 export const SCOPE = 'openid offline_access';
-/** §2.5: golang/oauth2's defaultExpiryDelta, which rclone uses: refresh 10 s before expiry. */
-const EXPIRY_DELTA_MS = 10_000;
 /** §2.5: access tokens "normally have one hour expiry"; assumed when `expires_in` is missing. */
 const DEFAULT_LIFETIME_SEC = 3600;
 
@@ -131,13 +130,8 @@ function asTokens(raw: Record<string, unknown>): JottaTokens | undefined {
   };
 }
 
-/**
- * Refresh this long before expiry: 10 s as rclone (§2.5), but at most a fifth of the token's
- * lifetime, so very short-lived tokens (the emulator's fault) are not refreshed on every request.
- */
-export function refreshMarginMs(expiresInSec: number): number {
-  return Math.min(EXPIRY_DELTA_MS, Math.floor((expiresInSec * 1000) / 5));
-}
+/** §2.5: refresh 10 s before expiry, as rclone (golang/oauth2's defaultExpiryDelta). */
+export { refreshMarginMs } from '../shared/oauth.js';
 
 /** What this process did about tokens (for events and tests). */
 export interface AuthStats {
@@ -156,14 +150,12 @@ export interface AuthOptions {
 }
 
 /**
- * Hands out access tokens. In this process one renewal runs at a time (callers share it); across
- * processes the credential store's `update` (a row lock, PostgreSQL in production) serialises them.
+ * Hands out access tokens through the shared single-writer manager; what is Jottacloud's here is
+ * how the first tokens come from the login token (§2.1–§2.4) and how a refresh is sent (§2.5).
  */
-export class JottaAuth {
-  private current: JottaTokens | undefined;
-  private pending: Promise<JottaTokens> | undefined;
+export class JottaAuth implements TokenGrants<JottaTokens> {
+  private readonly manager: TokenManager<JottaTokens>;
   private readonly now: () => number;
-  readonly stats: AuthStats = { exchanges: 0, refreshes: 0, adoptedByRead: 0, adoptedUnderLock: 0 };
 
   constructor(
     private readonly http: HttpClient,
@@ -171,74 +163,43 @@ export class JottaAuth {
     opts: AuthOptions = {},
   ) {
     this.now = opts.now ?? Date.now;
+    this.manager = new TokenManager(ctx.credentials, this, { now: this.now });
   }
 
-  /** A valid access token: the cached one, or one renewed (or obtained from the login token) as needed. */
-  async accessToken(): Promise<string> {
-    const cur = this.current;
-    if (cur && this.usable(cur)) return cur.accessToken;
-    return (await this.renew(undefined)).accessToken;
+  accessToken(): Promise<string> {
+    return this.manager.accessToken();
   }
 
   /**
-   * After the server answered 401 to `rejected` (revoked, or expired early): a different token,
-   * refreshed if the stored one is the rejected one. rclone never refreshes on 401 (§2.5); this
-   * connector does once, so a token expired before its time (clock skew, the emulator's
-   * expire-now fault) costs one refresh instead of a failed activity.
+   * After the server answered 401 to `rejected` (revoked, or expired early). rclone never
+   * refreshes on 401 (§2.5); this connector does once, so a token expired before its time (clock
+   * skew, the emulator's expire-now fault) costs one refresh instead of a failed activity.
    */
-  async afterRejection(rejected: string): Promise<string> {
-    let t = await this.renew(rejected);
-    // A renewal already in flight may have started before the rejection and returned the same token.
-    if (t.accessToken === rejected) t = await this.renew(rejected);
-    return t.accessToken;
+  afterRejection(rejected: string): Promise<string> {
+    return this.manager.afterRejection(rejected);
   }
 
   /** The tokens as last seen (for tests and the lead's probes). */
   get tokens(): Readonly<JottaTokens> | undefined {
-    return this.current;
+    return this.manager.tokens;
   }
 
-  private usable(t: JottaTokens, rejected?: string): boolean {
-    return t.accessToken !== rejected && this.now() < t.expiresAt - refreshMarginMs(t.expiresIn);
+  get stats(): AuthStats {
+    const { obtained, refreshes, adoptedByRead, adoptedUnderLock } = this.manager.stats;
+    return { exchanges: obtained, refreshes, adoptedByRead, adoptedUnderLock };
   }
 
-  private renew(rejected: string | undefined): Promise<JottaTokens> {
-    this.pending ??= this.renewShared(rejected)
-      .then((t) => (this.current = t))
-      .finally(() => {
-        this.pending = undefined;
-      });
-    return this.pending;
+  read(raw: Record<string, unknown>): JottaTokens | undefined {
+    return asTokens(raw);
   }
 
-  private async renewShared(rejected: string | undefined): Promise<JottaTokens> {
-    // Another process may have refreshed already: a plain read avoids taking the lock then.
-    const seen = asTokens(await this.ctx.credentials.read());
-    if (seen && this.usable(seen, rejected)) {
-      this.stats.adoptedByRead++;
-      return seen;
-    }
-    let result: JottaTokens | undefined;
-    await this.ctx.credentials.update(async (raw) => {
-      // Under the row lock: decide again from what is stored now, never from what we saw before.
-      const stored = asTokens(raw);
-      if (stored && this.usable(stored, rejected)) {
-        result = stored;
-        this.stats.adoptedUnderLock++;
-        return raw;
-      }
-      if (stored) {
-        result = await this.refresh(stored);
-        this.stats.refreshes++;
-      } else if (raw.loginToken !== undefined) {
-        result = await this.exchange(raw.loginToken);
-        this.stats.exchanges++;
-      } else {
-        throw new ConnectorError('auth', authMessage(this.ctx.remoteName, 'the remote has no Jottacloud credentials stored'));
-      }
-      return { ...result };
-    });
-    return result as JottaTokens;
+  /** The login token is spent by the exchange: it is not stored with the tokens (§2.1). */
+  obtain(raw: Record<string, unknown>): Promise<JottaTokens | undefined> {
+    return raw.loginToken === undefined ? Promise.resolve(undefined) : this.exchange(raw.loginToken);
+  }
+
+  missing(): ConnectorError {
+    return new ConnectorError('auth', authMessage(this.ctx.remoteName, 'the remote has no Jottacloud credentials stored'));
   }
 
   /** §2.1–§2.4: the single-use login token for the first tokens of a new session family. */
@@ -279,7 +240,7 @@ export class JottaAuth {
   }
 
   /** §2.5: refresh grant; the refresh token rotates. */
-  private async refresh(stored: JottaTokens): Promise<JottaTokens> {
+  async refresh(stored: JottaTokens): Promise<JottaTokens> {
     // §2.5: golang/oauth2 tries a Basic header first and falls back to client_id in the body;
     // jafs and aeroftp send client_id in the body directly, which every server accepts. One
     // request, so no first attempt can be refused (and mistaken for reuse, §12.3 item 2).
