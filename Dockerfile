@@ -7,6 +7,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev
 COPY core ./core
 COPY connectors ./connectors
+COPY engine ./engine
 COPY db ./db
 COPY activities ./activities
 COPY workflows ./workflows

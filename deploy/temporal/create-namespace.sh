@@ -1,0 +1,20 @@
+#!/bin/sh
+# Registers knarr's namespace on a fresh Temporal server (temporal-server does not create
+# `default` by itself, unlike the dev server), retrying while the server is still starting; safe to
+# run again. Run by docker-compose.yml (in temporalio/admin-tools) and by
+# test/support/temporalServer.ts with the Temporal CLI, so the test registers it as compose does.
+set -eu
+: "${TEMPORAL_ADDRESS:?}"
+namespace="${TEMPORAL_NAMESPACE:-default}"
+retention="${NAMESPACE_RETENTION:-30d}"
+attempts="${NAMESPACE_ATTEMPTS:-60}"
+i=0
+until temporal operator namespace describe --namespace "$namespace" >/dev/null 2>&1; do
+  i=$((i + 1))
+  if [ "$i" -gt "$attempts" ]; then
+    echo "namespace $namespace could not be created at $TEMPORAL_ADDRESS" >&2
+    exit 1
+  fi
+  temporal operator namespace create --namespace "$namespace" --retention "$retention" || sleep 1
+done
+echo "namespace $namespace ready"
