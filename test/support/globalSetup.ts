@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
 import { startDevServer, type DevServer } from '../../runtime/devServer.js';
 import { findTemporalCli } from '../../runtime/temporalCli.js';
@@ -5,12 +7,16 @@ import { createTestDatabase } from './pg.js';
 import { freePort } from './ports.js';
 
 const log = (line: string) => console.error(`[test setup] ${line}`);
+const repo = fileURLToPath(new URL('../..', import.meta.url));
 
 // One Temporal dev server and one database for the whole run: a server per file races on
 // startup (specs/temporal.md §7) and costs seconds each.
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  // In CI the install script has already built it; locally the first run may build it.
+  // `npm ci && npm test` is the whole set-up: whatever is missing is built here, once, into
+  // ~/.cache/knarr (minutes the first time, a second when cached). CI has run the same scripts.
   const cliPath = await findTemporalCli({ log });
+  await installScript('install-test-servers.sh');
+  const temporalServerDir = await installScript('install-temporal-server.sh');
   const server = await startSharedServer(cliPath);
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
   try {
@@ -23,6 +29,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('temporalCliPath', cliPath);
   project.provide('temporalAddress', server.address);
   project.provide('databaseUrl', database.url);
+  project.provide('temporalServerDir', temporalServerDir);
 
   return async () => {
     const results = await Promise.allSettled([server.stop(), database.drop()]);
@@ -46,4 +53,18 @@ async function startSharedServer(cliPath: string): Promise<DevServer> {
       log(`Temporal dev server did not start (${(err as Error).message.split('\n')[0]}); retrying`);
     }
   }
+}
+
+/** Runs one of scripts/install-*.sh, its progress on our stderr; resolves with its last stdout line. */
+function installScript(name: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', [`scripts/${name}`], { cwd: repo, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.once('error', reject);
+    child.once('exit', (code, signal) => {
+      if (code === 0) resolve(out.trim().split('\n').pop() ?? '');
+      else reject(new Error(`scripts/${name} failed (${signal ?? code}); run it by hand to see why`));
+    });
+  });
 }
