@@ -9,7 +9,10 @@ declare module 'vitest' {
     temporalCliPath: string;
     /** A PostgreSQL database created for this run and dropped after it. */
     databaseUrl: string;
-    /** temporal-server, temporal-sql-tool and their schema (scripts/install-temporal-server.sh), for test/support/temporalServer.ts. */
+    /**
+     * temporal-server, temporal-sql-tool and their schema (scripts/install-temporal-server.sh),
+     * for test/support/temporalServer.ts; `unavailable: <why>` when the script failed.
+     */
     temporalServerDir: string;
   }
 }

@@ -48,6 +48,7 @@ export interface StartTemporalServerOptions {
 export async function startTemporalServer(options: StartTemporalServerOptions): Promise<TemporalServer> {
   const log = options.log ?? (() => {});
   const namespace = options.namespace ?? 'default';
+  if (options.serverDir.startsWith('unavailable: ')) throw new Error(`no Temporal server to start: ${options.serverDir}`);
   const dir = await mkdtemp(join(tmpdir(), 'knarr-temporal-'));
   const databases: TestDatabase[] = [];
   const cleanUp = async () => {
