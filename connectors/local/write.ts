@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { baseName, parentPath } from '../../core/paths.js';
 import { ConnectorError, isConnectorError } from '../errors.js';
 import { MultiHash } from '../shared/hashing.js';
+import { driveUpload, type UploadSession } from '../shared/upload.js';
 import type { UploadSource, UploadState, WriteOptions, WriteResult } from '../types.js';
 import { errnoCode, invalidName, mapFsError } from './errors.js';
 import { toEntry } from './list.js';
@@ -29,6 +30,7 @@ type FsCall = <T>(p: Promise<T>) => Promise<T>;
  * Streams `source` into a hidden partial file beside the target and renames it into place once
  * every byte is there, so no reader ever sees half a file. A failed or aborted write leaves the
  * partial file for a resume; one whose source delivered the wrong number of bytes removes it.
+ * The loop and its guards are the shared upload driver's; this is the session on disk.
  */
 export async function writeLocal(
   root: LocalRoot,
@@ -39,54 +41,67 @@ export async function writeLocal(
 ): Promise<WriteResult> {
   const rel = root.normalize(path, 'write');
   if (rel === '') throw invalidName('write', path, "is the remote's root, not a file");
-  const chunkSize = opts.chunkSize ?? defaultChunkSize;
-  if (!Number.isSafeInteger(source.size) || source.size < 0) throw new RangeError(`source.size must be a byte count, not ${source.size}`);
-  if (!(chunkSize > 0)) throw new RangeError(`chunkSize must be positive, not ${chunkSize}`);
   const fsCall: FsCall = (p) =>
     p.catch((err: unknown) => {
       throw mapFsError(err, 'write', rel);
     });
+  const hash = new MultiHash();
+  let target = '';
 
-  opts.signal?.throwIfAborted();
-  await root.ensureDir(parentPath(rel), 'write');
-  const target = await root.itself(rel, 'write');
-  const existing = await fsCall(lstat(target)).catch((err: unknown) => (isConnectorError(err, 'not_found') ? null : Promise.reject(err)));
-  if (existing?.isDirectory()) throw new ConnectorError('conflict', `write ${JSON.stringify(rel)}: a folder is in the way`);
-
-  const tempName = partialNameFor(baseName(rel));
-  const temp = join(dirname(target), tempName);
-  const resume = opts.resume !== undefined && (opts.resume.tempName === undefined || opts.resume.tempName === tempName);
-  const { fh, start } = await openPartial(temp, resume, source.size, fsCall);
-  let closed = false;
-  const close = async () => {
-    if (!closed) {
-      closed = true;
-      await fh.close();
-    }
-  };
-  try {
-    const hash = new MultiHash();
-    await hashPrefix(fh, start, hash, opts.signal, fsCall);
-    if (start > 0) opts.onProgress?.(start);
-    const end = await pump(fh, source, start, { ...opts, rel, chunkSize, tempName, hash, fsCall });
-    if (end !== source.size) throw corrupt(rel, `the source ended after ${end} of its ${source.size} bytes`);
-    await fsCall(fh.datasync());
-    // On the handle, before the rename: the file never appears at the target with a wrong time.
-    await fsCall(fh.utimes(utimeSeconds(source.mtimeMs), utimeSeconds(source.mtimeMs)));
-    await fsCall(close());
-    await fsCall(rename(temp, target));
-    return {
-      entry: toEntry(rel, await fsCall(stat(target))),
-      resumedFrom: start,
-      deduplicated: false,
-      hashes: hash.digest(),
+  const begin = async (): Promise<UploadSession<LocalUploadState>> => {
+    await root.ensureDir(parentPath(rel), 'write');
+    target = await root.itself(rel, 'write');
+    const existing = await fsCall(lstat(target)).catch((err: unknown) => (isConnectorError(err, 'not_found') ? null : Promise.reject(err)));
+    if (existing?.isDirectory()) throw new ConnectorError('conflict', `write ${JSON.stringify(rel)}: a folder is in the way`);
+    const tempName = partialNameFor(baseName(rel));
+    const temp = join(dirname(target), tempName);
+    const resume = opts.resume !== undefined && (opts.resume.tempName === undefined || opts.resume.tempName === tempName);
+    const { fh, start } = await openPartial(temp, resume, source.size, fsCall);
+    let closed = false;
+    const close = async () => {
+      if (!closed) {
+        closed = true;
+        await fh.close();
+      }
     };
-  } catch (err) {
-    await close().catch(() => {});
-    if (isConnectorError(err, 'corrupt')) await unlink(temp).catch(() => {});
-    if (opts.signal?.aborted) throw opts.signal.reason;
-    throw err;
-  }
+    try {
+      await hashPrefix(fh, start, hash, opts.signal, fsCall);
+    } catch (err) {
+      await close().catch(() => {});
+      throw err;
+    }
+    return {
+      committed: start,
+      async put(chunk, position) {
+        await writeAll(fh, chunk, position, fsCall);
+        hash.update(chunk);
+      },
+      async checkpoint(offset) {
+        // Synced before it is reported: a checkpoint must survive a crash of the machine too.
+        await fsCall(fh.datasync());
+        return { offset, tempName };
+      },
+      async commit() {
+        await fsCall(fh.datasync());
+        // On the handle, before the rename: the file never appears at the target with a wrong time.
+        await fsCall(fh.utimes(utimeSeconds(source.mtimeMs), utimeSeconds(source.mtimeMs)));
+        await fsCall(close());
+        await fsCall(rename(temp, target));
+      },
+      async abort(discard) {
+        await close().catch(() => {});
+        if (discard) await unlink(temp).catch(() => {});
+      },
+    };
+  };
+
+  const { resumedFrom } = await driveUpload({ op: `write ${JSON.stringify(rel)}`, source, opts, defaultChunkSize, begin });
+  return {
+    entry: toEntry(rel, await fsCall(stat(target))),
+    resumedFrom,
+    deduplicated: false,
+    hashes: hash.digest(),
+  };
 }
 
 /**
@@ -124,58 +139,9 @@ async function hashPrefix(fh: FileHandle, length: number, hash: MultiHash, signa
   }
 }
 
-interface PumpOptions extends WriteOptions {
-  rel: string;
-  chunkSize: number;
-  tempName: string;
-  hash: MultiHash;
-  fsCall: FsCall;
-}
-
-/** Copies the source from `start` into the partial file; returns the offset reached. */
-async function pump(fh: FileHandle, source: UploadSource, start: number, o: PumpOptions): Promise<number> {
-  const readable = await source.open(start, o.signal).catch((err: unknown) => Promise.reject(sourceFailure(err)));
-  const chunks = readable[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
-  let pos = start;
-  try {
-    while (true) {
-      const next = await chunks.next().catch((err: unknown) => Promise.reject(sourceFailure(err)));
-      if (next.done) return pos;
-      o.signal?.throwIfAborted();
-      const chunk = typeof next.value === 'string' ? Buffer.from(next.value) : next.value;
-      if (pos + chunk.length > source.size) throw corrupt(o.rel, `the source delivered more than its ${source.size} bytes`);
-      await writeAll(fh, chunk, pos, o.fsCall);
-      o.hash.update(chunk);
-      const before = pos;
-      pos += chunk.length;
-      o.onProgress?.(pos);
-      // At each chunk boundary crossed, counted from the file's start so resumes keep the rhythm;
-      // none at the very end, where the commit syncs anyway.
-      if (Math.floor(pos / o.chunkSize) > Math.floor(before / o.chunkSize) && pos < source.size) {
-        // Synced before it is reported: a checkpoint must survive a crash of the machine too.
-        await o.fsCall(fh.datasync());
-        await o.onCheckpoint?.({ offset: pos, tempName: o.tempName } satisfies LocalUploadState);
-      }
-    }
-  } finally {
-    readable.destroy();
-  }
-}
-
 async function writeAll(fh: FileHandle, chunk: Buffer, position: number, fsCall: FsCall): Promise<void> {
   for (let done = 0; done < chunk.length; ) {
     const { bytesWritten } = await fsCall(fh.write(chunk, done, chunk.length - done, position + done));
     done += bytesWritten;
   }
-}
-
-/** The source's own failure (a cut connection, a provider error) keeps its kind; anything else may pass on retry. */
-function sourceFailure(err: unknown): ConnectorError {
-  if (err instanceof ConnectorError) return err;
-  const why = err instanceof Error ? err.message : String(err);
-  return new ConnectorError('transient', `reading the source failed: ${why}`, { cause: err });
-}
-
-function corrupt(rel: string, why: string): ConnectorError {
-  return new ConnectorError('corrupt', `write ${JSON.stringify(rel)}: ${why}; nothing was written to the target`);
 }
