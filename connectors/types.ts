@@ -105,6 +105,36 @@ export interface WriteResult {
   hashes: Hashes;
 }
 
+/**
+ * Parallel parts of one large file (rclone's OpenChunkWriter): the engine reads the source in
+ * order and hands each part to `writeChunk`, several at once; the connector commits them in any
+ * order (local positional writes, S3 multipart, OneDrive ranges). `state()` after a part
+ * completes is the checkpoint a resume starts from, listing the parts already held.
+ */
+export interface ChunkWriter {
+  /** Bytes per part (the last is shorter); fixed for the life of the upload, resumes included. */
+  readonly partSize: number;
+  /** Parts the provider likes in flight at once. */
+  readonly concurrency: number;
+  /** Parts already held from an earlier attempt, which the engine does not send again. */
+  isDone(part: number): boolean;
+  /** Commits one part; `data` is exactly that part's bytes. */
+  writeChunk(part: number, data: Buffer, signal?: AbortSignal): Promise<void>;
+  /** The checkpoint of what is held now: parts completed so far, durable at the provider. */
+  state(): UploadState;
+  /** Every part is there: assemble the file and return it as the destination reports it. */
+  close(signal?: AbortSignal): Promise<WriteResult>;
+  /** Stops without committing, keeping what is held for a resume. */
+  abandon(): Promise<void>;
+}
+
+export interface ChunkWriterOptions {
+  resume?: UploadState;
+  /** Part size asked for; the connector may round it to what the provider allows. */
+  partSize?: number;
+  signal?: AbortSignal;
+}
+
 export interface DeleteOptions {
   /** Skip the provider's trash. Default false: deletes go to trash where there is one. */
   permanent?: boolean;
@@ -138,6 +168,8 @@ export interface Connector {
   move(from: string, to: string): Promise<Entry>;
   /** Server-side copy; throws unsupported where `capabilities.serverSideCopy` is false. */
   copy(from: string, to: string): Promise<Entry>;
+  /** Parallel parts for large files; absent where the provider takes one stream only. */
+  openChunkWriter?(path: string, source: Omit<UploadSource, 'open'>, opts?: ChunkWriterOptions): Promise<ChunkWriter>;
   about(): Promise<About>;
   /** Releases connections and handles. */
   close(): Promise<void>;

@@ -128,7 +128,7 @@ async function copyChecked(env: BatchEnv, item: ItemRow): Promise<{ outcome: Ite
     let copied: CopyOutcome;
     try {
       copied = await copyOne(
-        { srcPath, dstPath, size: item.size, mtimeMs: item.mtimeMs, srcHashes: item.srcHashes, resume },
+        { srcPath, dstPath, size: item.size, mtimeMs: item.mtimeMs, srcHashes: item.srcHashes, resume, large: item.large },
         {
           src: env.src, dst: env.dst, sameRemote: env.sameRemote, chunkSize: env.chunkSize, limiter: env.limiter, signal: env.signal,
           onProgress: (offset) => env.onProgress?.({ itemId: item.id, offset }),

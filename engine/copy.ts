@@ -2,8 +2,9 @@ import { pipeline, type Readable } from 'node:stream';
 import type { Entry, Hashes, HashType } from '../core/entry.js';
 import { compareHash, pickHash, type HashVerdict } from '../core/hashes.js';
 import { HashingStream, isNodeHashType, nodeHashTypes } from '../connectors/shared/hashing.js';
-import type { Connector, UploadSource, UploadState } from '../connectors/types.js';
+import type { Connector, UploadState, WriteResult } from '../connectors/types.js';
 import type { BandwidthLimiter } from './bandwidth.js';
+import { writeInParts } from './parts.js';
 
 /** One file to copy, as the ledger knows it; paths are full paths inside each remote. */
 export interface CopyTask {
@@ -15,6 +16,8 @@ export interface CopyTask {
   srcHashes: Hashes;
   /** The upload state of an interrupted earlier attempt. */
   resume?: UploadState | null;
+  /** A large file: written in parallel parts where the destination can. */
+  large?: boolean;
 }
 
 export interface CopyEnv {
@@ -62,33 +65,55 @@ export async function copyOne(task: CopyTask, env: CopyEnv): Promise<CopyOutcome
     return outcome(hashType, task.srcHashes, entry.hashes, { entry, resumedFrom: 0, deduplicated: false, serverSide: true });
   }
 
-  // The source is hashed while it streams; that covers the whole file only when reading starts at 0.
-  let hashing: HashingStream | null = null;
-  const source: UploadSource = {
-    size: task.size,
-    mtimeMs: task.mtimeMs,
-    hashes: task.srcHashes,
-    async open(offset: number, signal?: AbortSignal): Promise<Readable> {
-      const stages: NodeJS.ReadWriteStream[] = [];
-      const stream = await env.src.read(task.srcPath, { offset, signal: signal ?? env.signal });
-      hashing = offset === 0 && isNodeHashType(hashType) && !task.srcHashes[hashType] ? new HashingStream([hashType]) : null;
-      if (hashing) stages.push(hashing);
-      if (env.limiter) stages.push(env.limiter.stream(signal ?? env.signal));
-      if (stages.length === 0) return stream;
-      // pipeline, not pipe: a source error must reach the reader instead of stalling the upload.
-      return (pipeline as (...s: unknown[]) => Readable)(stream, ...stages, () => {});
-    },
+  const open = async (offset: number, signal: AbortSignal, hash: HashingStream | null): Promise<Readable> => {
+    const stream = await env.src.read(task.srcPath, { offset, signal });
+    const stages = [hash, env.limiter?.stream(signal)].filter((s): s is NonNullable<typeof s> => !!s);
+    if (stages.length === 0) return stream;
+    // pipeline, not pipe: a source error must reach the reader instead of stalling the upload.
+    return (pipeline as (...s: unknown[]) => Readable)(stream, ...stages, () => {});
   };
-  const written = await env.dst.write(task.dstPath, source, {
-    resume: task.resume ?? undefined,
-    chunkSize: env.chunkSize,
-    signal: env.signal,
-    onProgress: env.onProgress,
-    onCheckpoint: env.onCheckpoint,
-  });
-  const h = hashing as HashingStream | null;
-  const streamed: Hashes = h?.writableFinished && h.bytes === task.size ? h.hashes() : {};
-  return outcome(hashType, { ...task.srcHashes, ...streamed }, { ...written.hashes, ...written.entry.hashes }, {
+
+  let written: WriteResult;
+  let streamed: Hashes = {};
+  if (task.large && env.dst.openChunkWriter) {
+    const writer = await env.dst.openChunkWriter(task.dstPath, { size: task.size, mtimeMs: task.mtimeMs, hashes: task.srcHashes }, {
+      resume: task.resume ?? undefined, partSize: env.chunkSize, signal: env.signal,
+    });
+    ({ written, streamed } = await writeInParts(writer, {
+      size: task.size, hashType, signal: env.signal, onProgress: env.onProgress, onCheckpoint: env.onCheckpoint,
+      open: (offset) => open(offset, env.signal, null),
+    }));
+  } else {
+    // The source is hashed while it streams; that covers the whole file only when reading starts at 0.
+    let hashing: HashingStream | null = null;
+    written = await env.dst.write(task.dstPath, {
+      size: task.size,
+      mtimeMs: task.mtimeMs,
+      hashes: task.srcHashes,
+      open: (offset, signal) => {
+        hashing = offset === 0 && isNodeHashType(hashType) && !task.srcHashes[hashType] ? new HashingStream([hashType]) : null;
+        return open(offset, signal ?? env.signal, hashing);
+      },
+    }, {
+      resume: task.resume ?? undefined,
+      chunkSize: env.chunkSize,
+      signal: env.signal,
+      onProgress: env.onProgress,
+      onCheckpoint: env.onCheckpoint,
+    });
+    const h = hashing as HashingStream | null;
+    if (h?.writableFinished && h.bytes === task.size) streamed = h.hashes();
+  }
+
+  const srcHashes = { ...task.srcHashes, ...streamed };
+  const dstHashes = { ...written.hashes, ...written.entry.hashes };
+  // A destination that stores no checksum (a local folder) is credited with the hash of the bytes
+  // this copy read from the source and handed to it, once it holds all of them, as rclone does;
+  // a resumed file, whose first bytes were sent earlier, is read back by the verify phase instead.
+  if (!env.dst.capabilities.hashes.includes(hashType) && !dstHashes[hashType] && streamed[hashType] && written.entry.size === task.size && !written.deduplicated) {
+    dstHashes[hashType] = streamed[hashType];
+  }
+  return outcome(hashType, srcHashes, dstHashes, {
     entry: written.entry, resumedFrom: written.resumedFrom, deduplicated: written.deduplicated, serverSide: false,
   });
 }

@@ -6,6 +6,8 @@ import { ConnectorError } from '../errors.js';
 import { walkByListing } from '../shared/walk.js';
 import type {
   About,
+  ChunkWriter,
+  ChunkWriterOptions,
   Capabilities,
   Connector,
   ListOptions,
@@ -19,6 +21,7 @@ import { listDir, toEntry } from './list.js';
 import { moveLocal, copyLocal } from './move-copy.js';
 import { LocalRoot, maxNameBytes } from './paths.js';
 import { writeLocal } from './write.js';
+import { openLocalChunkWriter } from './chunkWriter.js';
 import { emptyStream, isByteCount } from '../shared/streams.js';
 
 export type { LocalUploadState } from './write.js';
@@ -126,6 +129,10 @@ class LocalConnector implements Connector {
 
   move(from: string, to: string): Promise<Entry> {
     return moveLocal(this.root, from, to);
+  }
+
+  openChunkWriter(path: string, source: Omit<UploadSource, 'open'>, opts: ChunkWriterOptions = {}): Promise<ChunkWriter> {
+    return openLocalChunkWriter(this.root, path, source, opts, localCapabilities.preferredChunkSize);
   }
 
   copy(from: string, to: string): Promise<Entry> {

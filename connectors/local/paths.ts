@@ -20,8 +20,10 @@ export function isPartialName(name: string): boolean {
  * The hidden name beside `name` where an unfinished write (or copy) collects its bytes. Derived
  * from the target alone, so a resumed write finds it again without trusting a path from outside.
  */
-export function partialNameFor(name: string, purpose: 'write' | 'copy' = 'write'): string {
-  const tag = purpose === 'copy' ? '.copy' : '';
+export function partialNameFor(name: string, purpose: 'write' | 'copy' | 'parts' = 'write'): string {
+  // A file written in parallel parts is full-length from the start, so it must never be mistaken
+  // for a single-stream partial, which resumes at its size.
+  const tag = purpose === 'write' ? '' : `.${purpose}`;
   const plain = `.${name}${tag}${partialSuffix}`;
   if (Buffer.byteLength(plain) <= maxNameBytes) return plain;
   return `.${createHash('sha1').update(name).digest('hex')}${tag}${partialSuffix}`;

@@ -1,0 +1,127 @@
+import { constants } from 'node:fs';
+import { lstat, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { baseName, parentPath } from '../../core/paths.js';
+import { ConnectorError, isConnectorError } from '../errors.js';
+import type { ChunkWriter, ChunkWriterOptions, UploadSource, UploadState, WriteResult } from '../types.js';
+import { errnoCode, invalidName, mapFsError } from './errors.js';
+import { toEntry } from './list.js';
+import { partialNameFor, type LocalRoot } from './paths.js';
+import { utimeSeconds } from './write.js';
+
+/** What a resume needs: the part size and which parts are on disk, as inclusive ranges of part numbers. */
+export interface LocalPartsState extends UploadState {
+  offset: number;
+  tempName: string;
+  size: number;
+  partSize: number;
+  done: [number, number][];
+}
+
+/** Parts in flight at once: enough to keep a disk's queue full without thrashing it. */
+const concurrency = 4;
+
+/**
+ * Writes a large file in parts at their positions in a full-length hidden partial file, then
+ * renames it into place. A part counts as held only once it has been synced to disk, so a
+ * checkpoint never names a part a crash could lose.
+ */
+export async function openLocalChunkWriter(
+  root: LocalRoot, path: string, source: Omit<UploadSource, 'open'>, opts: ChunkWriterOptions, defaultPartSize: number,
+): Promise<ChunkWriter> {
+  const rel = root.normalize(path, 'write');
+  if (rel === '') throw invalidName('write', path, "is the remote's root, not a file");
+  const fsCall = <T>(p: Promise<T>): Promise<T> => p.catch((err: unknown) => { throw mapFsError(err, 'write', rel); });
+  await root.ensureDir(parentPath(rel), 'write');
+  const target = await root.itself(rel, 'write');
+  const existing = await fsCall(lstat(target)).catch((err: unknown) => (isConnectorError(err, 'not_found') ? null : Promise.reject(err)));
+  if (existing?.isDirectory()) throw new ConnectorError('conflict', `write ${JSON.stringify(rel)}: a folder is in the way`);
+
+  const tempName = partialNameFor(baseName(rel), 'parts');
+  const temp = join(dirname(target), tempName);
+  const resume = usableResume(opts.resume, tempName, source.size);
+  const partSize = resume?.partSize ?? opts.partSize ?? defaultPartSize;
+  if (!(partSize > 0)) throw new RangeError(`partSize must be positive, not ${partSize}`);
+  const parts = Math.max(1, Math.ceil(source.size / partSize));
+  const done = new Set<number>();
+
+  let fh: FileHandle | null = null;
+  if (resume) {
+    fh = await open(temp, constants.O_RDWR | constants.O_NOFOLLOW).catch(() => null);
+    if (fh && (await fsCall(fh.stat())).size === source.size) {
+      for (const [a, b] of resume.done) for (let p = a; p <= b && p < parts; p++) done.add(p);
+    } else {
+      await fh?.close();
+      fh = null;
+    }
+  }
+  if (!fh) {
+    // Unlinked first, so a link planted under the partial name is never written through.
+    await unlink(temp).catch((err: unknown) => (errnoCode(err) === 'ENOENT' ? undefined : fsCall(Promise.reject(err))));
+    fh = await fsCall(open(temp, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o666));
+    await fsCall(fh.truncate(source.size));
+  }
+  const file = fh;
+  let closed = false;
+  const closeHandle = async () => {
+    if (!closed) {
+      closed = true;
+      await file.close();
+    }
+  };
+
+  const lengthOf = (part: number) => Math.min(partSize, source.size - part * partSize);
+  const held = () => [...done].reduce((n, p) => n + lengthOf(p), 0);
+  const resumedFrom = held();
+  const state = (): LocalPartsState => ({ offset: held(), tempName, size: source.size, partSize, done: toRanges(done) });
+
+  return {
+    partSize,
+    concurrency,
+    isDone: (part) => done.has(part),
+    async writeChunk(part, data, signal) {
+      signal?.throwIfAborted();
+      if (part < 0 || part >= parts || data.length !== lengthOf(part)) {
+        throw new RangeError(`part ${part} of ${JSON.stringify(rel)} must be ${lengthOf(part)} bytes, not ${data.length}`);
+      }
+      for (let off = 0; off < data.length; ) {
+        const { bytesWritten } = await fsCall(file.write(data, off, data.length - off, part * partSize + off));
+        off += bytesWritten;
+      }
+      await fsCall(file.datasync());
+      done.add(part);
+    },
+    state,
+    async close() {
+      if (done.size !== parts && source.size > 0) {
+        throw new ConnectorError('corrupt', `write ${JSON.stringify(rel)}: ${parts - done.size} of ${parts} parts are missing; nothing was written to the target`);
+      }
+      await fsCall(file.datasync());
+      await fsCall(file.utimes(utimeSeconds(source.mtimeMs), utimeSeconds(source.mtimeMs)));
+      await fsCall(closeHandle());
+      await fsCall(rename(temp, target));
+      const result: WriteResult = { entry: toEntry(rel, await fsCall(stat(target))), resumedFrom, deduplicated: false, hashes: {} };
+      return result;
+    },
+    async abandon() {
+      await closeHandle().catch(() => {});
+    },
+  };
+}
+
+function usableResume(resume: UploadState | undefined, tempName: string, size: number): LocalPartsState | null {
+  const r = resume as Partial<LocalPartsState> | undefined;
+  if (!r || r.tempName !== tempName || r.size !== size || typeof r.partSize !== 'number' || !Array.isArray(r.done)) return null;
+  return r as LocalPartsState;
+}
+
+function toRanges(parts: Set<number>): [number, number][] {
+  const sorted = [...parts].sort((a, b) => a - b);
+  const ranges: [number, number][] = [];
+  for (const p of sorted) {
+    const last = ranges[ranges.length - 1];
+    if (last && last[1] === p - 1) last[1] = p;
+    else ranges.push([p, p]);
+  }
+  return ranges;
+}
