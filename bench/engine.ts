@@ -42,8 +42,10 @@ const HELP = `usage: node --import tsx bench/engine.ts [flags]    (or: npm run b
   --dir DIR              where the scratch folder goes; on the disk you want to measure (${tmpdir()})
   --rclone PATH          the rclone to run (rclone on PATH, else ~/.cache/knarr/bin/rclone)
   --no-drop-caches       do not drop the page cache before each measurement
+  --pglite-restart       start knarr server once and stop it before the measured start, so the measured
+                         process opens an existing database (a restart) instead of creating it (a first start)
   --cpu-prof             run the knarr processes under node --cpu-prof; the report gets a summary by module
-  --memprobe             preload bench/lib/memprobe.ts in the knarr processes: memoryUsage split every 500 ms
+  --memprobe             preload bench/lib/memprobe.mjs in the knarr processes: memoryUsage split every 500 ms
   --memprobe-gc          with --memprobe: --expose-gc and a gc() before every sample (what is retained)
   --out FILE             the Markdown report (bench/results/engine-<date>.md); "-" writes none
   --keep                 keep the scratch folder (profiles and memory samples are in it)
@@ -87,6 +89,7 @@ interface Options {
   rclone: string | null;
   dropCaches: boolean;
   cpuProf: boolean;
+  pgliteRestart: boolean;
   memprobe: boolean;
   memprobeGc: boolean;
   out: string | null;
@@ -110,6 +113,7 @@ function parseOptions(argv: string[]): Options | null {
       rclone: { type: 'string' },
       'no-drop-caches': { type: 'boolean', default: false },
       'cpu-prof': { type: 'boolean', default: false },
+      'pglite-restart': { type: 'boolean', default: false },
       memprobe: { type: 'boolean', default: false },
       'memprobe-gc': { type: 'boolean', default: false },
       out: { type: 'string' },
@@ -145,6 +149,7 @@ function parseOptions(argv: string[]): Options | null {
     rclone: values.rclone ?? null,
     dropCaches: !values['no-drop-caches'],
     cpuProf: values['cpu-prof'],
+    pgliteRestart: values['pglite-restart'],
     memprobe: values.memprobe || values['memprobe-gc'],
     memprobeGc: values['memprobe-gc'],
     out: values.out === '-' ? null : values.out ? resolve(values.out) : defaultOut(),
@@ -184,7 +189,7 @@ async function nodeArgsFor(opts: Options, diagDir: string, role: string): Promis
   if (opts.cpuProf) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', join(diagDir, `cpuprof-${role}`));
   if (opts.memprobe) {
     // After tsx (startKnarrChild puts these after its --import tsx), so the preload can be TypeScript.
-    nodeArgs.push('--import', './bench/lib/memprobe.ts');
+    nodeArgs.push('--import', './bench/lib/memprobe.mjs');
     env.KNARR_BENCH_MEMPROBE = join(diagDir, `memprobe-${role}.jsonl`);
     if (opts.memprobeGc) {
       nodeArgs.push('--expose-gc');
@@ -205,11 +210,16 @@ async function startDeployment(opts: Options, db: DbKind, workDir: string): Prom
     if (db === 'pglite') {
       const dataDir = join(workDir, 'knarr-data');
       const [apiPort, temporalPort, uiPort] = [await freePort(), await freePort(), await freePort()];
-      const { nodeArgs, env } = await nodeArgsFor(opts, diagDir, 'server');
-      const server = await startKnarrChild('server', {
-        ...env, KNARR_DATA_DIR: dataDir, KNARR_API_PORT: String(apiPort), KNARR_TEMPORAL_PORT: String(temporalPort), KNARR_TEMPORAL_UI_PORT: String(uiPort),
+      const serverEnv = {
+        KNARR_DATA_DIR: dataDir, KNARR_API_PORT: String(apiPort), KNARR_TEMPORAL_PORT: String(temporalPort), KNARR_TEMPORAL_UI_PORT: String(uiPort),
         DATABASE_URL: '', TEMPORAL_ADDRESS: '', KNARR_MASTER_KEY: '',
-      }, { nodeArgs });
+      };
+      if (opts.pgliteRestart) {
+        log('first start of knarr server (creates the database), then a stop');
+        await stopKnarrChild(await startKnarrChild('server', serverEnv));
+      }
+      const { nodeArgs, env } = await nodeArgsFor(opts, diagDir, 'server');
+      const server = await startKnarrChild('server', { ...serverEnv, ...env }, { nodeArgs });
       cleanups.push(() => stopKnarrChild(server));
       const temporalPid = Number.parseInt(await readFile(join(dataDir, 'temporal.pid'), 'utf8').catch(() => ''), 10) || null;
       const connection = await Connection.connect({ address: `127.0.0.1:${temporalPort}` });
@@ -459,8 +469,13 @@ export async function main(argv: string[]): Promise<void> {
       if (why) notes.push(`The page cache could NOT be dropped (${why}).`);
     } else notes.push('The page cache was not dropped (--no-drop-caches).');
     if (!(await resetPeakRss('self'))) notes.push('/proc/<pid>/clear_refs is not writable: peaks are since each process started, not per run.');
+    if (opts.dbs.includes('pglite')) {
+      notes.push(opts.pgliteRestart
+        ? 'PGlite: the measured `knarr server` opened a database an earlier start had created (a restart).'
+        : 'PGlite: the measured `knarr server` created its database on a fresh data dir (a new user\'s first start, PGlite\'s initdb included).');
+    }
     if (opts.cpuProf) notes.push('The knarr processes ran under `node --cpu-prof`: their times include the profiler\'s overhead.');
-    if (opts.memprobe) notes.push(`The knarr processes ran with bench/lib/memprobe.ts preloaded${opts.memprobeGc ? ' and a full gc() every 500 ms (--expose-gc)' : ''}: their times include that.`);
+    if (opts.memprobe) notes.push(`The knarr processes ran with bench/lib/memprobe.mjs preloaded${opts.memprobeGc ? ' and a full gc() every 500 ms (--expose-gc)' : ''}: their times include that.`);
 
     const workloads = await prepareData(ctx);
     const blocks: DbBlock[] = [];

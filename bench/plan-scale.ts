@@ -27,6 +27,10 @@ const HELP = `usage: node --import tsx bench/plan-scale.ts [flags]    (or: npm r
   --dest LIST        empty,mirror (both): an empty destination (every file is copied), or the
                      same tree already there with 1 % of the files changed (an incremental run)
   --page N           entries per listing page the synthetic connector yields (1000)
+  --what-if-analyze  run ANALYZE entries between the listing and the diff (from the synthetic
+                     connector's walk, after its last page is stored): what knarr would get if
+                     planning did it. Without it the diff runs on a table with no statistics.
+  --timeout-min N    give up on a case after N minutes and report it as not finished (60)
   --dir DIR          scratch folder for the PGlite data directories (${tmpdir()})
   --out FILE         the Markdown report (bench/results/plan-scale-<date>.md); "-" writes none
   --help
@@ -68,6 +72,9 @@ interface SyntheticConfig {
   page: number;
 }
 
+/** --what-if-analyze: run once the destination walk has handed over its last page. */
+let afterDestinationWalk: (() => Promise<void>) | null = null;
+
 type EntryLike = { path: string; isDir: boolean; size: number; mtimeMs: number; hashes: Record<string, string> };
 
 /** Timestamps of each walk's end, read by the child to split the plan time. */
@@ -107,6 +114,8 @@ function createSyntheticConnector(cfg: SyntheticConfig, ConnectorError: new (kin
       }
       if (page.length) yield page;
       walkEnded[cfg.variant === 'src' ? 'src' : 'dst'] = performance.now();
+      process.stderr.write(`[plan-child] ${cfg.variant === 'src' ? 'source' : 'destination'} listed and stored\n`);
+      if (cfg.variant !== 'src' && afterDestinationWalk) await afterDestinationWalk();
     },
     // eslint-disable-next-line require-yield
     async *list(): AsyncGenerator<EntryLike[]> { unsupported('list'); },
@@ -135,6 +144,7 @@ interface ChildInput {
   page: number;
   databaseUrl?: string;
   dataDir?: string;
+  whatIfAnalyze: boolean;
 }
 
 interface RelSize { rows: number; tableBytes: number; indexBytes: number; totalBytes: number }
@@ -165,6 +175,7 @@ async function runChild(input: ChildInput): Promise<ChildResult> {
 
   const opened = await openDatabase(input.db === 'postgres' ? { url: input.databaseUrl } : { dataDir: input.dataDir });
   const { db } = opened;
+  if (input.whatIfAnalyze) afterDestinationWalk = async () => { await db.execute(sql`ANALYZE entries`); };
   const srcCfg: SyntheticConfig = { files: input.files, variant: 'src', page: input.page };
   const dstCfg: SyntheticConfig = { files: input.files, variant: input.dest === 'mirror' ? 'mirror' : 'empty', page: input.page };
   const [src] = await db.insert(schema.remotes).values({ name: 'synthetic-src', type: 'synthetic', config: { ...srcCfg } }).returning();
@@ -223,6 +234,7 @@ async function runChild(input: ChildInput): Promise<ChildResult> {
       } catch (err) {
         if (!(err instanceof ConnectorError && (err as { kind?: string }).kind === 'not_found')) throw err;
         walkEnded.dst = performance.now();
+        if (afterDestinationWalk) await afterDestinationWalk();
       }
     };
     await walkInto('src', srcCfg, 'library');
@@ -256,7 +268,7 @@ async function runChild(input: ChildInput): Promise<ChildResult> {
 // ---------------------------------------------------------------------------------------------
 // The parent: one child per case, then the report
 
-interface Options { files: number; dbs: DbKind[]; dest: DestKind[]; page: number; dir: string; out: string | null }
+interface Options { files: number; dbs: DbKind[]; dest: DestKind[]; page: number; dir: string; out: string | null; whatIfAnalyze: boolean; timeoutMin: number }
 
 function parseOptions(argv: string[]): Options | null {
   const { values } = parseArgs({
@@ -266,6 +278,8 @@ function parseOptions(argv: string[]): Options | null {
       dbs: { type: 'string', default: allDbs.join(',') },
       dest: { type: 'string', default: allDest.join(',') },
       page: { type: 'string', default: '1000' },
+      'what-if-analyze': { type: 'boolean', default: false },
+      'timeout-min': { type: 'string', default: '60' },
       dir: { type: 'string', default: tmpdir() },
       out: { type: 'string' },
       help: { type: 'boolean', default: false },
@@ -292,25 +306,38 @@ function parseOptions(argv: string[]): Options | null {
   };
   return {
     files: int('files', values.files), dbs: list('dbs', values.dbs, allDbs), dest: list('dest', values.dest, allDest), page: int('page', values.page),
+    whatIfAnalyze: values['what-if-analyze'], timeoutMin: int('timeout-min', values['timeout-min']),
     dir: resolve(values.dir), out: values.out === '-' ? null : values.out ? resolve(values.out) : defaultOut(),
   };
 }
 
-async function runCase(input: ChildInput): Promise<{ result: ChildResult; wallSeconds: number; cpuSeconds: number | null }> {
+interface CaseOutcome { result: ChildResult | null; wallSeconds: number; cpuSeconds: number | null; peakRssKiB: number | null; progress: string[] }
+
+async function runCase(input: ChildInput, timeoutMs: number): Promise<CaseOutcome> {
   const started = performance.now();
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', JSON.stringify(input)], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
+  const progress: string[] = [];
   child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-20_000); });
-  const { processCpuSeconds } = await import('./support.js');
+  child.stderr.on('data', (d: Buffer) => {
+    err = (err + d.toString()).slice(-20_000);
+    for (const m of d.toString().matchAll(/\[plan-child\] (.*)/g)) progress.push(`${m[1]} after ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  });
+  const { processCpuSeconds, peakRssKiB } = await import('./support.js');
   let cpu: number | null = null;
-  const cpuTimer = setInterval(() => { cpu = processCpuSeconds(child.pid!) ?? cpu; }, 500);
+  let peak: number | null = null;
+  const timer = setInterval(() => { cpu = processCpuSeconds(child.pid!) ?? cpu; peak = peakRssKiB(child.pid!) ?? peak; }, 500);
+  let timedOut = false;
+  const killer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, timeoutMs);
   const code = await new Promise<number | null>((res) => child.once('exit', (c) => res(c)));
-  clearInterval(cpuTimer);
+  clearInterval(timer);
+  clearTimeout(killer);
+  const wallSeconds = (performance.now() - started) / 1000;
+  if (timedOut) return { result: null, wallSeconds, cpuSeconds: cpu, peakRssKiB: peak, progress };
   const line = out.split('\n').find((l) => l.startsWith('{"result"'));
   if (code !== 0 || !line) throw new Error(`plan case ${JSON.stringify(input)} failed (exit ${code}):\n${err.slice(-4000)}`);
-  return { result: (JSON.parse(line) as { result: ChildResult }).result, wallSeconds: (performance.now() - started) / 1000, cpuSeconds: cpu };
+  return { result: (JSON.parse(line) as { result: ChildResult }).result, wallSeconds, cpuSeconds: cpu, peakRssKiB: peak, progress };
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -329,13 +356,13 @@ export async function main(argv: string[]): Promise<void> {
   const loadAtStart = (await readFile('/proc/loadavg', 'utf8').catch(() => '?')).trim();
   const gitAtStart = await gitFacts(repoRoot);
   const workDir = await makeWorkDir(opts.dir, 'knarr-bench-plan-');
-  const rows: { db: DbKind; dest: DestKind; r: Awaited<ReturnType<typeof runCase>>; load: string }[] = [];
+  const rows: { db: DbKind; dest: DestKind; r: CaseOutcome; load: string }[] = [];
   try {
     for (const db of opts.dbs) {
       for (const dest of opts.dest) {
         const load = (await readFile('/proc/loadavg', 'utf8')).split(' ')[0];
         log(`planning ${opts.files} files on ${db}, destination ${dest}`);
-        let input: ChildInput = { db, dest, files: opts.files, page: opts.page };
+        let input: ChildInput = { db, dest, files: opts.files, page: opts.page, whatIfAnalyze: opts.whatIfAnalyze };
         let drop: (() => Promise<void>) | null = null;
         if (db === 'postgres') {
           const fresh = await createTestDatabase('knarr_bench_plan');
@@ -345,9 +372,10 @@ export async function main(argv: string[]): Promise<void> {
           input = { ...input, dataDir: join(workDir, `pglite-${dest}`) };
         }
         try {
-          const r = await runCase(input);
+          const r = await runCase(input, opts.timeoutMin * 60_000);
           rows.push({ db, dest, r, load });
-          log(`${db}/${dest}: ${r.result.seconds.toFixed(1)} s (list src ${r.result.split.listSrc.toFixed(1)}, dst ${r.result.split.listDst.toFixed(1)}, diff ${r.result.split.diff.toFixed(1)}), peak RSS ${mbOf(r.result.peakRssKiB)}`);
+          if (r.result) log(`${db}/${dest}: ${r.result.seconds.toFixed(1)} s (list src ${r.result.split.listSrc.toFixed(1)}, dst ${r.result.split.listDst.toFixed(1)}, diff ${r.result.split.diff.toFixed(1)}), peak RSS ${mbOf(r.result.peakRssKiB)}`);
+          else log(`${db}/${dest}: not finished after ${opts.timeoutMin} min (${r.progress.join('; ') || 'no progress reported'})`);
         } finally {
           await drop?.();
           if (db === 'pglite') await rm(join(workDir, `pglite-${dest}`), { recursive: true, force: true });
@@ -370,21 +398,26 @@ export async function main(argv: string[]): Promise<void> {
 const mbOf = (kib: number | null | undefined) => (kib === null || kib === undefined ? '–' : `${Math.round((kib * 1024) / 1e6)} MB`);
 const mbB = (b: number | undefined) => (b === undefined ? '–' : `${(b / 1e6).toFixed(0)} MB`);
 
-async function render(a: { opts: Options; rows: { db: DbKind; dest: DestKind; r: Awaited<ReturnType<typeof runCase>>; load: string }[]; commandLine: string; startedAt: Date; loadAtStart: string; gitAtStart: string; workDir: string }): Promise<string> {
+async function render(a: { opts: Options; rows: { db: DbKind; dest: DestKind; r: CaseOutcome; load: string }[]; commandLine: string; startedAt: Date; loadAtStart: string; gitAtStart: string; workDir: string }): Promise<string> {
   const facts = await machineFacts(a.workDir);
   const lines: string[] = [];
   lines.push(`# knarr plan at scale: ${a.opts.files.toLocaleString('en')} synthetic files, ${a.startedAt.toISOString().slice(0, 10)}`, '');
   lines.push('```sh', a.commandLine, '```', '');
   lines.push(`**Load average at the start: ${a.loadAtStart}** on ${facts.nproc} CPUs (at the end: ${facts.loadavg}); other work shared the machine, so times are noisy. git ${a.gitAtStart}.`, '');
-  lines.push(`Path: ${[...new Set(a.rows.map((r) => r.r.result.path))].join('; ')}. The synthetic source yields ${a.opts.files.toLocaleString('en')} files ` +
+  lines.push(`Path: ${[...new Set(a.rows.map((r) => r.r.result?.path ?? "(not finished)"))].join('; ')}. The synthetic source yields ${a.opts.files.toLocaleString('en')} files ` +
     `(100 per folder, ${Math.ceil(a.opts.files / 100).toLocaleString('en')} folders; sizes 1 KiB–8 MiB with every 16th file 64–160 MiB; no bytes exist) in pages of ${a.opts.page}. ` +
     '**empty**: the destination does not exist, every file is planned as a copy. **mirror**: the destination holds the same tree with 1 % of the mtimes changed (an incremental run: both sides listed, 1 % copied). ' +
     'Each case runs in a fresh process on a fresh database; **peak RSS** is that process\'s VmHWM while planning (reset just before), **from** its RSS after start-up (modules, database open and migrated). ' +
+    (a.opts.whatIfAnalyze ? '**--what-if-analyze**: `ANALYZE entries` ran between the listing and the diff (knarr does not do this today). ' : 'No ANALYZE between listing and diff, as knarr plans today. ') +
     'For PGlite the database is inside that process. Targets (issue 6): a worker planning 1 M files under 300 MB; the embedded process under 400 MB.', '');
   lines.push('| db | destination | plan s | list source s | list destination s | diff + batches s | files/s | copy / skip | batches | peak RSS (from) | heap used at peak | CPU s (process) | load |');
   lines.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- | ---: | ---: | ---: |');
   for (const { db, dest, r, load } of a.rows) {
     const x = r.result;
+    if (!x) {
+      lines.push(`| ${db} | ${dest} | **not finished** after ${fmt(r.wallSeconds, 0)} s (killed) | ${r.progress.join('; ') || '–'} | | | | | | ${mbOf(r.peakRssKiB)} | | ${fmt(r.cpuSeconds, 1)} | ${load} |`);
+      continue;
+    }
     const t = x.totals as { filesTotal?: number; filesSkipped?: number; batchCount?: number };
     lines.push(`| ${db} | ${dest} | ${fmt(x.seconds, 1)} | ${fmt(x.split.listSrc, 1)} | ${fmt(x.split.listDst, 1)} | ${fmt(x.split.diff, 1)} | ${Math.round(a.opts.files / x.seconds).toLocaleString('en')} | ` +
       `${t.filesTotal ?? '?'} / ${t.filesSkipped ?? '?'} | ${t.batchCount ?? '?'} | ${mbOf(x.peakRssKiB)} (${mbOf(x.baselineRssKiB)}) | ${mbB(x.memory.atPeak?.heapUsed)} | ${fmt(r.cpuSeconds, 1)} | ${load} |`);
@@ -394,8 +427,9 @@ async function render(a: { opts: Options; rows: { db: DbKind; dest: DestKind; r:
   lines.push('| db | destination | table | rows | table | indexes | total | bytes/row |');
   lines.push('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |');
   for (const { db, dest, r } of a.rows) {
+    if (!r.result) continue;
     for (const rel of ['entries', 'items'] as const) {
-      const s = r.result.sizes[rel];
+      const s = r.result!.sizes[rel];
       lines.push(`| ${db} | ${dest} | ${rel} | ${s.rows.toLocaleString('en')} | ${mbB(s.tableBytes)} | ${mbB(s.indexBytes)} | ${mbB(s.totalBytes)} | ${s.rows ? Math.round(s.totalBytes / s.rows) : '–'} |`);
     }
   }

@@ -23,6 +23,10 @@ interface Profile {
 export interface ProfileSummary {
   totalMs: number;
   idleMs: number;
+  /** bench/lib/memprobe.mjs's own time, left out of the rest. */
+  probeMs: number;
+  /** Node's file system / crypto / stream time by who asked for it (the nearest frame outside Node). */
+  byRequester: { module: string; requester: string; ms: number }[];
   byModule: { module: string; ms: number }[];
   byFunction: { fn: string; module: string; ms: number }[];
 }
@@ -89,7 +93,17 @@ export async function summariseCpuProfile(file: string, top = 40): Promise<Profi
     return 'other';
   };
 
+  const requesterOf = (id: number): string => {
+    for (let up: number | undefined = id; up !== undefined; up = parent.get(up)) {
+      const u = byId.get(up)!;
+      const m = moduleOf(u.callFrame.url, u.callFrame.functionName);
+      if (m && !m.startsWith('node ') && m !== 'V8/native (program)') return u.callFrame.url.includes('/bench/lib/memprobe') ? 'bench probe' : m;
+    }
+    return 'node itself';
+  };
   const modules = new Map<string, number>();
+  const requesters = new Map<string, number>();
+  let probeUs = 0;
   const fns = new Map<string, { fn: string; module: string; ms: number }>();
   let totalUs = 0;
   let idleUs = 0;
@@ -97,7 +111,10 @@ export async function summariseCpuProfile(file: string, top = 40): Promise<Profi
     const n = byId.get(id)!;
     const module = moduleOfNode(id);
     if (module === 'idle') { idleUs += us; continue; }
+    const requester = requesterOf(id);
+    if (requester === 'bench probe') { probeUs += us; continue; }
     totalUs += us;
+    if (module.startsWith('node ')) requesters.set(`${module}\u0000${requester}`, (requesters.get(`${module}\u0000${requester}`) ?? 0) + us);
     modules.set(module, (modules.get(module) ?? 0) + us);
     const where = n.callFrame.url ? `${n.callFrame.url.replace(/^file:\/\//, '').replace(repo, '').replace(/.*node_modules\//, '')}:${n.callFrame.lineNumber + 1}` : 'native';
     const key = `${n.callFrame.functionName || '(anonymous)'} ${where}`;
@@ -108,15 +125,20 @@ export async function summariseCpuProfile(file: string, top = 40): Promise<Profi
   return {
     totalMs: totalUs / 1000,
     idleMs: idleUs / 1000,
+    probeMs: probeUs / 1000,
+    byRequester: [...requesters].map(([k, us]) => ({ module: k.split('\u0000')[0], requester: k.split('\u0000')[1], ms: us / 1000 })).sort((a, b) => b.ms - a.ms).slice(0, 15),
     byModule: [...modules].map(([module, us]) => ({ module, ms: us / 1000 })).sort((a, b) => b.ms - a.ms),
     byFunction: [...fns.values()].sort((a, b) => b.ms - a.ms).slice(0, top),
   };
 }
 
 export function renderProfileSummary(s: ProfileSummary, title: string): string {
-  const lines = [`### ${title}`, '', `Main-thread CPU in the profile: ${(s.totalMs / 1000).toFixed(1)} s busy, ${(s.idleMs / 1000).toFixed(1)} s idle.`, ''];
+  const lines = [`### ${title}`, '', `Main-thread CPU in the profile: ${(s.totalMs / 1000).toFixed(1)} s busy, ${(s.idleMs / 1000).toFixed(1)} s idle` +
+    `${s.probeMs > 0 ? ` (the memory probe's own ${(s.probeMs / 1000).toFixed(2)} s left out)` : ''}. Natives without a script (\`stat\`, \`digest\`…) count in the Node module they are called through.`, ''];
   lines.push('| module | self s | share |', '| --- | ---: | ---: |');
   for (const m of s.byModule) if (m.ms >= s.totalMs * 0.002) lines.push(`| ${m.module} | ${(m.ms / 1000).toFixed(2)} | ${((100 * m.ms) / s.totalMs).toFixed(1)} % |`);
+  lines.push('', '| Node API time | asked for by | self s |', '| --- | --- | ---: |');
+  for (const r of s.byRequester) lines.push(`| ${r.module} | ${r.requester} | ${(r.ms / 1000).toFixed(2)} |`);
   lines.push('', '| function (self time) | module | self s |', '| --- | --- | ---: |');
   for (const f of s.byFunction) lines.push(`| \`${f.fn.replace(/\|/g, '\\|')}\` | ${f.module} | ${(f.ms / 1000).toFixed(2)} |`);
   lines.push('');
