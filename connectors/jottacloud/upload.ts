@@ -21,11 +21,13 @@
  * The upload URL (and its upload_id, "possibly a JWT" [A]) is a bearer-like capability for this one
  * upload: it is never put in the upload state, logs or messages. Allocating again yields a fresh one.
  */
-import { Readable } from 'node:stream';
+import { once } from 'node:events';
+import { PassThrough } from 'node:stream';
 import type { Entry } from '../../core/entry.js';
 import { ConnectorError, isConnectorError } from '../errors.js';
 import { MultiHash } from '../shared/hashing.js';
 import { toConnectorError } from '../shared/http.js';
+import { driveUpload, sourceFailure, type UploadSession } from '../shared/upload.js';
 import type { UploadSource, UploadState, WriteOptions, WriteResult } from '../types.js';
 import type { JottaClient } from './client.js';
 import { formatAllocateTime, formatJottaTime, type AllocateRequestJson, type AllocateResponseJson, type UploadResponseJson } from './wire.js';
@@ -63,78 +65,139 @@ export interface JottaWriteResult extends WriteResult {
 
 export async function uploadFile(deps: UploadDeps, rel: string, source: UploadSource, opts: WriteOptions, defaultChunkSize: number): Promise<JottaWriteResult> {
   const { signal } = opts;
-  signal?.throwIfAborted();
-  if (!Number.isSafeInteger(source.size) || source.size < 0) throw new RangeError(`source.size must be a byte count, not ${source.size}`);
-  const chunkSize = opts.chunkSize ?? defaultChunkSize;
-  if (!(chunkSize > 0)) throw new RangeError(`chunkSize must be positive, not ${chunkSize}`);
   const op = `write ${JSON.stringify(rel)}`;
+  let md5 = '';
+  let origin = 'source' as Md5Origin;
+  let upload: StreamedUpload | undefined;
 
-  const { md5, origin } = await declaredMd5(source, opts, op);
-  signal?.throwIfAborted();
-
-  const allocation = await allocate(deps.client, rel, source, md5, op, signal);
-  const state = allocation.state ?? '';
-  if (state === 'COMPLETED') {
+  // The session: the MD5, then allocate, which says how much the server holds (resume_pos).
+  const begin = async (): Promise<UploadSession<JottaUploadState>> => {
+    ({ md5, origin } = await declaredMd5(source, opts, op));
+    signal?.throwIfAborted();
+    const allocation = await allocate(deps.client, rel, source, md5, op, signal);
+    const state = allocation.state ?? '';
     // §7.1: nothing to upload — same content already at this path, or deduplicated from elsewhere.
+    if (state === 'COMPLETED') return { complete: true, committed: source.size, put: nothing, checkpoint: nothing, commit: nothing, abort: nothing };
+    if (state !== 'INCOMPLETE' && state !== 'CORRUPT') {
+      throw new ConnectorError('transient', `${op}: allocate answered an unknown state ${JSON.stringify(state).slice(0, 40)}`);
+    }
+    const resumePos = allocation.resume_pos ?? 0;
+    if (!Number.isSafeInteger(resumePos) || resumePos < 0 || resumePos > source.size) {
+      throw new ConnectorError('transient', `${op}: allocate answered resume_pos ${resumePos} for a file of ${source.size} bytes`);
+    }
+    if (typeof allocation.upload_url !== 'string' || allocation.upload_url === '') {
+      throw new ConnectorError('transient', `${op}: allocate answered ${state} without an upload_url`);
+    }
+    upload = new StreamedUpload(deps.client, allocation.upload_url, { op, resumePos, size: source.size, signal, hash: resumePos === 0 ? new MultiHash(['md5']) : undefined });
+    const u = upload;
+    return {
+      committed: resumePos,
+      put: (chunk) => u.put(chunk),
+      // One streamed POST (as rclone): the server's resume_pos, asked for again at every allocate,
+      // is what a resume trusts, so a checkpoint ahead of what the server stored costs nothing.
+      checkpoint: async (offset) => ({ offset, md5, size: source.size, mtimeMs: source.mtimeMs }),
+      commit: () => u.finish(),
+      abort: () => u.abort(),
+    };
+  };
+
+  const { resumedFrom } = await driveUpload({ op, source, opts, defaultChunkSize, begin });
+  if (!upload) {
     const entry = await committed(deps, rel, md5, source, op);
     return { entry, resumedFrom: 0, deduplicated: true, hashes: origin === 'prepass' ? { md5 } : {}, md5Origin: origin };
   }
-  if (state !== 'INCOMPLETE' && state !== 'CORRUPT') {
-    throw new ConnectorError('transient', `${op}: allocate answered an unknown state ${JSON.stringify(state).slice(0, 40)}`);
-  }
-  const resumePos = allocation.resume_pos ?? 0;
-  if (!Number.isSafeInteger(resumePos) || resumePos < 0 || resumePos > source.size) {
-    throw new ConnectorError('transient', `${op}: allocate answered resume_pos ${resumePos} for a file of ${source.size} bytes`);
-  }
-  if (typeof allocation.upload_url !== 'string' || allocation.upload_url === '') {
-    throw new ConnectorError('transient', `${op}: allocate answered ${state} without an upload_url`);
-  }
-  if (resumePos > 0) opts.onProgress?.(resumePos);
-
-  const hash = resumePos === 0 ? new MultiHash(['md5']) : undefined;
-  const readable = await source.open(resumePos, signal).catch((err: unknown) => Promise.reject(sourceFailure(err, op)));
-  const body = Readable.from(
-    sendBody(readable, resumePos, { ...opts, op, chunkSize, md5, size: source.size, mtimeMs: source.mtimeMs, hash }),
-    { objectMode: false },
-  );
-  let reply: UploadResponseJson | undefined;
-  try {
-    const headers: Record<string, string> = {
-      'content-type': 'application/octet-stream',
-      'content-length': String(source.size - resumePos),
-    };
-    // §7.2: rclone adds Range only when resuming.
-    if (resumePos > 0 && resumePos < source.size) headers.range = `bytes=${resumePos}-${source.size - 1}`;
-    const res = await deps.client.authed({
-      method: 'POST',
-      url: allocation.upload_url,
-      op: `${op}: upload`,
-      headers,
-      body,
-      signal,
-      // §11: uploads slow down gradually past 5 TB stored; undici's head timer runs while a slow
-      // body is still being sent, so it is off here. The engine's heartbeats (fed by onProgress)
-      // and the signal bound the attempt instead.
-      headersTimeoutMs: 0,
-    });
-    reply = (await res.body.json().catch(() => undefined)) as UploadResponseJson | undefined;
-  } catch (err) {
-    const e = unwrap(err, `${op}: upload`, signal);
-    // A 404 from the upload URL is about the upload session (expired, or already finished), not
-    // the file: allocating again resumes from what the server holds.
-    if (isConnectorError(e, 'not_found')) throw new ConnectorError('transient', `${e.message} (the upload session is gone; the next attempt allocates again)`, { status: e.status, cause: e });
-    throw e;
-  } finally {
-    readable.destroy();
-  }
   // §7.2: the reply's md5 is the server's; a mismatch with what was declared means corruption.
+  const reply = upload.reply;
   if (reply && typeof reply.md5 === 'string' && reply.md5.toLowerCase() !== md5) {
     throw new ConnectorError('corrupt', `${op}: Jottacloud stored MD5 ${reply.md5.toLowerCase()}, but ${md5} was sent`);
   }
   const entry = await committed(deps, rel, md5, source, op);
-  const sent = hash?.digest().md5;
+  const sent = upload.sentMd5;
   const hashes = origin === 'prepass' || sent === md5 ? { md5 } : {};
-  return { entry, resumedFrom: resumePos, deduplicated: false, hashes, md5Origin: origin };
+  return { entry, resumedFrom, deduplicated: false, hashes, md5Origin: origin };
+}
+
+const nothing = async (): Promise<never> => {
+  throw new Error('a deduplicated upload has nothing to send');
+};
+
+/**
+ * §7.2: `POST <upload_url>` with the rest of the file as one streamed body (`Range:
+ * bytes=<resume_pos>-<size-1>` when resuming, as rclone). Bytes are put into the body with
+ * backpressure; a failure of the request fails the next put. A cut connection leaves the server
+ * holding what arrived; the next attempt allocates again and continues at the new resume_pos.
+ */
+class StreamedUpload {
+  reply: UploadResponseJson | undefined;
+  private readonly body = new PassThrough();
+  private readonly response: Promise<UploadResponseJson | undefined>;
+  /** Settles (never rejects) once the request has failed or answered. */
+  private readonly settled: Promise<void>;
+  private failure: unknown;
+
+  constructor(
+    client: JottaClient,
+    url: string,
+    private readonly o: { op: string; resumePos: number; size: number; signal?: AbortSignal; hash?: MultiHash },
+  ) {
+    const headers: Record<string, string> = {
+      'content-type': 'application/octet-stream',
+      'content-length': String(o.size - o.resumePos),
+    };
+    if (o.resumePos > 0 && o.resumePos < o.size) headers.range = `bytes=${o.resumePos}-${o.size - 1}`;
+    this.response = client
+      .authed({
+        method: 'POST',
+        url,
+        op: `${o.op}: upload`,
+        headers,
+        body: this.body,
+        signal: o.signal,
+        // §11: uploads slow down gradually past 5 TB stored; undici's head timer runs while a slow
+        // body is still being sent, so it is off here. The engine's heartbeats (fed by onProgress)
+        // and the signal bound the attempt instead.
+        headersTimeoutMs: 0,
+      })
+      .then(async (res) => (await res.body.json().catch(() => undefined)) as UploadResponseJson | undefined);
+    this.settled = this.response.then(
+      () => undefined,
+      (err: unknown) => {
+        this.failure = err;
+      },
+    );
+  }
+
+  /** The MD5 of the bytes sent, when the upload started at 0. */
+  get sentMd5(): string | undefined {
+    return this.o.hash?.digest().md5;
+  }
+
+  async put(chunk: Buffer): Promise<void> {
+    if (this.failure !== undefined) throw this.mapped();
+    this.o.hash?.update(chunk);
+    if (!this.body.write(chunk)) await Promise.race([once(this.body, 'drain').catch(() => {}), this.settled]);
+    if (this.failure !== undefined) throw this.mapped();
+  }
+
+  async finish(): Promise<void> {
+    this.body.end();
+    await this.settled;
+    if (this.failure !== undefined) throw this.mapped();
+    this.reply = await this.response;
+  }
+
+  async abort(): Promise<void> {
+    this.body.destroy();
+    await this.settled;
+  }
+
+  private mapped(): unknown {
+    const e = toConnectorError(this.failure, `${this.o.op}: upload`, this.o.signal);
+    // A 404 from the upload URL is about the upload session (expired, or already finished), not
+    // the file: allocating again resumes from what the server holds.
+    if (isConnectorError(e, 'not_found')) return new ConnectorError('transient', `${e.message} (the upload session is gone; the next attempt allocates again)`, { status: e.status, cause: e });
+    return e;
+  }
 }
 
 /** §7.1: the MD5 must be known before allocate. */
@@ -226,67 +289,6 @@ async function committed(deps: UploadDeps, rel: string, md5: string, source: Upl
     throw new ConnectorError('corrupt', `${op}: Jottacloud reports ${entry.size} bytes with MD5 ${got ?? 'none'} after the upload, expected ${source.size} bytes with MD5 ${md5}`);
   }
   return entry;
-}
-
-interface SendOptions extends WriteOptions {
-  op: string;
-  chunkSize: number;
-  md5: string;
-  size: number;
-  mtimeMs: number;
-  hash?: MultiHash;
-}
-
-/** The upload body: the source from `start`, with progress, checkpoints and an exact byte count. */
-async function* sendBody(readable: Readable, start: number, o: SendOptions): AsyncGenerator<Buffer> {
-  const chunks = readable[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
-  let pos = start;
-  while (true) {
-    let next: IteratorResult<Buffer | string>;
-    try {
-      next = await chunks.next();
-    } catch (err) {
-      throw new SourceFailure(sourceFailure(err, o.op));
-    }
-    if (next.done) break;
-    const chunk = typeof next.value === 'string' ? Buffer.from(next.value) : next.value;
-    if (chunk.length === 0) continue;
-    if (pos + chunk.length > o.size) throw new SourceFailure(sourceSize(o.op, `the source delivered more than its ${o.size} bytes`));
-    o.hash?.update(chunk);
-    yield chunk;
-    const before = pos;
-    pos += chunk.length;
-    o.onProgress?.(pos);
-    // At each chunk boundary crossed, counted from the file's start so resumes keep the rhythm;
-    // none at the very end, where the reply commits the file.
-    if (Math.floor(pos / o.chunkSize) > Math.floor(before / o.chunkSize) && pos < o.size) {
-      const state: JottaUploadState = { offset: pos, md5: o.md5, size: o.size, mtimeMs: o.mtimeMs };
-      await o.onCheckpoint?.(state);
-    }
-  }
-  if (pos !== o.size) throw new SourceFailure(sourceSize(o.op, `the source ended after ${pos} of its ${o.size} bytes`));
-}
-
-/** Marks an error raised by the body generator, so it is told apart from a connection failure. */
-class SourceFailure extends Error {
-  constructor(readonly error: ConnectorError) {
-    super(error.message);
-  }
-}
-
-function unwrap(err: unknown, op: string, signal: AbortSignal | undefined): unknown {
-  if (signal?.aborted) return signal.reason;
-  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    if (e instanceof SourceFailure) return e.error;
-  }
-  return toConnectorError(err, op, signal);
-}
-
-/** The source's own failure keeps its kind (a provider error while reading); anything else may pass on retry. */
-function sourceFailure(err: unknown, op: string): ConnectorError {
-  if (err instanceof ConnectorError) return err;
-  const why = err instanceof Error ? err.message : String(err);
-  return new ConnectorError('transient', `${op}: reading the source failed: ${why}`, { cause: err });
 }
 
 function sourceSize(op: string, why: string): ConnectorError {

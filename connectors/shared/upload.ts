@@ -15,6 +15,8 @@ import type { UploadSource, UploadState, WriteOptions } from '../types.js';
 export interface UploadSession<S extends UploadState = UploadState> {
   /** Bytes the provider already holds (0 for a fresh upload): this attempt sends from here. */
   readonly committed: number;
+  /** The provider has the whole file already (a deduplicated upload): nothing is read, sent or reported. */
+  readonly complete?: boolean;
   /** Hands on the source's bytes at `position` (contiguous from `committed`); resolves when the next may follow. */
   put(chunk: Buffer, position: number): Promise<void>;
   /** The provider must hold every byte before `offset` once this resolves; returns the state to save. */
@@ -47,6 +49,7 @@ export async function driveUpload<S extends UploadState>(d: DriveUpload<S>): Pro
   opts.signal?.throwIfAborted();
 
   const session = await d.begin();
+  if (session.complete) return { resumedFrom: 0 };
   const start = session.committed;
   let discard = false;
   let readable: Readable | undefined;
