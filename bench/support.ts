@@ -512,6 +512,8 @@ export async function machineFacts(dir: string): Promise<Record<string, string>>
 }
 
 export async function gitFacts(cwd: string): Promise<string> {
+  // A benchmark run from an exported snapshot (git archive) has no .git: it says which commit it is.
+  if (process.env.KNARR_BENCH_GIT) return process.env.KNARR_BENCH_GIT;
   try {
     const head = (await capture('git', ['-C', cwd, 'rev-parse', '--short', 'HEAD'])).stdout.trim();
     const dirty = (await capture('git', ['-C', cwd, 'status', '--porcelain', '--untracked-files=no'])).stdout.trim().split('\n').filter(Boolean).length;
