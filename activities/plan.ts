@@ -1,9 +1,7 @@
 import { ConnectorError } from '../connectors/errors.js';
-import type { Connector } from '../connectors/types.js';
-import type { Entry } from '../core/entry.js';
 import { jobOptionsSchema } from '../core/job.js';
-import { relativeTo } from '../core/paths.js';
-import { diffIntoItems, insertEntries, resetPlan, type PlanTotals, type Side } from '../db/queries/ledger.js';
+import { diffIntoItems, type PlanTotals } from '../db/queries/ledger.js';
+import { listSide } from '../engine/plan.js';
 import { addEvent, getRunWithJob } from '../db/queries/runs.js';
 import type { WorkerState } from './copy.js';
 import type { ActivityDeps } from './deps.js';
@@ -14,12 +12,11 @@ export function planActivities(deps: ActivityDeps, worker: WorkerState) {
   return {
     /**
      * Enumerates both sides into `entries`, page by page, then diffs them into the ledger in SQL.
-     * Starts over on retry: a half-written listing is thrown away first.
+     * A retry resumes the listing from its cursor in `entries` (engine/plan.ts).
      */
     async planRun(runId: string): Promise<PlanTotals> {
       const { job } = await getRunWithJob(deps.db, runId);
       const options = jobOptionsSchema.parse(job.options);
-      await resetPlan(deps.db, runId);
       let listed = 0;
       const hb = startHeartbeat(() => ({ listed }));
       try {
@@ -28,8 +25,15 @@ export function planActivities(deps: ActivityDeps, worker: WorkerState) {
             throw toActivityFailure(err, `source "${job.sourcePath || '/'}"`);
           });
           if (!root.isDir) throw toActivityFailure(new ConnectorError('unsupported', 'the source must be a folder'), `source "${job.sourcePath}"`);
-          await enumerate(deps, runId, 'src', src, job.sourcePath, hb.signal, (n) => { listed += n; });
-          await enumerate(deps, runId, 'dst', dst, job.destPath, hb.signal, (n) => { listed += n; }, true);
+          const onRows = (n: number) => { listed += n; };
+          const base = { db: deps.db, runId, signal: hb.signal, onRows };
+          const srcList = await listSide({ ...base, side: 'src', connector: src, root: job.sourcePath, missingIsEmpty: false })
+            .catch((err) => { throw toActivityFailure(err, `listing source "${job.sourcePath || '/'}"`); });
+          const dstList = await listSide({ ...base, side: 'dst', connector: dst, root: job.destPath, missingIsEmpty: true })
+            .catch((err) => { throw toActivityFailure(err, `listing destination "${job.destPath || '/'}"`); });
+          if (srcList.resumed || dstList.resumed) {
+            await addEvent(deps.db, runId, 'plan_resumed', `planning resumed after an interruption: the listing went on from the folders not yet listed (${listed} entries this attempt)`, { listed });
+          }
           const totals = await diffIntoItems(deps.db, runId, {
             mtimeToleranceMs: Math.max(src.capabilities.mtimePrecisionMs, dst.capabilities.mtimePrecisionMs),
             largeFileThreshold: options.largeFileThreshold,
@@ -54,25 +58,4 @@ export function planActivities(deps: ActivityDeps, worker: WorkerState) {
       }
     },
   };
-}
-
-/** Streams one side's listing into `entries`; paths are stored relative to the job's location. */
-async function enumerate(
-  deps: ActivityDeps, runId: string, side: Side, connector: Connector, root: string,
-  signal: AbortSignal, onPage: (n: number) => void, missingIsEmpty = false,
-): Promise<void> {
-  try {
-    for await (const page of connector.walk(root, { signal })) {
-      const rows: Entry[] = [];
-      for (const e of page) {
-        const rel = relativeTo(root, e.path);
-        if (rel) rows.push({ ...e, path: rel });
-      }
-      await insertEntries(deps.db, runId, side, rows);
-      onPage(rows.length);
-    }
-  } catch (err) {
-    if (missingIsEmpty && err instanceof ConnectorError && err.kind === 'not_found') return;
-    throw toActivityFailure(err, `listing ${side === 'src' ? 'source' : 'destination'} "${root || '/'}"`);
-  }
 }

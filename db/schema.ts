@@ -69,7 +69,12 @@ export const entries = pgTable('entries', {
   size: bytes('size').notNull(),
   mtimeMs: bytes('mtime_ms').notNull(),
   hashes: jsonb('hashes').$type<Hashes>().notNull().default({}),
-}, (t) => [primaryKey({ columns: [t.runId, t.side, t.path] })]);
+  /** A directory whose children are all in this table: the planning cursor that a cut listing resumes from. */
+  listed: boolean('listed').notNull().default(false),
+}, (t) => [
+  primaryKey({ columns: [t.runId, t.side, t.path] }),
+  index('entries_unlisted_idx').on(t.runId, t.side, t.path).where(sql`${t.isDir} AND NOT ${t.listed}`),
+]);
 
 /** The per-file ledger of a run. */
 export const items = pgTable('items', {

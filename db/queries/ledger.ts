@@ -2,24 +2,52 @@ import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Entry, Hashes } from '../../core/entry.js';
 import type { ItemState } from '../../core/run.js';
 import { queryRows, type Db } from '../client.js';
-import { entries, items, runs } from '../schema.js';
+import { items, runs } from '../schema.js';
 
 export type ItemRow = typeof items.$inferSelect;
 export type Side = 'src' | 'dst';
 
-/** Throws away an earlier, interrupted plan of the same run, so planning can simply start over. */
-export async function resetPlan(db: Db, runId: string): Promise<void> {
-  await db.delete(items).where(eq(items.runId, runId));
-  await db.delete(entries).where(eq(entries.runId, runId));
+/**
+ * One listing page into `entries`, as one statement with one parameter: a JSON array unpacked in
+ * SQL, which costs far less per row than binding seven parameters a row. A row listed twice (a
+ * listing resumed after a cut) is kept once.
+ */
+export async function insertEntries(db: Db, runId: string, side: Side, page: readonly Entry[]): Promise<void> {
+  for (let i = 0; i < page.length; i += 5000) {
+    const rows = page.slice(i, i + 5000).map((e) => ({ p: e.path, d: e.isDir, s: e.size, m: Math.round(e.mtimeMs), h: e.hashes }));
+    await db.execute(sql`
+      INSERT INTO entries (run_id, side, path, is_dir, size, mtime_ms, hashes)
+      SELECT ${runId}, ${side}, r.p, r.d, r.s, r.m, coalesce(r.h, '{}'::jsonb)
+      FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS r(p text, d boolean, s bigint, m bigint, h jsonb)
+      ON CONFLICT DO NOTHING`);
+  }
 }
 
-/** One multi-row insert per listing page; a page is at most a few thousand rows. */
-export async function insertEntries(db: Db, runId: string, side: Side, page: readonly Entry[]): Promise<void> {
-  if (page.length === 0) return;
-  const rows = page.map((e) => ({ runId, side, path: e.path, isDir: e.isDir, size: e.size, mtimeMs: Math.round(e.mtimeMs), hashes: e.hashes }));
-  for (let i = 0; i < rows.length; i += 1000) {
-    await db.insert(entries).values(rows.slice(i, i + 1000)).onConflictDoNothing();
-  }
+/** The side's root as a directory still to list, so the first listing is part of the cursor too. */
+export async function seedListing(db: Db, runId: string, side: Side): Promise<void> {
+  await db.execute(sql`
+    INSERT INTO entries (run_id, side, path, is_dir, size, mtime_ms) VALUES (${runId}, ${side}, '', true, 0, 0)
+    ON CONFLICT DO NOTHING`);
+}
+
+/** Directories of one side not listed yet: the planning cursor. Empty once the side is complete. */
+export async function unlistedDirs(db: Db, runId: string, side: Side, limit: number): Promise<string[]> {
+  const rows = await queryRows<{ path: string }>(db, sql`
+    SELECT path FROM entries WHERE run_id = ${runId} AND side = ${side} AND is_dir AND NOT listed ORDER BY path LIMIT ${limit}`);
+  return rows.map((r) => r.path);
+}
+
+export async function markListed(db: Db, runId: string, side: Side, paths: readonly string[]): Promise<void> {
+  if (paths.length === 0) return;
+  await db.execute(sql`
+    UPDATE entries SET listed = true
+    WHERE run_id = ${runId} AND side = ${side} AND path IN (SELECT jsonb_array_elements_text(${JSON.stringify(paths)}::jsonb))`);
+}
+
+/** Whether a side's listing was seeded, and how many rows it has: what a resumed plan reports. */
+export async function listingState(db: Db, runId: string, side: Side): Promise<{ seeded: boolean; rows: number }> {
+  const [r] = await queryRows<{ n: number }>(db, sql`SELECT count(*)::int AS n FROM entries WHERE run_id = ${runId} AND side = ${side}`);
+  return { seeded: (r?.n ?? 0) > 0, rows: r?.n ?? 0 };
 }
 
 export interface PlanRules {
@@ -54,12 +82,11 @@ export async function diffIntoItems(db: Db, runId: string, rules: PlanRules): Pr
     SELECT s.run_id, s.path, c.action, CASE c.action WHEN 'copy' THEN 'pending' ELSE 'skipped' END,
            s.size, s.mtime_ms, s.hashes, s.size >= ${rules.largeFileThreshold}
     FROM entries s
-    LEFT JOIN entries d ON d.run_id = s.run_id AND d.side = 'dst'
-      AND (CASE WHEN ${rules.caseInsensitive} THEN lower(d.path) = lower(s.path) ELSE d.path = s.path END)
+    LEFT JOIN entries d ON d.run_id = s.run_id AND d.side = 'dst' AND ${rules.caseInsensitive ? sql`lower(d.path) = lower(s.path)` : sql`d.path = s.path`}
     CROSS JOIN LATERAL (SELECT CASE
         WHEN d.path IS NULL OR d.is_dir OR d.size <> s.size OR abs(d.mtime_ms - s.mtime_ms) > ${rules.mtimeToleranceMs}
         THEN 'copy' ELSE 'skip' END AS action) c
-    WHERE s.run_id = ${runId} AND s.side = 'src' AND NOT s.is_dir
+    WHERE s.run_id = ${runId} AND s.side = 'src' AND NOT s.is_dir AND s.path <> ''
     ON CONFLICT (run_id, path) DO NOTHING`);
 
   // Two source files whose names differ only in case would be one file on a case-insensitive

@@ -1,0 +1,2 @@
+ALTER TABLE "entries" ADD COLUMN "listed" boolean DEFAULT false NOT NULL;--> statement-breakpoint
+CREATE INDEX "entries_unlisted_idx" ON "entries" USING btree ("run_id","side","path") WHERE "entries"."is_dir" AND NOT "entries"."listed";

@@ -1,0 +1,67 @@
+import type { Entry } from '../core/entry.js';
+import { joinPath, relativeTo } from '../core/paths.js';
+import { isConnectorError } from '../connectors/errors.js';
+import type { Connector } from '../connectors/types.js';
+import type { Db } from '../db/client.js';
+import { insertEntries, listingState, markListed, seedListing, unlistedDirs, type Side } from '../db/queries/ledger.js';
+import { forEachLimited } from './limit.js';
+
+/** Folders listed at once: listing is round-trip bound on remote providers (rclone's --checkers). */
+const listConcurrency = 4;
+
+export interface ListSide {
+  db: Db;
+  runId: string;
+  side: Side;
+  connector: Connector;
+  /** The job's location on this side; entries are stored relative to it. */
+  root: string;
+  /** The destination may not exist yet: then it is empty. */
+  missingIsEmpty: boolean;
+  signal: AbortSignal;
+  onRows: (n: number) => void;
+}
+
+/**
+ * Lists one side into `entries` with its cursor in the same table: every folder found is a row
+ * still to list until its children are in, so a listing cut by a crash or a throttle resumes
+ * with the folders not yet listed instead of from zero. Providers with one recursive listing
+ * (Jottacloud's liststream) are read in one go and start over if cut.
+ * Returns the rows this call added, for the plan event.
+ */
+export async function listSide(o: ListSide): Promise<{ resumed: boolean }> {
+  const before = await listingState(o.db, o.runId, o.side);
+  if (!before.seeded) await seedListing(o.db, o.runId, o.side);
+  if (o.connector.capabilities.recursiveList) {
+    if ((await unlistedDirs(o.db, o.runId, o.side, 1)).length === 0) return { resumed: before.seeded };
+    await store(o, '', o.connector.walk(o.root, { signal: o.signal }));
+    await markListed(o.db, o.runId, o.side, ['']);
+    return { resumed: before.seeded };
+  }
+  for (;;) {
+    const dirs = await unlistedDirs(o.db, o.runId, o.side, 64);
+    if (dirs.length === 0) return { resumed: before.seeded };
+    await forEachLimited(dirs, listConcurrency, async (dir) => {
+      await store(o, dir, o.connector.list(joinPath(o.root, dir), { signal: o.signal }));
+      await markListed(o.db, o.runId, o.side, [dir]);
+    });
+  }
+}
+
+async function store(o: ListSide, dir: string, pages: AsyncIterable<Entry[]>): Promise<void> {
+  try {
+    for await (const page of pages) {
+      const rows: Entry[] = [];
+      for (const e of page) {
+        const rel = relativeTo(o.root, e.path);
+        if (rel) rows.push({ ...e, path: rel });
+      }
+      await insertEntries(o.db, o.runId, o.side, rows);
+      o.onRows(rows.length);
+    }
+  } catch (err) {
+    // The root must exist (or count as empty, for a destination not made yet); a folder deleted
+    // since its parent was listed has simply left the tree.
+    if (!isConnectorError(err, 'not_found') || (dir === '' && !o.missingIsEmpty)) throw err;
+  }
+}
