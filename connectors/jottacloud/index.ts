@@ -95,7 +95,14 @@ export class JottacloudConnector implements Connector {
   private readonly loc: JottaLocation;
 
   constructor(config: JottacloudConfig, ctx: ConnectorContext, opts: JottacloudConnectorOptions = {}) {
-    const http = new HttpClient({ connections: opts.connections, ca: opts.ca, mapStatus: jottaStatusMapper(ctx.remoteName), userAgent: 'knarr' });
+    const http = new HttpClient({
+      connections: opts.connections,
+      ca: opts.ca,
+      mapStatus: jottaStatusMapper(ctx.remoteName),
+      userAgent: 'knarr',
+      // §9.3 / §12.4: rclone's jottacloud pacer, 10 ms minimum sleep, backoff up to 2 s.
+      pacer: { minSleepMs: 10, maxSleepMs: 2_000 },
+    });
     this.loc = new JottaLocation(
       config.jfsUrl ?? DEFAULT_JFS_URL,
       checkContainerName('device', config.device ?? DEFAULT_DEVICE),

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
+import { Pacer, type PacerOptions } from './pacer.js';
 import { ConnectorError, type ConnectorErrorKind, type ThrottleScope } from '../errors.js';
 
 /**
@@ -11,11 +12,14 @@ import { ConnectorError, type ConnectorErrorKind, type ThrottleScope } from '../
  * Retries. The engine (Temporal activity retries, unlimited with a capped interval, honouring
  * `retryAfterMs` as `nextRetryDelay`) owns real retrying. The only retry here is a short, bounded
  * one for idempotent requests (GET/HEAD by default; never a request with a streamed body): at most
- * `idempotentRetries` more attempts (2 by default), 250 ms then 1 s apart, and only for a
- * connection that failed before any response or a 429/502/503/504 whose `Retry-After` (if any) is
- * at most 2 s. It smooths a dropped keep-alive connection or a blip of a load balancer without the
- * cost of an activity retry; anything longer is the engine's business. There is no other retry
- * loop in the connectors.
+ * `idempotentRetries` more attempts (2 by default), and only for a connection that failed before
+ * any response or a 429/502/503/504 whose `Retry-After` (if any) is at most 2 s. It smooths a
+ * dropped keep-alive connection or a blip of a load balancer without the cost of an activity
+ * retry; anything longer is the engine's business. There is no other retry loop in the connectors.
+ *
+ * Pacing. Every attempt of every request of one client waits its turn at the client's pacer
+ * (pacer.ts, as rclone's lib/pacer): spaced by the connector's minimum sleep, backed off after a
+ * throttle or transient failure (at least the `Retry-After`), eased after successes.
  */
 
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -78,14 +82,15 @@ export interface HttpClientOptions {
   mapStatus?: StatusMapper;
   /** Extra attempts for idempotent requests, 0 to disable. Default 2. */
   idempotentRetries?: number;
-  /** For tests: how the short retry waits. */
+  /** Spacing and backoff of this client's requests (one pacer per client, so per connector). */
+  pacer?: PacerOptions;
+  /** For tests: how the pacer waits. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
 const MAX_ERROR_BODY = 64 * 1024;
 /** A Retry-After longer than this is not waited out here: the engine sleeps durably instead. */
 const MAX_INLINE_RETRY_AFTER_MS = 2_000;
-const RETRY_DELAYS_MS = [250, 1_000];
 const RETRYABLE_STATUSES = new Set([429, 502, 503, 504]);
 
 /**
@@ -188,25 +193,11 @@ export function toConnectorError(err: unknown, op: string, signal?: AbortSignal)
   return new ConnectorError('transient', `${op}: the connection failed (${why})`, { cause: err });
 }
 
-const defaultSleep = (ms: number, signal?: AbortSignal): Promise<void> =>
-  new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-
 export class HttpClient {
   private readonly agent: Agent;
   private readonly mapStatus: StatusMapper;
   private readonly retries: number;
-  private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  readonly pacer: Pacer;
   private readonly userAgent: string;
 
   constructor(opts: HttpClientOptions = {}) {
@@ -221,7 +212,7 @@ export class HttpClient {
     });
     this.mapStatus = opts.mapStatus ?? defaultStatusMapper;
     this.retries = Math.max(0, opts.idempotentRetries ?? 2);
-    this.sleep = opts.sleep ?? defaultSleep;
+    this.pacer = new Pacer({ ...opts.pacer, sleep: opts.sleep ?? opts.pacer?.sleep });
     this.userAgent = opts.userAgent ?? 'knarr';
   }
 
@@ -233,26 +224,33 @@ export class HttpClient {
     const streamed = req.body instanceof Readable;
     const idempotent = !streamed && (req.idempotent ?? (req.method === 'GET' || req.method === 'HEAD'));
     const attempts = idempotent ? 1 + this.retries : 1;
+    // The one retry path: the pacer spaces every attempt, and backs off after each failure.
     for (let attempt = 1; ; attempt++) {
       req.signal?.throwIfAborted();
+      await this.pacer.turn(req.signal);
       let res: HttpResponse;
       try {
         res = await this.send(req);
       } catch (err) {
         const mapped = toConnectorError(err, req.op, req.signal);
-        if (attempt < attempts && mapped instanceof ConnectorError && mapped.kind === 'transient') {
-          await this.sleep(RETRY_DELAYS_MS[Math.min(attempt - 1, RETRY_DELAYS_MS.length - 1)], req.signal);
-          continue;
+        if (mapped instanceof ConnectorError && mapped.kind === 'transient') {
+          this.pacer.failed();
+          if (attempt < attempts) continue;
         }
         throw mapped;
       }
-      if ((res.status >= 200 && res.status < 300) || req.accept?.includes(res.status)) return res;
-      const error = await this.errorOf(res, req);
-      const inlineWait = error.retryAfterMs ?? RETRY_DELAYS_MS[Math.min(attempt - 1, RETRY_DELAYS_MS.length - 1)];
-      if (attempt < attempts && RETRYABLE_STATUSES.has(res.status) && inlineWait <= MAX_INLINE_RETRY_AFTER_MS) {
-        await this.sleep(inlineWait, req.signal);
-        continue;
+      if ((res.status >= 200 && res.status < 300) || req.accept?.includes(res.status)) {
+        this.pacer.succeeded();
+        return res;
       }
+      const error = await this.errorOf(res, req);
+      if (!RETRYABLE_STATUSES.has(res.status)) {
+        this.pacer.succeeded();
+        throw error;
+      }
+      this.pacer.failed(error.retryAfterMs);
+      // A long Retry-After is not waited out here: the engine sleeps durably instead.
+      if (attempt < attempts && (error.retryAfterMs ?? 0) <= MAX_INLINE_RETRY_AFTER_MS) continue;
       throw error;
     }
   }
