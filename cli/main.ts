@@ -29,9 +29,10 @@ async function main(argv: string[]): Promise<number> {
       console.error(`knarr: ${sig} again, exiting without waiting`);
       process.exit(130);
     }
-    console.log(`knarr: ${sig}, stopping (the worker lets running copies reach a checkpoint)`);
+    console.log(`knarr: ${sig}, stopping (running copies stop at once and resume from their last checkpoint)`);
+    const since = performance.now();
     void running.stop().then(() => {
-      console.log('knarr: stopped');
+      console.log(`knarr: stopped in ${((performance.now() - since) / 1000).toFixed(1)} s`);
       process.exit(process.exitCode ?? 0);
     });
   };

@@ -128,7 +128,7 @@ async function openPglite(dataDir: string, log: (msg: string) => void): Promise<
   // 0700: the directory also holds the master key file and the sealed credentials.
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const pgDir = join(dataDir, 'pglite');
-  const releaseLock = acquirePgliteLock(join(dataDir, 'pglite.lock'), pgDir);
+  const releaseLock = await acquirePgliteLock(join(dataDir, 'pglite.lock'), pgDir, log);
   let client: import('@electric-sql/pglite').PGlite | undefined;
   try {
     const { PGlite } = await import('@electric-sql/pglite');
@@ -190,16 +190,25 @@ async function migrationState(db: Db): Promise<{ count: number; newest: number }
 /** PGlite directories opened by this process, so a second open here fails like one from another process. */
 const pgliteLocksHeld = new Set<string>();
 
-function acquirePgliteLock(lockPath: string, pgDir: string): () => void {
+/**
+ * How long a live holder may take to let go before a second opener is refused: a knarr that is
+ * stopping releases the lock within its stop (README: 5 s).
+ */
+const LOCK_WAIT_MS = 5_000;
+
+async function acquirePgliteLock(lockPath: string, pgDir: string, log: (msg: string) => void): Promise<() => void> {
   const refuse = (who: string) =>
     new Error(
       `the embedded database at ${pgDir} is already open by ${who}. It is single-process: stop the other knarr process, ` +
         `or set DATABASE_URL to a PostgreSQL server to run several processes (remove ${lockPath} only if no knarr process is running)`,
     );
   if (pgliteLocksHeld.has(lockPath)) throw refuse('this process');
-  for (let attempt = 0; attempt < 3; attempt++) {
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  let waitingFor = 0;
+  for (;;) {
     try {
-      writeFileSync(lockPath, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      // The start time next to the pid tells a reused pid from the holder.
+      writeFileSync(lockPath, `${process.pid} ${processStartTime(process.pid) ?? ''}\n`, { flag: 'wx', mode: 0o600 });
       pgliteLocksHeld.add(lockPath);
       return () => {
         if (pgliteLocksHeld.delete(lockPath)) rmSync(lockPath, { force: true });
@@ -207,27 +216,68 @@ function acquirePgliteLock(lockPath: string, pgDir: string): () => void {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
-    let pid = NaN;
+    let holder: LockHolder | null = null;
     try {
-      pid = Number.parseInt(readFileSync(lockPath, 'utf8'), 10);
+      holder = parseLockHolder(readFileSync(lockPath, 'utf8'));
     } catch {
       // Removed between our create and our read: just try again.
+      continue;
     }
     // Our own pid with no entry in pgliteLocksHeld means a previous life of this pid crashed (common
     // in containers, where a restarted process gets the same pid): stale.
-    if (pid > 0 && pid !== process.pid && processAlive(pid)) throw refuse(`process ${pid}`);
+    if (holder && holder.pid !== process.pid && holderAlive(holder)) {
+      if (Date.now() >= deadline) throw refuse(`process ${holder.pid}`);
+      if (waitingFor !== holder.pid) log(`database: waiting for process ${holder.pid} to close the embedded database`);
+      waitingFor = holder.pid;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      continue;
+    }
     rmSync(lockPath, { force: true });
   }
-  throw new Error(`could not take the lock file ${lockPath}`);
 }
 
-function processAlive(pid: number): boolean {
+interface LockHolder {
+  pid: number;
+  /** Absent in lock files of older knarr versions and where there is no /proc. */
+  startTime: string | null;
+}
+
+function parseLockHolder(text: string): LockHolder | null {
+  const [pid, startTime] = text.trim().split(/\s+/);
+  const n = Number.parseInt(pid ?? '', 10);
+  return n > 0 ? { pid: n, startTime: startTime || null } : null;
+}
+
+/**
+ * A zombie (killed, not yet reaped by its parent) holds nothing, and neither does a new process
+ * that got the holder's pid: both are what `kill -9` of a knarr leaves for a restart seconds later.
+ */
+function holderAlive(holder: LockHolder): boolean {
+  const stat = procStat(holder.pid);
+  if (stat) return stat.state !== 'Z' && (holder.startTime === null || stat.startTime === holder.startTime);
   try {
-    process.kill(pid, 0);
+    process.kill(holder.pid, 0);
     return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+function processStartTime(pid: number): string | null {
+  return procStat(pid)?.startTime ?? null;
+}
+
+/** State and start time (clock ticks since boot) from /proc/<pid>/stat; null where there is no /proc or no such process. */
+function procStat(pid: number): { state: string; startTime: string } | null {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  // The command name in parentheses may hold spaces and parentheses: fields start after the last ')'.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return { state: fields[0] ?? '', startTime: fields[19] ?? '' };
 }
 
 function describeApplied(n: number): string {

@@ -20,7 +20,11 @@ export interface Config {
   };
   /** How soon a dead worker's activity is retried elsewhere. */
   heartbeatTimeoutMs: number;
-  /** How long a stopping worker lets running copies reach a checkpoint. */
+  /**
+   * How long a stopping worker lets running copies go on before cancelling them. 0: a stop
+   * cancels them at once; each keeps the checkpoint it last saved, and the bytes written since
+   * are kept by the destination and found again on resume.
+   */
   shutdownGraceMs: number;
 }
 
@@ -48,7 +52,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       uiPort: intVar(env, 'KNARR_TEMPORAL_UI_PORT', 8233),
     },
     heartbeatTimeoutMs: intVar(env, 'KNARR_HEARTBEAT_TIMEOUT_MS', 60_000),
-    shutdownGraceMs: intVar(env, 'KNARR_SHUTDOWN_GRACE_MS', 10_000),
+    shutdownGraceMs: intVar(env, 'KNARR_SHUTDOWN_GRACE_MS', 0),
   };
 }
 

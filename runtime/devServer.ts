@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { appendFile, mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect as tcpConnect } from 'node:net';
+import type { Readable } from 'node:stream';
 import { basename, dirname, extname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
@@ -46,8 +47,47 @@ export interface DevServer {
   stop(): Promise<void>;
 }
 
-const STOP_GRACE_MS = 10_000;
+/**
+ * How long a stopping server gets before SIGKILL. It takes 2-3 s to stop on a busy 2-core machine;
+ * SIGKILL after that loses nothing, since SQLite commits atomically and Temporal persists every
+ * state change before acknowledging it. Kept short because it is most of knarr's 5 s stop budget.
+ */
+const STOP_GRACE_MS = 2_500;
 const TAIL_LINES = 40;
+
+/**
+ * Runs the server under a watchdog so it cannot outlive knarr, however knarr dies (SIGKILL
+ * included). fd 3 is a socket to knarr that only the kernel closes on knarr's side: when `read`
+ * sees EOF, knarr is gone and the server is stopped, then killed. The first line written to fd 3
+ * is the server's pid. SIGTERM to this shell is passed on to the server, so a normal stop still
+ * lets it shut down cleanly. The server itself never gets fd 3: it must not keep the socket open.
+ */
+const WATCHDOG = `
+"$@" 3<&- &
+server=$!
+trap 'kill -TERM "$server" 2>/dev/null' TERM INT
+echo "$server" >&3
+(
+  while read -r _; do :; done <&3
+  kill -TERM "$server" 2>/dev/null
+  sleep ${STOP_GRACE_MS / 1000}
+  kill -KILL "$server" 2>/dev/null
+) &
+watchdog=$!
+exec 3<&-
+while :; do
+  wait "$server"
+  code=$?
+  kill -0 "$server" 2>/dev/null || break
+done
+kill "$watchdog" 2>/dev/null
+# Mirror a death by signal, so knarr reports the signal rather than 128+N.
+if [ "$code" -gt 128 ]; then
+  trap - TERM INT
+  kill -s "$(kill -l "$code")" $$
+fi
+exit "$code"
+`;
 
 // The dev server otherwise asks temporal.io for newer versions, which only produces warnings offline.
 const DEFAULT_DYNAMIC_CONFIG: Record<string, string | number | boolean> = {
@@ -94,8 +134,8 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     logFd = openSync(logFile, 'a');
   }
 
-  const child = spawn(options.cliPath, args, {
-    stdio: ['ignore', logFd ?? 'pipe', logFd ?? 'pipe'],
+  const child = spawn('/bin/sh', ['-c', WATCHDOG, 'knarr-temporal-watchdog', options.cliPath, ...args], {
+    stdio: ['ignore', logFd ?? 'pipe', logFd ?? 'pipe', 'pipe'],
     // Its own process group keeps a terminal Ctrl-C from killing the server before knarr's
     // workers have drained; knarr stops it last.
     detached: true,
@@ -103,6 +143,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   if (logFd !== null) closeSync(logFd);
   child.stdout?.setEncoding('utf8').on('data', (c: string) => tail.push(c));
   child.stderr?.setEncoding('utf8').on('data', (c: string) => tail.push(c));
+  const serverPid = readFirstLine(child.stdio[3] as Readable);
 
   const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
   const exited = new Promise<DevServerExit>((resolve) => {
@@ -113,36 +154,22 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   let stopping = false;
   let running = true;
   let started = false;
-  void exited.then((exit) => {
+  void exited.then(() => {
     running = false;
-    process.off('exit', killOnExit);
-    // A crash during startup is reported by the startup error itself.
-    if (started && !stopping && child.pid !== undefined) {
-      log(`Temporal dev server (pid ${child.pid}) exited unexpectedly (${describeExit(exit)})${logFile ? `; see ${logFile}` : ''}`);
-    }
   });
-  // Covers normal exits and uncaught exceptions; a SIGKILLed knarr is covered by the pid file.
-  const killOnExit = () => {
-    if (running && child.pid !== undefined) {
-      try {
-        process.kill(child.pid, 'SIGTERM');
-      } catch {
-        // already gone
-      }
-    }
-  };
-  process.on('exit', killOnExit);
-
   const failure = async (why: string): Promise<Error> => {
     const output = logFile ? await readTail(logFile, TAIL_LINES) : tail.lines();
     return new Error(`Temporal dev server on ${address} ${why}${output.length ? `; last output:\n${output.join('\n')}` : ''}`);
   };
 
-  const pid = child.pid;
-  if (pid === undefined) {
-    process.off('exit', killOnExit);
-    throw await failure(`could not be started: ${(await spawnError).message}`);
-  }
+  const watchdogPid = child.pid;
+  if (watchdogPid === undefined) throw await failure(`could not be started: ${(await spawnError).message}`);
+  const pid = await Promise.race([serverPid, exited.then(() => null)]);
+  if (pid === null) throw await failure(`could not be started (${describeExit(await exited)})`);
+  void exited.then((exit) => {
+    // A crash during startup is reported by the startup error itself.
+    if (started && !stopping) log(`Temporal dev server (pid ${pid}) exited unexpectedly (${describeExit(exit)})${logFile ? `; see ${logFile}` : ''}`);
+  });
   if (options.pidFile) {
     await mkdir(dirname(options.pidFile), { recursive: true });
     await writeFile(options.pidFile, `${pid}\n`);
@@ -151,12 +178,13 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const stop = async (): Promise<void> => {
     stopping = true;
     if (running) {
-      signal(pid, 'SIGTERM');
+      signal(watchdogPid, 'SIGTERM');
       // Unref'd: a pending grace timer must not keep the process alive after the server has gone.
       const result = await Promise.race([exited, sleep(STOP_GRACE_MS, null, { ref: false })]);
       if (result === null) {
         log(`Temporal dev server (pid ${pid}) did not stop within ${STOP_GRACE_MS / 1000}s; killing it`);
-        signal(pid, 'SIGKILL');
+        // The whole group: the server and its watchdog.
+        signal(-watchdogPid, 'SIGKILL');
         await exited;
       }
     }
@@ -183,6 +211,23 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     exited,
     stop,
   };
+}
+
+/** The first line the watchdog writes: the server's pid. */
+function readFirstLine(stream: Readable): Promise<number> {
+  return new Promise((resolve) => {
+    let text = '';
+    const onData = (chunk: Buffer) => {
+      text += chunk.toString('utf8');
+      const end = text.indexOf('\n');
+      if (end < 0) return;
+      // Nothing more comes: the socket stays open only so the watchdog sees EOF when knarr dies,
+      // and it closes when the watchdog exits.
+      stream.off('data', onData).resume();
+      resolve(Number.parseInt(text.slice(0, end), 10));
+    };
+    stream.on('data', onData).on('error', () => {});
+  });
 }
 
 function signal(pid: number, sig: NodeJS.Signals): void {

@@ -36,13 +36,19 @@ export async function launch(role: Role, config: Config): Promise<Running> {
   const stopAll = async () => {
     for (const fn of cleanups.reverse()) await fn().catch((err) => log(`error while stopping: ${String(err)}`));
   };
+  let stopping: Promise<void> | null = null;
+  const stop = () => (stopping ??= stopAll());
   try {
     await mkdir(config.dataDir, { recursive: true });
     let address = config.temporal.address;
     let uiUrl: string | null = null;
     if (!address) {
       if (role !== 'server') throw new Error(`knarr ${role} needs TEMPORAL_ADDRESS (host:port of a Temporal server)`);
-      const dev = await startEmbeddedTemporal(config);
+      const dev = await superviseEmbeddedTemporal(config, (err) => {
+        log(`${err.message}; stopping`);
+        process.exitCode = 1;
+        void stop();
+      });
       cleanups.push(() => dev.stop());
       address = dev.address;
       uiUrl = dev.uiUrl;
@@ -85,8 +91,6 @@ export async function launch(role: Role, config: Config): Promise<Running> {
     log(`data dir      ${config.dataDir}`);
     log(`database      ${database.kind === 'pglite' ? `embedded PGlite in ${join(config.dataDir, 'pglite')}` : 'PostgreSQL (DATABASE_URL)'}`);
 
-    let stopping: Promise<void> | null = null;
-    const stop = () => (stopping ??= stopAll());
     // A worker that ends on its own (its connection lost for good) takes the process down cleanly.
     if (worker) {
       void workerRun.then(stop, (err) => {
@@ -97,9 +101,57 @@ export async function launch(role: Role, config: Config): Promise<Running> {
     }
     return { apiUrl, uiUrl, stop };
   } catch (err) {
-    await stopAll();
+    await stop();
     throw err;
   }
+}
+
+/** A dev server dying this often is broken, not unlucky: knarr stops instead of looping. */
+const DEV_SERVER_RESTARTS = { max: 5, withinMs: 60_000 };
+
+/**
+ * The embedded dev server, started again on the same SQLite file and port whenever it dies under
+ * a running knarr (killed, out of memory). Nothing is lost: its state is in the SQLite file, the
+ * worker's and the API's connections reconnect by themselves, and a copy that ran on meanwhile
+ * reports to the new server (or, past its heartbeat timeout, is retried from its checkpoint).
+ */
+async function superviseEmbeddedTemporal(config: Config, giveUp: (err: Error) => void): Promise<{ address: string; uiUrl: string | null; stop(): Promise<void> }> {
+  let current = await startEmbeddedTemporal(config);
+  let restarting: Promise<void> = Promise.resolve();
+  let stopped = false;
+  const restarts: number[] = [];
+  const watch = (dev: DevServer) => {
+    void dev.exited.then(() => {
+      if (stopped) return;
+      const now = Date.now();
+      restarts.push(now);
+      while (restarts[0]! < now - DEV_SERVER_RESTARTS.withinMs) restarts.shift();
+      if (restarts.length > DEV_SERVER_RESTARTS.max) {
+        giveUp(new Error(`the Temporal dev server died ${restarts.length} times within ${DEV_SERVER_RESTARTS.withinMs / 1000}s${dev.logFile ? `; see ${dev.logFile}` : ''}`));
+        return;
+      }
+      log('restarting the Temporal dev server');
+      restarting = startEmbeddedTemporal(config).then(
+        (next) => {
+          current = next;
+          log('Temporal dev server running again');
+          if (stopped) return next.stop();
+          watch(next);
+        },
+        (err: Error) => giveUp(err),
+      );
+    });
+  };
+  watch(current);
+  return {
+    address: current.address,
+    uiUrl: current.uiUrl,
+    async stop() {
+      stopped = true;
+      await restarting;
+      await current.stop();
+    },
+  };
 }
 
 async function startEmbeddedTemporal(config: Config): Promise<DevServer> {

@@ -20,7 +20,9 @@ export async function createWorker(opts: WorkerOptions): Promise<Worker> {
     taskQueue: opts.taskQueue,
     workflowsPath,
     activities: createActivities(opts.deps),
-    // Lets a copy that is stopping reach its next checkpoint and report it.
+    // After this, Core cancels running activities (WORKER_SHUTDOWN) through their cancellation
+    // signal; the copy stops where it is, its last checkpoint already in the ledger, and the
+    // cancelled attempt is reported failed so the run retries it at once on the next start.
     shutdownGraceTime: opts.shutdownGraceMs,
     maxConcurrentActivityTaskExecutions: 32,
   });
