@@ -1,0 +1,16 @@
+/**
+ * Runs last for days, so a worker of a newer knarr replays workflows that an older one started.
+ * Any change to what transferRun does in a given state (a new activity call, a different order,
+ * a new timer or signal wait) must keep old histories replaying:
+ *
+ *   if (patched(patches.someChange)) { new behaviour } else { old behaviour }
+ *
+ * Add the id here, never reuse or remove one while runs that predate it may exist, and record a
+ * history of the new behaviour for test/unit/replay.test.ts:
+ *
+ *   KNARR_RECORD_HISTORIES=v<N> npx vitest run test/integration/transfer.test.ts
+ *
+ * Every recorded history (test/fixtures/histories/) is replayed against today's code in CI, so
+ * a change that breaks a running run fails there first.
+ */
+export const patches = {} as const satisfies Record<string, string>;
