@@ -26,6 +26,9 @@ const HELP = `usage: node --import tsx bench/plan-scale.ts [flags]    (or: npm r
   --dbs LIST         postgres,pglite (both)
   --dest LIST        empty,mirror (both): an empty destination (every file is copied), or the
                      same tree already there with 1 % of the files changed (an incremental run)
+  --listing MODE     folders: the connector lists folder by folder (list(dir), as the local connector
+                     does; planning lists 4 at once with a cursor per folder); walk: it declares
+                     recursiveList and yields the whole tree from walk() (as Jottacloud) (folders)
   --page N           entries per listing page the synthetic connector yields (1000)
   --what-if-analyze  run ANALYZE entries between the listing and the diff (from the synthetic
                      connector's walk, after its last page is stored): what knarr would get if
@@ -70,6 +73,8 @@ interface SyntheticConfig {
   files: number;
   variant: 'src' | 'mirror' | 'empty';
   page: number;
+  /** walk: one recursive listing (capabilities.recursiveList); folders: `list(dir)` folder by folder, as local does. */
+  listing: 'walk' | 'folders';
 }
 
 /** --what-if-analyze: run once the destination walk has handed over its last page. */
@@ -88,8 +93,11 @@ function unsupported(what: string): never {
 function createSyntheticConnector(cfg: SyntheticConfig, ConnectorError: new (kind: string, message: string) => Error) {
   const capabilities = {
     hashes: [], hashBeforeUpload: null, resumableUpload: false, serverSideCopy: false, serverSideMove: false, caseInsensitive: false,
-    maxNameLength: 255, maxFileSize: null, preferredChunkSize: 8 * 1024 * 1024, mtimePrecisionMs: 1, setModTime: true, recursiveList: true,
+    maxNameLength: 255, maxFileSize: null, preferredChunkSize: 8 * 1024 * 1024, mtimePrecisionMs: 1, setModTime: true, recursiveList: cfg.listing === 'walk',
   };
+  const leaves = Math.ceil(cfg.files / FILES_PER_DIR);
+  const tops = Math.ceil(leaves / DIRS_PER_PARENT);
+  const dirName = (n: number, width: number, letter: string) => `${letter}${String(n).padStart(width, '0')}`;
   const dirEntry = (path: string): EntryLike => ({ path, isDir: true, size: 0, mtimeMs: mtimeBase, hashes: {} });
   return {
     type: 'synthetic',
@@ -117,8 +125,36 @@ function createSyntheticConnector(cfg: SyntheticConfig, ConnectorError: new (kin
       process.stderr.write(`[plan-child] ${cfg.variant === 'src' ? 'source' : 'destination'} listed and stored\n`);
       if (cfg.variant !== 'src' && afterDestinationWalk) await afterDestinationWalk();
     },
-    // eslint-disable-next-line require-yield
-    async *list(): AsyncGenerator<EntryLike[]> { unsupported('list'); },
+    /** The children of one folder of the tree: root → a###, a### → b#####, b##### → files. */
+    async *list(dir: string): AsyncGenerator<EntryLike[]> {
+      if (cfg.variant === 'empty') throw new ConnectorError('not_found', `${dir || '/'} does not exist (empty synthetic destination)`);
+      const parts = dir.split('/').filter(Boolean);
+      const rootDepth = parts.length && !/^[ab]\d+$/.test(parts[0]) ? 1 : 0;
+      const rel = parts.slice(rootDepth);
+      const base = parts.length ? `${dir}/` : '';
+      let page: EntryLike[] = [];
+      const flush = function* () { if (page.length) { yield page; page = []; } };
+      if (rel.length === 0) {
+        for (let t = 0; t < tops; t++) page.push(dirEntry(base + dirName(t, 3, 'a')));
+      } else if (rel.length === 1) {
+        const t = Number(rel[0].slice(1));
+        for (let l = t * DIRS_PER_PARENT; l < Math.min(leaves, (t + 1) * DIRS_PER_PARENT); l++) page.push(dirEntry(base + dirName(l, 5, 'b')));
+      } else {
+        const l = Number(rel[1].slice(1));
+        for (let i = l * FILES_PER_DIR; i < Math.min(cfg.files, (l + 1) * FILES_PER_DIR); i++) {
+          const f = syntheticFile(i, cfg.variant === 'mirror' ? 'mirror' : 'src');
+          page.push({ path: base + f.path.slice(f.path.lastIndexOf('/') + 1), isDir: false, size: f.size, mtimeMs: f.mtimeMs, hashes: {} });
+          if (page.length >= cfg.page) yield* flush();
+        }
+        // The last leaf listed ends the walk of this side (folders are listed in order, four at once).
+        if (l === leaves - 1) {
+          walkEnded[cfg.variant === 'src' ? 'src' : 'dst'] = performance.now();
+          process.stderr.write(`[plan-child] ${cfg.variant === 'src' ? 'source' : 'destination'}: last folder listed\n`);
+          if (cfg.variant !== 'src' && afterDestinationWalk) await afterDestinationWalk();
+        }
+      }
+      yield* flush();
+    },
     async stat(path: string): Promise<EntryLike> {
       if (cfg.variant === 'empty') throw new ConnectorError('not_found', `${path || '/'} does not exist`);
       return dirEntry(path);
@@ -145,6 +181,7 @@ interface ChildInput {
   databaseUrl?: string;
   dataDir?: string;
   whatIfAnalyze: boolean;
+  listing: 'walk' | 'folders';
 }
 
 interface RelSize { rows: number; tableBytes: number; indexBytes: number; totalBytes: number }
@@ -176,8 +213,8 @@ async function runChild(input: ChildInput): Promise<ChildResult> {
   const opened = await openDatabase(input.db === 'postgres' ? { url: input.databaseUrl } : { dataDir: input.dataDir });
   const { db } = opened;
   if (input.whatIfAnalyze) afterDestinationWalk = async () => { await db.execute(sql`ANALYZE entries`); };
-  const srcCfg: SyntheticConfig = { files: input.files, variant: 'src', page: input.page };
-  const dstCfg: SyntheticConfig = { files: input.files, variant: input.dest === 'mirror' ? 'mirror' : 'empty', page: input.page };
+  const srcCfg: SyntheticConfig = { files: input.files, variant: 'src', page: input.page, listing: input.listing };
+  const dstCfg: SyntheticConfig = { files: input.files, variant: input.dest === 'mirror' ? 'mirror' : 'empty', page: input.page, listing: input.listing };
   const [src] = await db.insert(schema.remotes).values({ name: 'synthetic-src', type: 'synthetic', config: { ...srcCfg } }).returning();
   const [dst] = await db.insert(schema.remotes).values({ name: 'synthetic-dst', type: 'synthetic', config: { ...dstCfg } }).returning();
   const { jobOptionsSchema } = await import('../core/job.js');
@@ -206,7 +243,7 @@ async function runChild(input: ChildInput): Promise<ChildResult> {
   if (typeof registry.register === 'function') {
     path = 'plan activity (createActivities().planRun in MockActivityEnvironment)';
     // The definition shape of connectors/types.ts ConnectorDefinition, written out so it needs no helper.
-    const settingsSchema = z.object({ files: z.number(), variant: z.enum(['src', 'mirror', 'empty']), page: z.number() });
+    const settingsSchema = z.object({ files: z.number(), variant: z.enum(['src', 'mirror', 'empty']), page: z.number(), listing: z.enum(['walk', 'folders']) });
     registry.register({
       type: 'synthetic',
       configSchema: settingsSchema,
@@ -268,7 +305,7 @@ async function runChild(input: ChildInput): Promise<ChildResult> {
 // ---------------------------------------------------------------------------------------------
 // The parent: one child per case, then the report
 
-interface Options { files: number; dbs: DbKind[]; dest: DestKind[]; page: number; dir: string; out: string | null; whatIfAnalyze: boolean; timeoutMin: number }
+interface Options { files: number; dbs: DbKind[]; dest: DestKind[]; page: number; dir: string; out: string | null; whatIfAnalyze: boolean; timeoutMin: number; listing: 'walk' | 'folders' }
 
 function parseOptions(argv: string[]): Options | null {
   const { values } = parseArgs({
@@ -279,6 +316,7 @@ function parseOptions(argv: string[]): Options | null {
       dest: { type: 'string', default: allDest.join(',') },
       page: { type: 'string', default: '1000' },
       'what-if-analyze': { type: 'boolean', default: false },
+      listing: { type: 'string', default: 'folders' },
       'timeout-min': { type: 'string', default: '60' },
       dir: { type: 'string', default: tmpdir() },
       out: { type: 'string' },
@@ -306,6 +344,7 @@ function parseOptions(argv: string[]): Options | null {
   };
   return {
     files: int('files', values.files), dbs: list('dbs', values.dbs, allDbs), dest: list('dest', values.dest, allDest), page: int('page', values.page),
+    listing: list('listing', values.listing, ['walk', 'folders'] as const)[0] ?? 'folders',
     whatIfAnalyze: values['what-if-analyze'], timeoutMin: int('timeout-min', values['timeout-min']),
     dir: resolve(values.dir), out: values.out === '-' ? null : values.out ? resolve(values.out) : defaultOut(),
   };
@@ -362,7 +401,7 @@ export async function main(argv: string[]): Promise<void> {
       for (const dest of opts.dest) {
         const load = (await readFile('/proc/loadavg', 'utf8')).split(' ')[0];
         log(`planning ${opts.files} files on ${db}, destination ${dest}`);
-        let input: ChildInput = { db, dest, files: opts.files, page: opts.page, whatIfAnalyze: opts.whatIfAnalyze };
+        let input: ChildInput = { db, dest, files: opts.files, page: opts.page, whatIfAnalyze: opts.whatIfAnalyze, listing: opts.listing };
         let drop: (() => Promise<void>) | null = null;
         if (db === 'postgres') {
           const fresh = await createTestDatabase('knarr_bench_plan');
@@ -405,7 +444,8 @@ async function render(a: { opts: Options; rows: { db: DbKind; dest: DestKind; r:
   lines.push('```sh', a.commandLine, '```', '');
   lines.push(`**Load average at the start: ${a.loadAtStart}** on ${facts.nproc} CPUs (at the end: ${facts.loadavg}); other work shared the machine, so times are noisy. git ${a.gitAtStart}.`, '');
   lines.push(`Path: ${[...new Set(a.rows.map((r) => r.r.result?.path ?? "(not finished)"))].join('; ')}. The synthetic source yields ${a.opts.files.toLocaleString('en')} files ` +
-    `(100 per folder, ${Math.ceil(a.opts.files / 100).toLocaleString('en')} folders; sizes 1 KiB–8 MiB with every 16th file 64–160 MiB; no bytes exist) in pages of ${a.opts.page}. ` +
+    `(100 per folder, ${Math.ceil(a.opts.files / 100).toLocaleString('en')} folders; sizes 1 KiB–8 MiB with every 16th file 64–160 MiB; no bytes exist) in pages of ${a.opts.page}, ` +
+    (a.opts.listing === 'walk' ? 'as one recursive `walk()` (recursiveList). ' : 'folder by folder through `list(dir)` (as the local connector: planning lists 4 folders at once and marks each listed). ') +
     '**empty**: the destination does not exist, every file is planned as a copy. **mirror**: the destination holds the same tree with 1 % of the mtimes changed (an incremental run: both sides listed, 1 % copied). ' +
     'Each case runs in a fresh process on a fresh database; **peak RSS** is that process\'s VmHWM while planning (reset just before), **from** its RSS after start-up (modules, database open and migrated). ' +
     (a.opts.whatIfAnalyze ? '**--what-if-analyze**: `ANALYZE entries` ran between the listing and the diff (knarr does not do this today). ' : 'No ANALYZE between listing and diff, as knarr plans today. ') +
