@@ -211,6 +211,7 @@ async function expectMissing(path: string): Promise<void> {
 
 /** Absolute paths of the files a process has open right now (Linux /proc). */
 async function openFiles(pid: number): Promise<string[]> {
+  if (process.platform !== 'linux') throw new Error('scaled.test.ts tells workers apart by their open files in /proc: Linux only');
   const fdDir = `/proc/${pid}/fd`;
   const fds = await readdir(fdDir).catch(() => [] as string[]);
   const targets = await Promise.all(fds.map((fd) => readlink(join(fdDir, fd)).catch(() => '')));
