@@ -99,9 +99,13 @@ export async function driveUpload<S extends UploadState>(d: DriveUpload<S>): Pro
   }
 }
 
-/** The source's own failure keeps its kind (a provider error while reading); anything else may pass on retry. */
-export function sourceFailure(err: unknown, op: string): ConnectorError {
+/** The source's own failure keeps its kind (a provider error while reading); a stream's system error may pass on retry. */
+export function sourceFailure(err: unknown, op: string): unknown {
   if (err instanceof ConnectorError) return err;
+  // A system or socket error of the source's stream may pass on retry; anything else (a bug, a
+  // cancellation) keeps its identity so the engine can tell it from a provider's trouble.
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || (err as Error).name === 'AbortError') return err;
   const why = err instanceof Error ? err.message : String(err);
   return new ConnectorError('transient', `${op}: reading the source failed: ${why}`, { cause: err });
 }
