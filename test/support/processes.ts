@@ -1,22 +1,45 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 
 export interface KnarrProcess {
+  /** The process spawned: knarr itself, or its unreaping parent (see `unreapedParent`). */
   child: ChildProcess;
+  /** knarr's own pid, which is also its process group. */
+  pid: Promise<number>;
   output(): string;
   /** Resolves once a line matching `pattern` has been printed. */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  /** Settles once knarr has exited (a zombie counts as exited). */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Signals knarr's whole process group, as `kill -- -pgid` or a terminal's Ctrl-C does. */
+  killGroup(signal: NodeJS.Signals): Promise<void>;
 }
 
-/** Starts `knarr <role>` as its own process, exactly as a user or a container would. */
-export function spawnKnarr(role: 'server' | 'api' | 'worker', env: Record<string, string | undefined>): KnarrProcess {
+export interface SpawnKnarrOptions {
+  /**
+   * Runs knarr under a parent that never reaps it, as a container's pid 1 or a dead npm may be:
+   * a killed knarr then stays a zombie, which is what a restart right after `kill -9` meets.
+   */
+  unreapedParent?: boolean;
+}
+
+/**
+ * Starts `knarr <role>` as its own process, exactly as a user or a container would, in its own
+ * process group (as a shell gives a job), so tests can signal the group.
+ */
+export function spawnKnarr(role: 'server' | 'api' | 'worker', env: Record<string, string | undefined>, opts: SpawnKnarrOptions = {}): KnarrProcess {
   const fullEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete fullEnv[k];
   // One process, as `npm start` runs it: a tsx wrapper process would survive a SIGKILL of its child's parent.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', role], { cwd: repo, env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const argv = [process.execPath, '--import', 'tsx', 'cli/main.ts', role];
+  const child = opts.unreapedParent
+    ? // setsid execs in place (the job is not a group leader), so $! is knarr's pid; `sleep` never waits for it.
+      spawn('/bin/sh', ['-c', 'setsid "$@" & echo "knarr-pid $!"; exec sleep 100000', 'sh', ...argv], { cwd: repo, env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(argv[0]!, argv.slice(1), { cwd: repo, env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
   const listeners = new Set<() => void>();
   const onData = (d: Buffer) => {
@@ -25,34 +48,61 @@ export function spawnKnarr(role: 'server' | 'api' | 'worker', env: Record<string
   };
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.once('exit', (code, signal) => res({ code, signal })));
+  const childExited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.once('exit', (code, signal) => res({ code, signal })));
+
+  const waitFor = (pattern: RegExp, timeoutMs = 120_000) =>
+    new Promise<string>((resolve, reject) => {
+      const check = () => {
+        const m = out.match(pattern);
+        if (m) {
+          cleanup();
+          resolve(m[0]);
+        }
+      };
+      const timer = setTimeout(() => { cleanup(); reject(new Error(`knarr ${role} did not print ${pattern} in ${timeoutMs} ms; output:\n${out}`)); }, timeoutMs);
+      const onExit = () => { cleanup(); reject(new Error(`knarr ${role} exited before printing ${pattern}; output:\n${out}`)); };
+      const cleanup = () => { clearTimeout(timer); listeners.delete(check); child.off('exit', onExit); };
+      listeners.add(check);
+      child.once('exit', onExit);
+      check();
+    });
+
+  const pid = opts.unreapedParent ? waitFor(/knarr-pid (\d+)/, 10_000).then((line) => Number(line.split(' ')[1])) : Promise.resolve(child.pid!);
+  const exited = opts.unreapedParent
+    ? pid.then(async (p) => {
+        while (isRunning(p)) await sleep(50);
+        return { code: null, signal: null };
+      })
+    : childExited;
   return {
     child,
+    pid,
     output: () => out,
     exited,
-    waitFor(pattern, timeoutMs = 120_000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const m = out.match(pattern);
-          if (m) {
-            cleanup();
-            resolve(m[0]);
-          }
-        };
-        const timer = setTimeout(() => { cleanup(); reject(new Error(`knarr ${role} did not print ${pattern} in ${timeoutMs} ms; output:\n${out}`)); }, timeoutMs);
-        const onExit = () => { cleanup(); reject(new Error(`knarr ${role} exited before printing ${pattern}; output:\n${out}`)); };
-        const cleanup = () => { clearTimeout(timer); listeners.delete(check); child.off('exit', onExit); };
-        listeners.add(check);
-        child.once('exit', onExit);
-        check();
-      });
+    waitFor,
+    async killGroup(signal) {
+      process.kill(-(await pid), signal);
     },
   };
 }
 
-/** Stops a process if it is still running (test cleanup). */
+/** Alive and not a zombie. */
+export function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Stops a process and everything in its group if it is still running (test cleanup). */
 export async function ensureStopped(p: KnarrProcess | undefined): Promise<void> {
-  if (!p || p.child.exitCode !== null || p.child.signalCode !== null) return;
-  p.child.kill('SIGKILL');
+  if (!p) return;
+  if (isRunning(await p.pid)) await p.killGroup('SIGKILL').catch(() => {});
   await p.exited;
+  if (p.child.exitCode === null && p.child.signalCode === null) {
+    p.child.kill('SIGKILL');
+    await new Promise((res) => p.child.once('exit', res));
+  }
 }
