@@ -22,6 +22,7 @@ const mediumBytes = 4 * MiB;
 // and each medium file at least 2 s, so a worker seen reading one is still inside it when it is
 // killed milliseconds later, however fast the disk.
 const bandwidthLimit = 2 * MiB;
+const log = (line: string) => console.error(`[scaled] ${line}`);
 
 /**
  * The scaled-out shape on the server a cluster runs: Temporal's own temporal-server on
@@ -29,8 +30,6 @@ const bandwidthLimit = 2 * MiB;
  * three `knarr worker` processes on a PostgreSQL ledger. Two workers are SIGKILLed mid-file, one
  * inside the large file and one inside a small-file batch; the third finishes the run alone.
  */
-const log = (line: string) => console.error(`[scaled] ${line}`);
-
 describe('scaled out on temporal-server and PostgreSQL', () => {
   const procs: KnarrProcess[] = [];
   let temporal: TemporalServer | undefined;
@@ -39,10 +38,7 @@ describe('scaled out on temporal-server and PostgreSQL', () => {
   let dir: string | undefined;
 
   beforeAll(async () => {
-    temporal = await startTemporalServer({
-      serverDir: inject('temporalServerDir'), cliPath: inject('temporalCliPath'),
-      log,
-    });
+    temporal = await startTemporalServer({ serverDir: inject('temporalServerDir'), cliPath: inject('temporalCliPath'), log });
     ledgerDb = await createTestDatabase('knarr_scaled');
   });
 
