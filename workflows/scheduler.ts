@@ -52,7 +52,11 @@ export async function runScan(
       await onFirstBatch();
     }
     const ref = page.shift()!;
-    const lanes = Math.min(ref.files, Math.max(1, Math.ceil(run.settings.transfers / 2)), run.settings.transfers - run.filesInFlight);
+    // Two batches share the lanes while more follow, so one batch's tail never idles the run;
+    // the last batch takes every free lane.
+    const free = run.settings.transfers - run.filesInFlight;
+    const share = page.length > 0 || !exhausted ? Math.max(1, Math.ceil(run.settings.transfers / 2)) : free;
+    const lanes = Math.min(ref.files, share, free);
     run.filesInFlight += lanes;
     running++;
     dispatched = ref.batch;

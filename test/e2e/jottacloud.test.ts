@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startJottacloudEmulator, type JottaEmulator } from '../fakes/jottacloud/index.js';
 import { api, startInProcessKnarr, waitForRun, type InProcessKnarr } from '../support/knarr.js';
+import { jottaNames } from '../../connectors/jottacloud/paths.js';
 import { describeTree, expectSameTree, makeTree } from '../support/tree.js';
 
 const GiB = 1024 * 1024 * 1024;
@@ -37,11 +38,14 @@ describe('jottacloud through the API', () => {
     expect(r.status, JSON.stringify(r.body)).toBe(202);
     return r.body.runId as string;
   };
-  /** Every current file of an account under `prefix`, by path below it. */
+  /**
+   * Every current file of an account under `prefix`, by path below it, with the names as the user
+   * knows them: Jottacloud stores `?` `%` `"`... as rclone's full-width substitutes (the encoder).
+   */
   const jottaFiles = (account: string, prefix: string) =>
     new Map(emu.files(emu.addAccount(account))
       .filter((f) => !f.deleted && f.path.startsWith(`/Jotta/Archive/${prefix}/`))
-      .map((f) => [f.path.slice(`/Jotta/Archive/${prefix}/`.length), f]));
+      .map((f) => [jottaNames.decodePath(f.path.slice(`/Jotta/Archive/${prefix}/`.length)), f]));
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'knarr-jotta-e2e-'));
