@@ -114,12 +114,12 @@ describe('scaled out on temporal-server and PostgreSQL', () => {
       const deadline = Date.now() + 180_000;
       for (;;) {
         const live = workers.filter((w) => !killed.includes(w));
-        const open = await Promise.all(live.map((w) => openFiles(w.child.pid!)));
+        const open = await Promise.all(live.map(async (w) => openFiles(await w.pid)));
         let i = -1;
         for (let j = 0; j < open.length && i < 0; j++) if (await pick(open[j]!)) i = j;
         if (i >= 0) {
           const victim = live[i]!;
-          victim.child.kill('SIGKILL');
+          process.kill(await victim.pid, 'SIGKILL');
           expect((await victim.exited).signal).toBe('SIGKILL');
           killed.push(victim);
           const inside = open[i]!.filter((f) => f.startsWith(src + '/')).map((f) => f.slice(src.length + 1));
@@ -133,7 +133,7 @@ describe('scaled out on temporal-server and PostgreSQL', () => {
             largeAtKills.push(bytesDone);
             largeNote = `; the large file checkpointed at ${bytesDone} bytes`;
           }
-          log(`SIGKILLed worker ${victim.child.pid} ${what}, reading ${JSON.stringify(inside)}${largeNote}`);
+          log(`SIGKILLed worker ${await victim.pid} ${what}, reading ${JSON.stringify(inside)}${largeNote}`);
           return open[i]!;
         }
         const run = (await api(base, 'GET', `/v1/runs/${runId}`)).body;
