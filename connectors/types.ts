@@ -91,6 +91,11 @@ export interface WriteOptions {
   onProgress?: (bytesDone: number) => void;
   /** Bytes between checkpoints; the connector may round it to what the provider allows. */
   chunkSize?: number;
+  /**
+   * Where the connector has `sync`: commit without waiting for the bytes to reach stable storage;
+   * the caller syncs a whole group of files at once before it counts any of them as copied.
+   */
+  syncLater?: boolean;
   signal?: AbortSignal;
 }
 
@@ -168,6 +173,11 @@ export interface Connector {
   move(from: string, to: string): Promise<Entry>;
   /** Server-side copy; throws unsupported where `capabilities.serverSideCopy` is false. */
   copy(from: string, to: string): Promise<Entry>;
+  /**
+   * Makes files written with `syncLater` durable, with their folder entries: group commit, one
+   * wait for many files. Absent where every commit is durable by itself (object stores, clouds).
+   */
+  sync?(paths: readonly string[], signal?: AbortSignal): Promise<void>;
   /** Parallel parts for large files; absent where the provider takes one stream only. */
   openChunkWriter?(path: string, source: Omit<UploadSource, 'open'>, opts?: ChunkWriterOptions): Promise<ChunkWriter>;
   about(): Promise<About>;

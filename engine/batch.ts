@@ -83,20 +83,26 @@ class Ledger<O> {
  */
 export async function copyBatch(env: BatchEnv, todo: readonly ItemRow[]): Promise<BatchResult> {
   const result: BatchResult = { copied: 0, verified: 0, failed: 0, bytes: 0 };
-  const ledger = new Ledger<ItemOutcome>(async (outcomes, events) => {
+  // Group commit: a destination that can defer durability syncs a flush's files at once, and only
+  // then are they counted; what a crash loses before that is still pending and copied again.
+  const groupSync = env.dst.sync?.bind(env.dst);
+  const ledger = new Ledger<ItemOutcome & { syncPath?: string }>(async (outcomes, events) => {
+    const paths = outcomes.flatMap((o) => (o.syncPath ? [o.syncPath] : []));
+    if (paths.length > 0) await groupSync!(paths, env.signal);
     await recordOutcomes(env.db, env.runId, outcomes);
     await addEvents(env.db, env.runId, events);
   });
   try {
     await forEachLimited(todo, env.lanes, async (item) => {
       try {
-        const { outcome, events } = await copyChecked(env, item);
+        const syncLater = !!groupSync && !item.large;
+        const { outcome, events } = await copyChecked(env, item, syncLater);
         if (outcome.state === 'failed') result.failed++;
         else {
           result[outcome.state === 'verified' ? 'verified' : 'copied']++;
           result.bytes += item.size;
         }
-        await ledger.add(outcome, ...events);
+        await ledger.add({ ...outcome, syncPath: syncLater && outcome.state !== 'failed' ? joinPath(env.destRoot, item.path) : undefined }, ...events);
       } catch (err) {
         if (!isPerFileError(err)) {
           await recordAttemptError(env.db, item.id, errorMessage(err));
@@ -117,7 +123,7 @@ export async function copyBatch(env: BatchEnv, todo: readonly ItemRow[]): Promis
 }
 
 /** One file: copied, resent once if the provider saw other bytes than were sent, checked, and resent once on a hash mismatch. */
-async function copyChecked(env: BatchEnv, item: ItemRow): Promise<{ outcome: ItemOutcome; events: NewEvent[] }> {
+async function copyChecked(env: BatchEnv, item: ItemRow, syncLater: boolean): Promise<{ outcome: ItemOutcome; events: NewEvent[] }> {
   const events: NewEvent[] = [];
   const srcPath = joinPath(env.sourceRoot, item.path);
   const dstPath = joinPath(env.destRoot, item.path);
@@ -130,7 +136,7 @@ async function copyChecked(env: BatchEnv, item: ItemRow): Promise<{ outcome: Ite
       copied = await copyOne(
         { srcPath, dstPath, size: item.size, mtimeMs: item.mtimeMs, srcHashes: item.srcHashes, resume, large: item.large },
         {
-          src: env.src, dst: env.dst, sameRemote: env.sameRemote, chunkSize: env.chunkSize, limiter: env.limiter, signal: env.signal,
+          src: env.src, dst: env.dst, sameRemote: env.sameRemote, chunkSize: env.chunkSize, limiter: env.limiter, signal: env.signal, syncLater,
           onProgress: (offset) => env.onProgress?.({ itemId: item.id, offset }),
           onCheckpoint: async (state) => {
             await saveCheckpoint(env.db, item, state);

@@ -27,6 +27,8 @@ export interface CopyEnv {
   sameRemote: boolean;
   chunkSize?: number;
   limiter?: BandwidthLimiter | null;
+  /** Commit without waiting for stable storage; the caller group-syncs (Connector.sync). */
+  syncLater?: boolean;
   signal: AbortSignal;
   onProgress?: (bytesDone: number) => void;
   onCheckpoint?: (state: UploadState) => Promise<void>;
@@ -97,6 +99,7 @@ export async function copyOne(task: CopyTask, env: CopyEnv): Promise<CopyOutcome
     }, {
       resume: task.resume ?? undefined,
       chunkSize: env.chunkSize,
+      syncLater: env.syncLater,
       signal: env.signal,
       onProgress: env.onProgress,
       onCheckpoint: env.onCheckpoint,

@@ -1,13 +1,11 @@
 import { constants } from 'node:fs';
-import { lstat, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { baseName, parentPath } from '../../core/paths.js';
-import { ConnectorError, isConnectorError } from '../errors.js';
+import { open, rename, type FileHandle } from 'node:fs/promises';
+import { ConnectorError } from '../errors.js';
 import type { ChunkWriter, ChunkWriterOptions, UploadSource, UploadState, WriteResult } from '../types.js';
-import { errnoCode, invalidName, mapFsError } from './errors.js';
+import { invalidName, mapFsError } from './errors.js';
 import { toEntry } from './list.js';
-import { partialNameFor, type LocalRoot } from './paths.js';
-import { utimeSeconds } from './write.js';
+import type { LocalRoot } from './paths.js';
+import { createExclusive, placeFor, utimeSeconds } from './write.js';
 
 /** What a resume needs: the part size and which parts are on disk, as inclusive ranges of part numbers. */
 export interface LocalPartsState extends UploadState {
@@ -32,13 +30,7 @@ export async function openLocalChunkWriter(
   const rel = root.normalize(path, 'write');
   if (rel === '') throw invalidName('write', path, "is the remote's root, not a file");
   const fsCall = <T>(p: Promise<T>): Promise<T> => p.catch((err: unknown) => { throw mapFsError(err, 'write', rel); });
-  await root.ensureDir(parentPath(rel), 'write');
-  const target = await root.itself(rel, 'write');
-  const existing = await fsCall(lstat(target)).catch((err: unknown) => (isConnectorError(err, 'not_found') ? null : Promise.reject(err)));
-  if (existing?.isDirectory()) throw new ConnectorError('conflict', `write ${JSON.stringify(rel)}: a folder is in the way`);
-
-  const tempName = partialNameFor(baseName(rel), 'parts');
-  const temp = join(dirname(target), tempName);
+  const { target, temp, tempName } = await placeFor(root, rel, fsCall, 'parts');
   const resume = usableResume(opts.resume, tempName, source.size);
   const partSize = resume?.partSize ?? opts.partSize ?? defaultPartSize;
   if (!(partSize > 0)) throw new RangeError(`partSize must be positive, not ${partSize}`);
@@ -56,9 +48,7 @@ export async function openLocalChunkWriter(
     }
   }
   if (!fh) {
-    // Unlinked first, so a link planted under the partial name is never written through.
-    await unlink(temp).catch((err: unknown) => (errnoCode(err) === 'ENOENT' ? undefined : fsCall(Promise.reject(err))));
-    fh = await fsCall(open(temp, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o666));
+    fh = await createExclusive(root, rel, temp, fsCall);
     await fsCall(fh.truncate(source.size));
   }
   const file = fh;
@@ -98,9 +88,10 @@ export async function openLocalChunkWriter(
       }
       await fsCall(file.datasync());
       await fsCall(file.utimes(utimeSeconds(source.mtimeMs), utimeSeconds(source.mtimeMs)));
+      const entry = toEntry(rel, await fsCall(file.stat()));
       await fsCall(closeHandle());
       await fsCall(rename(temp, target));
-      const result: WriteResult = { entry: toEntry(rel, await fsCall(stat(target))), resumedFrom, deduplicated: false, hashes: {} };
+      const result: WriteResult = { entry, resumedFrom, deduplicated: false, hashes: {} };
       return result;
     },
     async abandon() {

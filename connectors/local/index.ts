@@ -1,5 +1,6 @@
 import { constants } from 'node:fs';
-import { lstat, open, rm, stat, statfs, unlink } from 'node:fs/promises';
+import { lstat, open, rm, stat, statfs, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Readable, addAbortSignal } from 'node:stream';
 import type { Entry } from '../../core/entry.js';
 import { ConnectorError } from '../errors.js';
@@ -16,7 +17,9 @@ import type {
   WriteOptions,
   WriteResult,
 } from '../types.js';
-import { invalidName, mapFsError } from './errors.js';
+import { errnoCode, invalidName, mapFsError } from './errors.js';
+import { baseName, parentPath } from '../../core/paths.js';
+import { syncLocal } from './sync.js';
 import { listDir, toEntry } from './list.js';
 import { moveLocal, copyLocal } from './move-copy.js';
 import { LocalRoot, maxNameBytes } from './paths.js';
@@ -30,6 +33,9 @@ export interface LocalConfig {
   /** A folder on this machine or a mounted NAS share; it must exist. */
   root: string;
 }
+
+/** Files up to this size are read in one call instead of through a stream. */
+const smallReadBytes = 1 << 20;
 
 export const localCapabilities: Capabilities = Object.freeze({
   // Nothing is stored beside the bytes: every hash needs a read.
@@ -90,23 +96,68 @@ class LocalConnector implements Connector {
       throw new RangeError(`read ${JSON.stringify(rel)}: offset and length must be byte counts, not ${offset} and ${length}`);
     }
     opts.signal?.throwIfAborted();
-    const real = await this.root.existing(rel, 'read');
+    if (rel === '') throw new ConnectorError('conflict', 'read "": is a folder');
+    const fh = await this.openForRead(rel);
     try {
-      // Checked before opening: opening a FIFO would block until a writer came.
-      const st = await stat(real);
+      // fstat of what was opened, not stat of a path: nothing can be swapped in between.
+      const st = await fh.stat();
       if (st.isDirectory()) throw new ConnectorError('conflict', `read ${JSON.stringify(rel)}: is a folder`);
       if (!st.isFile()) throw notRegular('read', rel);
-      if (length === 0 || offset >= st.size) return emptyStream();
-      const fh = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW);
-      const stream = fh.createReadStream({ start: offset, end: length === undefined ? undefined : offset + length - 1 });
+      const want = Math.max(0, Math.min(length ?? Infinity, st.size - offset));
+      if (want === 0) {
+        await fh.close();
+        return emptyStream();
+      }
+      if (want <= smallReadBytes) {
+        // A small file in one read: a stream's machinery costs more than the bytes.
+        const buf = Buffer.allocUnsafe(want);
+        let got = 0;
+        while (got < want) {
+          const { bytesRead } = await fh.read(buf, got, want - got, offset + got);
+          if (bytesRead === 0) break;
+          got += bytesRead;
+        }
+        await fh.close();
+        return Readable.from([buf.subarray(0, got)], { objectMode: false });
+      }
+      const stream = fh.createReadStream({ start: offset, end: offset + want - 1, highWaterMark: 1 << 20 });
       return opts.signal ? addAbortSignal(opts.signal, stream) : stream;
     } catch (err) {
+      await fh.close().catch(() => {});
       throw mapFsError(err, 'read', rel);
+    }
+  }
+
+  /**
+   * Opens a file inside its remembered parent folder without following a final symlink, and
+   * non-blocking, so a FIFO cannot hang the open; a symlink takes the careful path that checks
+   * where it leads.
+   */
+  private async openForRead(rel: string): Promise<FileHandle> {
+    const flags = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+    const parentRel = parentPath(rel);
+    try {
+      const parent = await this.root.realDir(parentRel, 'read');
+      return await open(join(parent, baseName(rel)), flags);
+    } catch (err) {
+      const code = errnoCode(err);
+      if (code === 'ELOOP') return open(await this.root.existing(rel, 'read'), flags & ~constants.O_NOFOLLOW).catch((e: unknown) => Promise.reject(mapFsError(e, 'read', rel)));
+      if (code === 'ENOENT' || code === 'ENOTDIR') {
+        // Either the file is not there or the remembered folder went away: ask again, carefully.
+        this.root.forget(parentRel);
+        const real = await this.root.existing(rel, 'read');
+        return open(real, flags & ~constants.O_NOFOLLOW).catch((e: unknown) => Promise.reject(mapFsError(e, 'read', rel)));
+      }
+      throw err instanceof ConnectorError ? err : mapFsError(err, 'read', rel);
     }
   }
 
   write(path: string, source: UploadSource, opts: WriteOptions = {}): Promise<WriteResult> {
     return writeLocal(this.root, path, source, opts, localCapabilities.preferredChunkSize);
+  }
+
+  async sync(paths: readonly string[], signal?: AbortSignal): Promise<void> {
+    await syncLocal(this.root, paths, signal);
   }
 
   async mkdir(path: string): Promise<void> {
@@ -120,8 +171,10 @@ class LocalConnector implements Connector {
     const abs = await this.root.itself(rel, 'delete');
     try {
       // rm does not follow symlinks inside the tree: a link to elsewhere is removed, not its target.
-      if ((await lstat(abs)).isDirectory()) await rm(abs, { recursive: true });
-      else await unlink(abs);
+      if ((await lstat(abs)).isDirectory()) {
+        this.root.forget(rel);
+        await rm(abs, { recursive: true });
+      } else await unlink(abs);
     } catch (err) {
       throw mapFsError(err, 'delete', rel);
     }

@@ -13,6 +13,8 @@ import { utimeSeconds } from './write.js';
 export async function moveLocal(root: LocalRoot, from: string, to: string): Promise<Entry> {
   const [src, dst, fromRel, toRel] = await endpoints(root, 'move', from, to, false);
   if (fromRel === toRel) return toEntry(toRel, await call(stat(src), 'move', fromRel));
+  // A moved folder is no longer where the remembered path says.
+  root.forget(fromRel);
   try {
     await rename(src, dst);
   } catch (err) {

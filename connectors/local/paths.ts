@@ -38,6 +38,12 @@ export function partialNameFor(name: string, purpose: 'write' | 'copy' | 'parts'
  */
 export class LocalRoot {
   private real: Promise<string> | undefined;
+  /**
+   * Real paths of folders already found inside the root, by remote path: a copy of many files
+   * into one folder resolves and checks that folder once, not once per file. A folder removed
+   * behind knarr's back is forgotten (`forget`) when an open under it finds nothing.
+   */
+  private readonly dirs = new Map<string, Promise<string>>();
 
   constructor(private readonly configured: string) {}
 
@@ -98,8 +104,40 @@ export class LocalRoot {
     return abs;
   }
 
-  /** Creates `rel` and its missing parents without ever creating through a symlink that leaves the root. */
-  async ensureDir(rel: string, op: string): Promise<string> {
+  /** The real path of an existing folder (remembered), or not_found. */
+  realDir(rel: string, op: string): Promise<string> {
+    return this.remember(rel, async () => {
+      const real = await this.existing(rel, op);
+      if (!(await stat(real).catch((err: unknown) => Promise.reject(mapFsError(err, op, rel)))).isDirectory()) {
+        throw new ConnectorError('conflict', `${op} ${JSON.stringify(rel)}: a file is in the way of a folder`);
+      }
+      return real;
+    });
+  }
+
+  /** Creates `rel` and its missing parents without ever creating through a symlink that leaves the root; remembered. */
+  ensureDir(rel: string, op: string): Promise<string> {
+    return this.remember(rel, () => this.makeDir(rel, op));
+  }
+
+  /** Drops what is remembered of `rel` and the folders below it. */
+  forget(rel: string): void {
+    for (const key of this.dirs.keys()) if (key === rel || rel === '' || key.startsWith(`${rel}/`)) this.dirs.delete(key);
+  }
+
+  private remember(rel: string, find: () => Promise<string>): Promise<string> {
+    let known = this.dirs.get(rel);
+    if (!known) {
+      // Bounded: a tree of a million folders must not keep every path.
+      if (this.dirs.size >= 10_000) this.dirs.clear();
+      known = find();
+      known.catch(() => this.dirs.get(rel) === known && this.dirs.delete(rel));
+      this.dirs.set(rel, known);
+    }
+    return known;
+  }
+
+  private async makeDir(rel: string, op: string): Promise<string> {
     let real: string;
     try {
       real = await this.existing(rel, op);

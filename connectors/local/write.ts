@@ -1,12 +1,12 @@
 import { constants } from 'node:fs';
-import { lstat, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { lstat, open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
 import { baseName, parentPath } from '../../core/paths.js';
 import { ConnectorError, isConnectorError } from '../errors.js';
-import { MultiHash } from '../shared/hashing.js';
 import { driveUpload, type UploadSession } from '../shared/upload.js';
 import type { UploadSource, UploadState, WriteOptions, WriteResult } from '../types.js';
 import { errnoCode, invalidName, mapFsError } from './errors.js';
+import type { Entry } from '../../core/entry.js';
 import { toEntry } from './list.js';
 import { partialNameFor, type LocalRoot } from './paths.js';
 
@@ -24,7 +24,7 @@ export function utimeSeconds(mtimeMs: number): number {
   return mtimeMs / 1000 + 5e-7;
 }
 
-type FsCall = <T>(p: Promise<T>) => Promise<T>;
+export type FsCall = <T>(p: Promise<T>) => Promise<T>;
 
 /**
  * Streams `source` into a hidden partial file beside the target and renames it into place once
@@ -45,18 +45,12 @@ export async function writeLocal(
     p.catch((err: unknown) => {
       throw mapFsError(err, 'write', rel);
     });
-  const hash = new MultiHash();
-  let target = '';
+  let entry: Entry | null = null;
 
   const begin = async (): Promise<UploadSession<LocalUploadState>> => {
-    await root.ensureDir(parentPath(rel), 'write');
-    target = await root.itself(rel, 'write');
-    const existing = await fsCall(lstat(target)).catch((err: unknown) => (isConnectorError(err, 'not_found') ? null : Promise.reject(err)));
-    if (existing?.isDirectory()) throw new ConnectorError('conflict', `write ${JSON.stringify(rel)}: a folder is in the way`);
-    const tempName = partialNameFor(baseName(rel));
-    const temp = join(dirname(target), tempName);
+    const { target, temp, tempName } = await placeFor(root, rel, fsCall);
     const resume = opts.resume !== undefined && (opts.resume.tempName === undefined || opts.resume.tempName === tempName);
-    const { fh, start } = await openPartial(temp, resume, source.size, fsCall);
+    const { fh, start } = await openPartial(root, rel, temp, resume, source.size, fsCall);
     let closed = false;
     const close = async () => {
       if (!closed) {
@@ -64,27 +58,20 @@ export async function writeLocal(
         await fh.close();
       }
     };
-    try {
-      await hashPrefix(fh, start, hash, opts.signal, fsCall);
-    } catch (err) {
-      await close().catch(() => {});
-      throw err;
-    }
     return {
       committed: start,
-      async put(chunk, position) {
-        await writeAll(fh, chunk, position, fsCall);
-        hash.update(chunk);
-      },
+      put: (chunk, position) => writeAll(fh, chunk, position, fsCall),
       async checkpoint(offset) {
         // Synced before it is reported: a checkpoint must survive a crash of the machine too.
         await fsCall(fh.datasync());
         return { offset, tempName };
       },
       async commit() {
-        await fsCall(fh.datasync());
+        // Deferred, the caller makes a whole group durable at once (sync) before counting it.
+        if (!opts.syncLater) await fsCall(fh.datasync());
         // On the handle, before the rename: the file never appears at the target with a wrong time.
         await fsCall(fh.utimes(utimeSeconds(source.mtimeMs), utimeSeconds(source.mtimeMs)));
+        entry = toEntry(rel, await fsCall(fh.stat()));
         await fsCall(close());
         await fsCall(rename(temp, target));
       },
@@ -96,20 +83,32 @@ export async function writeLocal(
   };
 
   const { resumedFrom } = await driveUpload({ op: `write ${JSON.stringify(rel)}`, source, opts, defaultChunkSize, begin });
-  return {
-    entry: toEntry(rel, await fsCall(stat(target))),
-    resumedFrom,
-    deduplicated: false,
-    hashes: hash.digest(),
-  };
+  // Nothing is hashed here: the engine hashes the bytes it hands over, once.
+  // commit() ran, or driveUpload threw: a local session is never complete before it starts.
+  return { entry: entry!, resumedFrom, deduplicated: false, hashes: {} };
+}
+
+/**
+ * Where a write lands: the target in its (created, remembered) parent folder, refused when a
+ * folder is in the way or the target is a symlink leading out, and the hidden partial beside it.
+ */
+export async function placeFor(root: LocalRoot, rel: string, fsCall: FsCall, purpose: 'write' | 'parts' = 'write'): Promise<{ target: string; temp: string; tempName: string }> {
+  const parent = await root.ensureDir(parentPath(rel), 'write');
+  const target = join(parent, baseName(rel));
+  const there = await fsCall(lstat(target)).catch((err: unknown) => (isConnectorError(err, 'not_found') ? null : Promise.reject(err)));
+  if (there?.isDirectory()) throw new ConnectorError('conflict', `write ${JSON.stringify(rel)}: a folder is in the way`);
+  // A symlink is written through only when it stays inside the root (the slow, careful check).
+  if (there?.isSymbolicLink()) await root.itself(rel, 'write');
+  const tempName = partialNameFor(baseName(rel), purpose);
+  return { target, temp: join(parent, tempName), tempName };
 }
 
 /**
  * Resumes at the partial file's real size: the bytes on disk are authoritative, whatever offset the
- * saved state claims. A fresh start unlinks first, so a symlink or hard link planted under the
- * partial name is never written through.
+ * saved state claims. A fresh start creates the file exclusively, and a partial name already
+ * taken (a leftover, or a link planted there) is unlinked first and never written through.
  */
-async function openPartial(temp: string, resume: boolean, size: number, fsCall: FsCall): Promise<{ fh: FileHandle; start: number }> {
+async function openPartial(root: LocalRoot, rel: string, temp: string, resume: boolean, size: number, fsCall: FsCall): Promise<{ fh: FileHandle; start: number }> {
   if (resume) {
     const fh = await open(temp, constants.O_RDWR | constants.O_NOFOLLOW).catch(() => null);
     if (fh) {
@@ -118,24 +117,23 @@ async function openPartial(temp: string, resume: boolean, size: number, fsCall: 
       await fh.close();
     }
   }
-  try {
-    await unlink(temp);
-  } catch (err) {
-    if (errnoCode(err) !== 'ENOENT') await fsCall(Promise.reject(err));
-  }
-  const fh = await fsCall(open(temp, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o666));
-  return { fh, start: 0 };
+  return { fh: await createExclusive(root, rel, temp, fsCall), start: 0 };
 }
 
-/** A resumed file's digests cover the whole file, so the part already on disk is read back first. */
-async function hashPrefix(fh: FileHandle, length: number, hash: MultiHash, signal: AbortSignal | undefined, fsCall: FsCall): Promise<void> {
-  const buf = Buffer.allocUnsafe(Math.min(length, 1 << 20));
-  for (let pos = 0; pos < length; ) {
-    signal?.throwIfAborted();
-    const { bytesRead } = await fsCall(fh.read(buf, 0, Math.min(buf.length, length - pos), pos));
-    if (bytesRead === 0) throw new ConnectorError('transient', 'the partial file shrank while it was being read back');
-    hash.update(buf.subarray(0, bytesRead));
-    pos += bytesRead;
+/** O_EXCL create of a partial file; shared with the chunk writer. */
+export async function createExclusive(root: LocalRoot, rel: string, temp: string, fsCall: FsCall): Promise<FileHandle> {
+  const flags = constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+  try {
+    return await open(temp, flags, 0o666);
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === 'EEXIST') await fsCall(unlink(temp));
+    // The remembered parent folder was removed behind knarr's back: make it again.
+    else if (code === 'ENOENT') {
+      root.forget(parentPath(rel));
+      await root.ensureDir(parentPath(rel), 'write');
+    } else throw mapFsError(err, 'write', rel);
+    return fsCall(open(temp, flags, 0o666));
   }
 }
 
