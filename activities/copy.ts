@@ -1,3 +1,5 @@
+import { cancellationDetails } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import { jobOptionsSchema } from '../core/job.js';
 import type { BatchInput } from '../core/run.js';
 import type { Limiters } from '../engine/bandwidth.js';
@@ -42,6 +44,11 @@ export function copyActivities(deps: ActivityDeps, worker: WorkerState) {
         onCheckpoint: (p) => { Object.assign(progress, p); hb.beat(); },
       }, todo));
     } catch (err) {
+      // Stopped because this worker is shutting down: another worker (or this one restarted)
+      // should go on at once from the saved checkpoint, not after the retry policy's backoff.
+      if (hb.signal.aborted && (cancellationDetails()?.workerShutdown || String((hb.signal.reason as Error | undefined)?.message).includes('WORKER_SHUTDOWN'))) {
+        throw ApplicationFailure.create({ type: 'WorkerStopped', message: `${what} batch ${input.batch}: the worker stopped; the batch goes on from its last checkpoint`, nextRetryDelay: 1_000 });
+      }
       throw toActivityFailure(err, `${what} batch ${input.batch}`);
     } finally {
       hb.stop();

@@ -3,7 +3,7 @@ import { joinPath, relativeTo } from '../core/paths.js';
 import { isConnectorError } from '../connectors/errors.js';
 import type { Connector } from '../connectors/types.js';
 import type { Db } from '../db/client.js';
-import { insertEntries, listingState, markListed, seedListing, unlistedDirs, type Side } from '../db/queries/ledger.js';
+import { insertEntries, listingState, seedListing, unlistedDirs, type Side } from '../db/queries/ledger.js';
 import { forEachLimited } from './limit.js';
 
 /** Folders listed at once: listing is round-trip bound on remote providers (rclone's --checkers). */
@@ -35,33 +35,33 @@ export async function listSide(o: ListSide): Promise<{ resumed: boolean }> {
   if (o.connector.capabilities.recursiveList) {
     if ((await unlistedDirs(o.db, o.runId, o.side, 1)).length === 0) return { resumed: before.seeded };
     await store(o, '', o.connector.walk(o.root, { signal: o.signal }));
-    await markListed(o.db, o.runId, o.side, ['']);
     return { resumed: before.seeded };
   }
   for (;;) {
     const dirs = await unlistedDirs(o.db, o.runId, o.side, 64);
     if (dirs.length === 0) return { resumed: before.seeded };
-    await forEachLimited(dirs, listConcurrency, async (dir) => {
-      await store(o, dir, o.connector.list(joinPath(o.root, dir), { signal: o.signal }));
-      await markListed(o.db, o.runId, o.side, [dir]);
-    });
+    await forEachLimited(dirs, listConcurrency, (dir) => store(o, dir, o.connector.list(joinPath(o.root, dir), { signal: o.signal })));
   }
 }
 
+/** Stores a folder's pages (one behind, so the last goes in with the folder's listed mark). */
 async function store(o: ListSide, dir: string, pages: AsyncIterable<Entry[]>): Promise<void> {
+  let held: Entry[] | null = null;
   try {
     for await (const page of pages) {
-      const rows: Entry[] = [];
+      if (held) await insertEntries(o.db, o.runId, o.side, held);
+      held = [];
       for (const e of page) {
         const rel = relativeTo(o.root, e.path);
-        if (rel) rows.push({ ...e, path: rel });
+        if (rel) held.push({ ...e, path: rel });
       }
-      await insertEntries(o.db, o.runId, o.side, rows);
-      o.onRows(rows.length);
+      o.onRows(held.length);
     }
   } catch (err) {
     // The root must exist (or count as empty, for a destination not made yet); a folder deleted
     // since its parent was listed has simply left the tree.
     if (!isConnectorError(err, 'not_found') || (dir === '' && !o.missingIsEmpty)) throw err;
+    held = [];
   }
+  await insertEntries(o.db, o.runId, o.side, held ?? [], dir);
 }

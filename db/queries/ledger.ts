@@ -12,14 +12,21 @@ export type Side = 'src' | 'dst';
  * SQL, which costs far less per row than binding seven parameters a row. A row listed twice (a
  * listing resumed after a cut) is kept once.
  */
-export async function insertEntries(db: Db, runId: string, side: Side, page: readonly Entry[]): Promise<void> {
-  for (let i = 0; i < page.length; i += 5000) {
+export async function insertEntries(db: Db, runId: string, side: Side, page: readonly Entry[], listedDir?: string): Promise<void> {
+  for (let i = 0; i < page.length || (i === 0 && listedDir !== undefined); i += 5000) {
     const rows = page.slice(i, i + 5000).map((e) => ({ p: e.path, d: e.isDir, s: e.size, m: Math.round(e.mtimeMs), h: e.hashes }));
+    const last = i + 5000 >= page.length;
+    // The folder's last page and its mark as listed are one statement, so one commit: the cursor
+    // never says listed without its children, and PGlite pays its per-statement cost once.
     await db.execute(sql`
-      INSERT INTO entries (run_id, side, path, is_dir, size, mtime_ms, hashes)
-      SELECT ${runId}, ${side}, r.p, r.d, r.s, r.m, coalesce(r.h, '{}'::jsonb)
-      FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS r(p text, d boolean, s bigint, m bigint, h jsonb)
-      ON CONFLICT DO NOTHING`);
+      WITH ins AS (
+        INSERT INTO entries (run_id, side, path, is_dir, size, mtime_ms, hashes)
+        SELECT ${runId}, ${side}, r.p, r.d, r.s, r.m, coalesce(r.h, '{}'::jsonb)
+        FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS r(p text, d boolean, s bigint, m bigint, h jsonb)
+        ON CONFLICT DO NOTHING
+      )
+      UPDATE entries SET listed = true
+      WHERE ${last && listedDir !== undefined} AND run_id = ${runId} AND side = ${side} AND path = ${listedDir ?? ''}`);
   }
 }
 
@@ -35,13 +42,6 @@ export async function unlistedDirs(db: Db, runId: string, side: Side, limit: num
   const rows = await queryRows<{ path: string }>(db, sql`
     SELECT path FROM entries WHERE run_id = ${runId} AND side = ${side} AND is_dir AND NOT listed ORDER BY path LIMIT ${limit}`);
   return rows.map((r) => r.path);
-}
-
-export async function markListed(db: Db, runId: string, side: Side, paths: readonly string[]): Promise<void> {
-  if (paths.length === 0) return;
-  await db.execute(sql`
-    UPDATE entries SET listed = true
-    WHERE run_id = ${runId} AND side = ${side} AND path IN (SELECT jsonb_array_elements_text(${JSON.stringify(paths)}::jsonb))`);
 }
 
 /** Whether a side's listing was seeded, and how many rows it has: what a resumed plan reports. */
@@ -77,48 +77,45 @@ export interface PlanTotals {
  * take longest, so starting them early keeps the end of a run from waiting on one big file.
  */
 export async function diffIntoItems(db: Db, runId: string, rules: PlanRules): Promise<PlanTotals> {
+  const ci = rules.caseInsensitive;
+  // One statement writes every item once, with its batch: a million-file plan is one pass of
+  // sorts and window functions, not an insert followed by updates of every row.
   await db.execute(sql`
-    INSERT INTO items (run_id, path, action, state, size, mtime_ms, src_hashes, large)
-    SELECT s.run_id, s.path, c.action, CASE c.action WHEN 'copy' THEN 'pending' ELSE 'skipped' END,
-           s.size, s.mtime_ms, s.hashes, s.size >= ${rules.largeFileThreshold}
-    FROM entries s
-    LEFT JOIN entries d ON d.run_id = s.run_id AND d.side = 'dst' AND ${rules.caseInsensitive ? sql`lower(d.path) = lower(s.path)` : sql`d.path = s.path`}
-    CROSS JOIN LATERAL (SELECT CASE
-        WHEN d.path IS NULL OR d.is_dir OR d.size <> s.size OR abs(d.mtime_ms - s.mtime_ms) > ${rules.mtimeToleranceMs}
-        THEN 'copy' ELSE 'skip' END AS action) c
-    WHERE s.run_id = ${runId} AND s.side = 'src' AND NOT s.is_dir AND s.path <> ''
+    INSERT INTO items (run_id, path, action, state, size, mtime_ms, src_hashes, large, batch, last_error)
+    WITH joined AS (
+      SELECT DISTINCT ON (s.path) s.path, s.size, s.mtime_ms, s.hashes,
+        CASE WHEN d.path IS NULL OR d.is_dir OR d.size <> s.size OR abs(d.mtime_ms - s.mtime_ms) > ${rules.mtimeToleranceMs}
+          THEN 'copy' ELSE 'skip' END AS action
+      FROM entries s
+      LEFT JOIN entries d ON d.run_id = s.run_id AND d.side = 'dst' AND ${ci ? sql`lower(d.path) = lower(s.path)` : sql`d.path = s.path`}
+      WHERE s.run_id = ${runId} AND s.side = 'src' AND NOT s.is_dir AND s.path <> ''
+      ORDER BY s.path
+    ), classed AS (
+      -- Two source files whose names differ only in case would be one file on a case-insensitive
+      -- destination, and one would silently replace the other: copy neither, and say why.
+      SELECT j.*, ${ci ? sql`count(*) OVER (PARTITION BY lower(j.path))` : sql`1`} AS twins,
+        ${ci ? sql`string_agg(j.path, '", "') OVER (PARTITION BY lower(j.path))` : sql`NULL::text`} AS names
+      FROM joined j
+    ), ranked AS (
+      SELECT c.*, CASE WHEN c.twins > 1 THEN 'conflict' ELSE c.action END AS act,
+        CASE WHEN c.twins > 1 OR c.action <> 'copy' THEN 0 WHEN c.size >= ${rules.largeFileThreshold} THEN 1 ELSE 2 END AS class
+      FROM classed c
+    ), numbered AS (
+      SELECT r.*, row_number() OVER w AS rn, sum(r.size) OVER w AS cum, count(*) FILTER (WHERE r.class = 1) OVER () AS nlarge
+      FROM ranked r WINDOW w AS (PARTITION BY r.class ORDER BY r.path)
+    ), batched AS (
+      -- Every large file is a batch of its own, first (they take longest); small files share
+      -- batches of at most batchFiles files and about batchBytes bytes.
+      SELECT n.*, CASE n.class WHEN 1 THEN n.rn
+        WHEN 2 THEN n.nlarge + dense_rank() OVER (PARTITION BY n.class ORDER BY (n.rn - 1) / ${rules.batchFiles}, floor((n.cum - n.size) / ${rules.batchBytes}))
+        ELSE 0 END AS batch
+      FROM numbered n
+    )
+    SELECT ${runId}, b.path, b.act, CASE b.act WHEN 'copy' THEN 'pending' WHEN 'skip' THEN 'skipped' ELSE 'failed' END,
+      b.size, b.mtime_ms, b.hashes, b.class = 1, b.batch,
+      CASE WHEN b.act = 'conflict' THEN 'names differ only in case and the destination does not tell them apart: "' || b.names || '"; rename one of them' END
+    FROM batched b
     ON CONFLICT (run_id, path) DO NOTHING`);
-
-  // Two source files whose names differ only in case would be one file on a case-insensitive
-  // destination, and one would silently replace the other: copy neither, and say why.
-  const caseCollisions = !rules.caseInsensitive ? 0 : (await queryRows<{ n: number }>(db, sql`
-    WITH clash AS (
-      SELECT id, path, string_agg(path, '", "') OVER (PARTITION BY lower(path)) AS names, count(*) OVER (PARTITION BY lower(path)) AS n
-      FROM items WHERE run_id = ${runId}
-    ), marked AS (
-      UPDATE items SET action = 'conflict', state = 'failed',
-        last_error = 'names differ only in case and the destination does not tell them apart: "' || clash.names || '"; rename one of them'
-      FROM clash WHERE items.id = clash.id AND clash.n > 1
-      RETURNING items.id
-    )
-    SELECT count(*)::int AS n FROM marked`))[0]?.n ?? 0;
-
-  await db.execute(sql`
-    WITH large_batches AS (
-      SELECT id, row_number() OVER (ORDER BY path) AS batch
-      FROM items WHERE run_id = ${runId} AND action = 'copy' AND large
-    ), small AS (
-      SELECT id,
-             (row_number() OVER w - 1) / ${rules.batchFiles} AS by_count,
-             floor((sum(size) OVER w - size) / ${rules.batchBytes}) AS by_bytes
-      FROM items WHERE run_id = ${runId} AND action = 'copy' AND NOT large
-      WINDOW w AS (ORDER BY path)
-    ), small_batches AS (
-      SELECT id, (SELECT count(*) FROM large_batches) + dense_rank() OVER (ORDER BY by_count, by_bytes) AS batch FROM small
-    )
-    UPDATE items SET batch = b.batch
-    FROM (SELECT * FROM large_batches UNION ALL SELECT * FROM small_batches) b
-    WHERE items.id = b.id`);
 
   const [t] = await db.select({
     filesTotal: sql<number>`count(*) FILTER (WHERE ${items.action} = 'copy')`.mapWith(Number),
@@ -129,7 +126,7 @@ export async function diffIntoItems(db: Db, runId: string, rules: PlanRules): Pr
   }).from(items).where(eq(items.runId, runId));
 
   await db.update(runs).set({ ...t, filesDone: 0, bytesDone: 0, filesDeduplicated: 0, updatedAt: new Date() }).where(eq(runs.id, runId));
-  return { filesTotal: t.filesTotal, bytesTotal: t.bytesTotal, filesSkipped: t.filesSkipped, batchCount: t.batchCount, caseCollisions };
+  return { filesTotal: t.filesTotal, bytesTotal: t.bytesTotal, filesSkipped: t.filesSkipped, batchCount: t.batchCount, caseCollisions: t.filesFailed };
 }
 
 export async function itemsOfBatch(db: Db, runId: string, batch: number, states: readonly ItemState[]): Promise<ItemRow[]> {
