@@ -1,4 +1,5 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DrizzleQueryError, sql, type ExtractTablesWithRelations, type SQL } from 'drizzle-orm';
@@ -134,7 +135,8 @@ async function openPglite(dataDir: string, log: (msg: string) => void): Promise<
     const { PGlite } = await import('@electric-sql/pglite');
     const { drizzle } = await import('drizzle-orm/pglite');
     const { migrate } = await import('drizzle-orm/pglite/migrator');
-    client = await PGlite.create(pgDir);
+    if (!existsSync(join(pgDir, 'PG_VERSION'))) await initPgliteInChild(pgDir);
+    client = await PGlite.create({ dataDir: pgDir, startParams: [...PGlite.defaultStartParams, ...pgliteMemoryParams] });
     const pgliteDb = drizzle(client, { schema });
     const db: Db = pgliteDb;
     const applied = await runMigrations(db, () => migrate(pgliteDb, { migrationsFolder }), log);
@@ -162,6 +164,24 @@ async function openPglite(dataDir: string, log: (msg: string) => void): Promise<
     releaseLock();
     throw new Error(`database: opening the embedded database at ${pgDir} failed: ${messageOf(err)}`, { cause: err });
   }
+}
+
+/**
+ * PostgreSQL's memory settings for the embedded database. Its WebAssembly heap never shrinks, so
+ * PostgreSQL's defaults (128 MB of shared buffers, grown into as they are used) would be most of
+ * knarr's memory; the ledger's access is mostly sequential and cached by the OS anyway.
+ */
+const pgliteMemoryParams = ['-c', 'shared_buffers=32MB', '-c', 'work_mem=8MB', '-c', 'maintenance_work_mem=32MB', '-c', 'temp_buffers=4MB', '-c', 'wal_buffers=1MB'];
+
+function initPgliteInChild(pgDir: string): Promise<void> {
+  const script = fileURLToPath(new URL('./pgliteInit.ts', import.meta.url));
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', script, pgDir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.setEncoding('utf8').on('data', (c: string) => { err = (err + c).slice(-4000); });
+    child.once('error', reject);
+    child.once('exit', (code, sig) => (code === 0 ? resolve() : reject(new Error(`creating the embedded database failed (${sig ?? `exit ${code}`}): ${err.trim()}`))));
+  });
 }
 
 async function runMigrations(db: Db, migrate: () => Promise<void>, log: (msg: string) => void): Promise<number> {

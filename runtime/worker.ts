@@ -1,8 +1,8 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { fileURLToPath } from 'node:url';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
+import { workflowBundle } from './workflowBundle.js';
 
-export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+export { workflowsPath } from './workflowBundle.js';
 
 export interface WorkerOptions {
   connection: NativeConnection;
@@ -12,13 +12,13 @@ export interface WorkerOptions {
   shutdownGraceMs: number;
 }
 
-/** The worker that runs knarr's workflows and activities; the workflow bundle is built at start. */
+/** The worker that runs knarr's workflows and activities, on the cached workflow bundle. */
 export async function createWorker(opts: WorkerOptions): Promise<Worker> {
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
-    workflowsPath,
+    workflowBundle: await workflowBundle(),
     activities: createActivities(opts.deps),
     // After this, Core cancels running activities (WORKER_SHUTDOWN) through their cancellation
     // signal; the copy stops where it is, its last checkpoint already in the ledger, and the
