@@ -67,7 +67,8 @@ async function* chunks(data: Buffer, offset: number, o: TestSourceOptions): Asyn
     yield data.subarray(pos, end);
     pos = end;
   }
-  if (o.failAfter !== undefined && o.failAfter < data.length) throw new Error('test source: connection reset by peer');
+  // What a cut socket raises: a system error with its code, which connectors treat as transient.
+  if (o.failAfter !== undefined && o.failAfter < data.length) throw Object.assign(new Error('test source: connection reset by peer'), { code: 'ECONNRESET' });
 }
 
 export async function readAll(stream: Readable): Promise<Buffer> {
