@@ -56,13 +56,23 @@ class Ledger<O> {
   private events: NewEvent[] = [];
   private last = Date.now();
   private writing: Promise<void> = Promise.resolve();
+  private pending = 0;
+  private failure: unknown;
 
   constructor(private readonly write: (outcomes: O[], events: NewEvent[]) => Promise<void>) {}
 
-  add(outcome: O | null, ...events: NewEvent[]): Promise<void> {
+  /**
+   * Buffers one outcome. A flush runs behind the copies instead of holding up the lane that
+   * triggered it; a lane waits only when two flushes are already queued, which bounds memory.
+   * A failed flush fails the next add, so the batch stops.
+   */
+  async add(outcome: O | null, ...events: NewEvent[]): Promise<void> {
+    if (this.failure !== undefined) throw this.failure;
     if (outcome) this.outcomes.push(outcome);
     this.events.push(...events);
-    return this.outcomes.length >= flushEveryItems || Date.now() - this.last >= flushEveryMs ? this.flush() : Promise.resolve();
+    if (this.outcomes.length < flushEveryItems && Date.now() - this.last < flushEveryMs) return;
+    const flushed = this.flush();
+    if (this.pending > 2) await flushed;
   }
 
   /** Flushes are chained, so the ledger sees them in order and never two at once. */
@@ -70,8 +80,19 @@ class Ledger<O> {
     const outcomes = this.outcomes.splice(0);
     const events = this.events.splice(0);
     this.last = Date.now();
-    this.writing = this.writing.then(() => (outcomes.length || events.length ? this.write(outcomes, events) : undefined));
-    return this.writing;
+    this.pending++;
+    this.writing = this.writing.then(async () => {
+      try {
+        if (this.failure === undefined && (outcomes.length || events.length)) await this.write(outcomes, events);
+      } catch (err) {
+        this.failure ??= err;
+      } finally {
+        this.pending--;
+      }
+    });
+    return this.writing.then(() => {
+      if (this.failure !== undefined) throw this.failure;
+    });
   }
 }
 

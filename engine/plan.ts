@@ -3,7 +3,7 @@ import { joinPath, relativeTo } from '../core/paths.js';
 import { isConnectorError } from '../connectors/errors.js';
 import type { Connector } from '../connectors/types.js';
 import type { Db } from '../db/client.js';
-import { insertEntries, listingState, seedListing, unlistedDirs, type Side } from '../db/queries/ledger.js';
+import { analyzeEntries, insertEntries, listingState, seedListing, unlistedDirs, type Side } from '../db/queries/ledger.js';
 import { forEachLimited } from './limit.js';
 
 /** Folders listed at once: listing is round-trip bound on remote providers (rclone's --checkers). */
@@ -37,10 +37,18 @@ export async function listSide(o: ListSide): Promise<{ resumed: boolean }> {
     await store(o, '', o.connector.walk(o.root, { signal: o.signal }));
     return { resumed: before.seeded };
   }
+  let rows = 0;
+  let analyzedAt = 0;
+  const counting = { ...o, onRows: (n: number) => { rows += n; o.onRows(n); } };
   for (;;) {
+    // The cursor's lookups stay index scans only if PostgreSQL knows the table grew.
+    if (rows - analyzedAt >= 100_000 || (analyzedAt === 0 && rows >= 10_000)) {
+      analyzedAt = rows;
+      await analyzeEntries(o.db);
+    }
     const dirs = await unlistedDirs(o.db, o.runId, o.side, 64);
     if (dirs.length === 0) return { resumed: before.seeded };
-    await forEachLimited(dirs, listConcurrency, (dir) => store(o, dir, o.connector.list(joinPath(o.root, dir), { signal: o.signal })));
+    await forEachLimited(dirs, listConcurrency, (dir) => store(counting, dir, o.connector.list(joinPath(o.root, dir), { signal: o.signal })));
   }
 }
 

@@ -30,6 +30,11 @@ export async function insertEntries(db: Db, runId: string, side: Side, page: rea
   }
 }
 
+/** Fresh statistics for `entries`, whose size jumps by orders of magnitude while a plan lists. */
+export async function analyzeEntries(db: Db): Promise<void> {
+  await db.execute(sql`ANALYZE entries`);
+}
+
 /** The side's root as a directory still to list, so the first listing is part of the cursor too. */
 export async function seedListing(db: Db, runId: string, side: Side): Promise<void> {
   await db.execute(sql`
@@ -78,6 +83,9 @@ export interface PlanTotals {
  */
 export async function diffIntoItems(db: Db, runId: string, rules: PlanRules): Promise<PlanTotals> {
   const ci = rules.caseInsensitive;
+  // A freshly filled table has no statistics (PGlite never autovacuums): without them PostgreSQL
+  // picks a nested loop over a million rows for the join below.
+  await analyzeEntries(db);
   // One statement writes every item once, with its batch: a million-file plan is one pass of
   // sorts and window functions, not an insert followed by updates of every row.
   await db.execute(sql`
