@@ -73,6 +73,8 @@ class Ledger<O> {
     if (this.outcomes.length < flushEveryItems && Date.now() - this.last < flushEveryMs) return;
     const flushed = this.flush();
     if (this.pending > 2) await flushed;
+    // Not awaited otherwise: its failure is kept and thrown by the next add or the last flush.
+    else flushed.catch(() => {});
   }
 
   /** Flushes are chained, so the ledger sees them in order and never two at once. */

@@ -3,12 +3,11 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { isDevServerProcess } from '../../runtime/devServer.js';
-import { freePort } from '../support/ports.js';
 import { api, waitForRun } from '../support/knarr.js';
 import { checkpointOf } from '../support/ledger.js';
-import { ensureStopped, spawnKnarr, type KnarrProcess } from '../support/processes.js';
+import { embeddedServer, ensureStopped, spawnKnarr, type KnarrProcess } from '../support/processes.js';
 import { expectSameTree, makeTree } from '../support/tree.js';
 
 const MiB = 1024 * 1024;
@@ -37,19 +36,7 @@ describe('embedded knarr, as a new user runs it', () => {
     dir = await mkdtemp(join(tmpdir(), 'knarr-embedded-'));
     await makeTree(join(dir, 'src'), { files: 1_000, largeBytes });
     await mkdir(join(dir, 'dst'));
-    const ports = { api: await freePort(), temporal: await freePort(), ui: await freePort() };
-    const env = {
-      KNARR_DATA_DIR: join(dir, 'data'),
-      KNARR_API_PORT: String(ports.api),
-      KNARR_TEMPORAL_PORT: String(ports.temporal),
-      KNARR_TEMPORAL_UI_PORT: String(ports.ui),
-      TEMPORAL_CLI_PATH: inject('temporalCliPath'),
-      KNARR_HEARTBEAT_TIMEOUT_MS: '5000',
-      DATABASE_URL: undefined,
-      TEMPORAL_ADDRESS: undefined,
-      KNARR_MASTER_KEY: undefined,
-    };
-    const base = `http://127.0.0.1:${ports.api}`;
+    const { env, base, ports } = await embeddedServer(dir);
     proc = spawnKnarr('server', env);
     await proc.waitFor(/server ready/, 180_000);
     await proc.waitFor(/data dir/);

@@ -10,7 +10,7 @@ import { api, waitForRun } from '../support/knarr.js';
 import { checkpointOf } from '../support/ledger.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
 import { freePort } from '../support/ports.js';
-import { ensureStopped, spawnKnarr, type KnarrProcess } from '../support/processes.js';
+import { embeddedServer, ensureStopped, spawnKnarr, type KnarrProcess } from '../support/processes.js';
 import { expectSameTree, makeTree } from '../support/tree.js';
 
 const MiB = 1024 * 1024;
@@ -46,19 +46,8 @@ describe('the embedded Temporal dev server killed mid-run', () => {
     dir = await mkdtemp(join(tmpdir(), 'knarr-devkill-'));
     await makeTree(join(dir, 'src'), { files: 300, largeBytes: 256 * MiB });
     await mkdir(join(dir, 'dst'));
-    const ports = { api: await freePort(), temporal: await freePort(), ui: await freePort() };
-    const base = `http://127.0.0.1:${ports.api}`;
-    proc = spawnKnarr('server', {
-      KNARR_DATA_DIR: join(dir, 'data'),
-      KNARR_API_PORT: String(ports.api),
-      KNARR_TEMPORAL_PORT: String(ports.temporal),
-      KNARR_TEMPORAL_UI_PORT: String(ports.ui),
-      TEMPORAL_CLI_PATH: inject('temporalCliPath'),
-      KNARR_HEARTBEAT_TIMEOUT_MS: '5000',
-      DATABASE_URL: undefined,
-      TEMPORAL_ADDRESS: undefined,
-      KNARR_MASTER_KEY: undefined,
-    });
+    const { env, base } = await embeddedServer(dir);
+    proc = spawnKnarr('server', env);
     await proc.waitFor(/server ready/, 180_000);
     await addRemotes(base, dir);
     const job = await api(base, 'POST', '/v1/jobs', { source: 'src:', destination: 'dst:', options: { bandwidthLimit } });

@@ -5,13 +5,12 @@ import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../db/client.js';
 import { isDevServerProcess } from '../../runtime/devServer.js';
 import { api, waitForRun } from '../support/knarr.js';
 import { checkpointOf } from '../support/ledger.js';
-import { freePort } from '../support/ports.js';
-import { ensureStopped, isRunning, spawnKnarr, type KnarrProcess } from '../support/processes.js';
+import { embeddedServer, ensureStopped, isRunning, spawnKnarr, type KnarrProcess } from '../support/processes.js';
 import { expectSameTree, makeTree } from '../support/tree.js';
 
 const MiB = 1024 * 1024;
@@ -91,19 +90,7 @@ describe('knarr server started again right after kill -9', () => {
     const largeBytes = 256 * MiB;
     await makeTree(join(dir, 'src'), { files: 300, largeBytes });
     await mkdir(join(dir, 'dst'));
-    const ports = { api: await freePort(), temporal: await freePort(), ui: await freePort() };
-    const env = {
-      KNARR_DATA_DIR: join(dir, 'data'),
-      KNARR_API_PORT: String(ports.api),
-      KNARR_TEMPORAL_PORT: String(ports.temporal),
-      KNARR_TEMPORAL_UI_PORT: String(ports.ui),
-      TEMPORAL_CLI_PATH: inject('temporalCliPath'),
-      KNARR_HEARTBEAT_TIMEOUT_MS: '5000',
-      DATABASE_URL: undefined,
-      TEMPORAL_ADDRESS: undefined,
-      KNARR_MASTER_KEY: undefined,
-    };
-    const base = `http://127.0.0.1:${ports.api}`;
+    const { env, base } = await embeddedServer(dir);
     let proc = spawnKnarr('server', env, { unreapedParent: true });
     procs.push(proc);
     await proc.waitFor(/server ready/, 180_000);
@@ -142,17 +129,7 @@ describe('knarr server started again right after kill -9', () => {
   it('the watchdog stops a dev server within seconds of its knarr being killed, with no new start', async () => {
     const d = await mkdtemp(join(tmpdir(), 'knarr-watchdog-'));
     try {
-      const ports = { api: await freePort(), temporal: await freePort(), ui: await freePort() };
-      const proc = spawnKnarr('server', {
-        KNARR_DATA_DIR: join(d, 'data'),
-        KNARR_API_PORT: String(ports.api),
-        KNARR_TEMPORAL_PORT: String(ports.temporal),
-        KNARR_TEMPORAL_UI_PORT: String(ports.ui),
-        TEMPORAL_CLI_PATH: inject('temporalCliPath'),
-        DATABASE_URL: undefined,
-        TEMPORAL_ADDRESS: undefined,
-        KNARR_MASTER_KEY: undefined,
-      });
+      const proc = spawnKnarr('server', (await embeddedServer(d)).env);
       procs.push(proc);
       await proc.waitFor(/server ready/, 180_000);
       const devPid = Number(await readFile(join(d, 'data/temporal.pid'), 'utf8'));

@@ -1,7 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { inject } from 'vitest';
+import { freePort } from './ports.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -105,4 +108,24 @@ export async function ensureStopped(p: KnarrProcess | undefined): Promise<void> 
     p.child.kill('SIGKILL');
     await new Promise((res) => p.child.once('exit', res));
   }
+}
+
+/**
+ * `knarr server` as a new user runs it (embedded dev server and PGlite, its own master key) in
+ * `dir`/data, on free ports, with a short heartbeat timeout so a resumed copy moves on quickly.
+ */
+export async function embeddedServer(dir: string): Promise<{ env: Record<string, string | undefined>; base: string; ports: { api: number; temporal: number; ui: number } }> {
+  const ports = { api: await freePort(), temporal: await freePort(), ui: await freePort() };
+  const env = {
+    KNARR_DATA_DIR: join(dir, 'data'),
+    KNARR_API_PORT: String(ports.api),
+    KNARR_TEMPORAL_PORT: String(ports.temporal),
+    KNARR_TEMPORAL_UI_PORT: String(ports.ui),
+    TEMPORAL_CLI_PATH: inject('temporalCliPath'),
+    KNARR_HEARTBEAT_TIMEOUT_MS: '5000',
+    DATABASE_URL: undefined,
+    TEMPORAL_ADDRESS: undefined,
+    KNARR_MASTER_KEY: undefined,
+  };
+  return { env, base: `http://127.0.0.1:${ports.api}`, ports };
 }
