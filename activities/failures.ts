@@ -16,7 +16,6 @@ export const failureTypes = {
   /** Not a provider's answer: a bug or an unexpected state, retried a few times, then given up. */
   internal: 'InternalError',
 } as const;
-export const nonRetryableFailureTypes = [failureTypes.auth, failureTypes.invalidJob];
 
 /**
  * Attempts an error that is neither a provider's nor the database being away gets before the

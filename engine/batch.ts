@@ -12,7 +12,7 @@ import { addEvents, type NewEvent } from '../db/queries/runs.js';
 import type { BandwidthLimiter } from './bandwidth.js';
 import { copyOne, hashTypeFor, type CopyOutcome } from './copy.js';
 import { errorMessage, isPerFileError } from './errors.js';
-import { forEachLimited } from './limit.js';
+import { forEachLimited } from '../core/limit.js';
 import { hashOf } from './verify.js';
 
 /** Re-copies a file whose checksums differ this many times before giving up on it. */
@@ -159,7 +159,7 @@ async function copyChecked(env: BatchEnv, item: ItemRow, syncLater: boolean): Pr
       copied = await copyOne(
         { srcPath, dstPath, size: item.size, mtimeMs: item.mtimeMs, srcHashes: item.srcHashes, resume, large: item.large },
         {
-          src: env.src, dst: env.dst, sameRemote: env.sameRemote, chunkSize: env.chunkSize, limiter: env.limiter, signal: env.signal, syncLater,
+          src: env.src, dst: env.dst, sameRemote: env.sameRemote, chunkSize: env.chunkSize, limiter: env.limiter, signal: env.signal, syncLater, hash: env.verify,
           onProgress: (offset) => env.onProgress?.({ itemId: item.id, offset }),
           onCheckpoint: async (state) => {
             await saveCheckpoint(env.db, item, state);

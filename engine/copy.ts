@@ -27,6 +27,8 @@ export interface CopyEnv {
   sameRemote: boolean;
   chunkSize?: number;
   limiter?: BandwidthLimiter | null;
+  /** Hash the source while it streams; off when the run does not verify, to spare a core. */
+  hash: boolean;
   /** Commit without waiting for stable storage; the caller group-syncs (Connector.sync). */
   syncLater?: boolean;
   signal: AbortSignal;
@@ -82,7 +84,7 @@ export async function copyOne(task: CopyTask, env: CopyEnv): Promise<CopyOutcome
       resume: task.resume ?? undefined, partSize: env.chunkSize, signal: env.signal,
     });
     ({ written, streamed } = await writeInParts(writer, {
-      size: task.size, hashType, signal: env.signal, onProgress: env.onProgress, onCheckpoint: env.onCheckpoint,
+      size: task.size, hashType: env.hash ? hashType : null, signal: env.signal, onProgress: env.onProgress, onCheckpoint: env.onCheckpoint,
       open: (offset) => open(offset, env.signal, null),
     }));
   } else {
@@ -93,7 +95,7 @@ export async function copyOne(task: CopyTask, env: CopyEnv): Promise<CopyOutcome
       mtimeMs: task.mtimeMs,
       hashes: task.srcHashes,
       open: (offset, signal) => {
-        hashing = offset === 0 && isNodeHashType(hashType) && !task.srcHashes[hashType] ? new HashingStream([hashType]) : null;
+        hashing = env.hash && offset === 0 && isNodeHashType(hashType) && !task.srcHashes[hashType] ? new HashingStream([hashType]) : null;
         return open(offset, signal ?? env.signal, hashing);
       },
     }, {

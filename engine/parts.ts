@@ -9,7 +9,8 @@ export interface PartsJob {
   size: number;
   /** Opens the source at `offset`, already paced by the run's bandwidth limit. */
   open(offset: number): Promise<Readable>;
-  hashType: HashType;
+  /** The hash of the source to compute while reading, or null for none. */
+  hashType: HashType | null;
   signal: AbortSignal;
   onProgress?: (bytesHeld: number) => void;
   onCheckpoint?: (state: UploadState) => Promise<void>;
@@ -28,7 +29,7 @@ export async function writeInParts(writer: ChunkWriter, job: PartsJob): Promise<
   let first = 0;
   while (first < parts && writer.isDone(first)) first++;
   // Only a read from byte 0 sees every byte; a resumed file is hashed by the verify phase instead.
-  const hash = first === 0 && isNodeHashType(job.hashType) && job.size > 0 ? new HashWorker(job.hashType) : null;
+  const hash = first === 0 && job.hashType && isNodeHashType(job.hashType) && job.size > 0 ? new HashWorker(job.hashType) : null;
 
   const pool: SharedArrayBuffer[] = Array.from({ length: Math.min(parts - first, writer.concurrency + 2) }, () => new SharedArrayBuffer(partSize));
   const freed: (() => void)[] = [];
@@ -100,7 +101,7 @@ export async function writeInParts(writer: ChunkWriter, job: PartsJob): Promise<
     await checkpoints;
     const digest = hash && hash.bytes === job.size ? await hash.digest() : null;
     const written = await writer.close(job.signal);
-    return { written, streamed: digest ? { [job.hashType]: digest } : {} };
+    return { written, streamed: digest && job.hashType ? { [job.hashType]: digest } : {} };
   } catch (err) {
     await Promise.allSettled(writes);
     await writer.abandon().catch(() => {});

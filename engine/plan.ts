@@ -4,7 +4,7 @@ import { isConnectorError } from '../connectors/errors.js';
 import type { Connector } from '../connectors/types.js';
 import type { Db } from '../db/client.js';
 import { analyzeEntries, insertEntries, listingState, seedListing, unlistedDirs, type Side } from '../db/queries/ledger.js';
-import { forEachLimited } from './limit.js';
+import { forEachLimited } from '../core/limit.js';
 
 /** Folders listed at once: listing is round-trip bound on remote providers (rclone's --checkers). */
 const listConcurrency = 4;

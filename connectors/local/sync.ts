@@ -1,5 +1,6 @@
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
+import { forEachLimited } from '../../core/limit.js';
 import { baseName, parentPath } from '../../core/paths.js';
 import { mapFsError } from './errors.js';
 import type { LocalRoot } from './paths.js';
@@ -30,17 +31,6 @@ export async function syncLocal(root: LocalRoot, paths: readonly string[], signa
       await fh.close();
     }
   };
-  await inParallel(files, (rel) => syncOne(parentPath(rel), baseName(rel), rel), signal);
-  await inParallel([...dirs], (rel) => syncOne(rel, null, rel), signal);
-}
-
-async function inParallel<T>(items: readonly T[], fn: (item: T) => Promise<void>, signal?: AbortSignal): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) {
-      signal?.throwIfAborted();
-      await fn(items[next++]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, lane));
+  await forEachLimited(files, concurrency, (rel) => { signal?.throwIfAborted(); return syncOne(parentPath(rel), baseName(rel), rel); });
+  await forEachLimited([...dirs], concurrency, (rel) => { signal?.throwIfAborted(); return syncOne(rel, null, rel); });
 }

@@ -1,4 +1,4 @@
-import { and, desc, eq, sql } from 'drizzle-orm';
+import { and, desc, eq } from 'drizzle-orm';
 import type { JobOptions } from '../../core/job.js';
 import { speedAndEta } from '../../core/progress.js';
 import type { RunPhase, RunState, RunView } from '../../core/run.js';
@@ -35,16 +35,6 @@ export async function getRunWithJob(db: Db, runId: string): Promise<{ run: RunRo
 
 export async function setRunState(db: Db, runId: string, state: RunState, phase: RunPhase, extra: Partial<Pick<RunRow, 'error' | 'finishedAt' | 'copyStartedAt'>> = {}): Promise<void> {
   await db.update(runs).set({ state, phase, ...extra, updatedAt: new Date() }).where(eq(runs.id, runId));
-}
-
-/** Moves progress counters by deltas; deltas keep concurrent batches from overwriting each other. */
-export async function bumpRunCounters(db: Db, runId: string, d: { filesDone?: number; filesFailed?: number; bytesDone?: number }): Promise<void> {
-  await db.update(runs).set({
-    filesDone: sql`${runs.filesDone} + ${d.filesDone ?? 0}`,
-    filesFailed: sql`${runs.filesFailed} + ${d.filesFailed ?? 0}`,
-    bytesDone: sql`${runs.bytesDone} + ${d.bytesDone ?? 0}`,
-    updatedAt: new Date(),
-  }).where(eq(runs.id, runId));
 }
 
 export async function addEvent(db: Db, runId: string, kind: string, message: string, data: Record<string, unknown> = {}): Promise<void> {
