@@ -71,6 +71,11 @@ export interface UploadSource {
   /** Hashes already known (from the source's listing), used when the destination needs one first. */
   hashes: Hashes;
   open(offset: number, signal?: AbortSignal): Promise<Readable>;
+  /**
+   * The whole file, when the engine already holds it (a file that fits in one chunk). A connector
+   * may write it in one request instead of opening a stream; `open` still works for one that does not.
+   */
+  data?: Buffer;
 }
 
 /**

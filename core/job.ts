@@ -23,7 +23,7 @@ export const jobOptionsSchema = z.strictObject({
   /** Bytes between checkpoints of a large file; the destination's preferred size when absent. */
   chunkSize: z.number().int().min(64 * 1024).max(1024 * 1024 * 1024).optional(),
   /** Most files in one small-file batch (one activity). */
-  batchFiles: z.number().int().min(1).max(10_000).default(200),
+  batchFiles: z.number().int().min(1).max(10_000).default(1000),
   /** Most bytes in one small-file batch. */
   batchBytes: z.number().int().min(1).default(256 * 1024 * 1024),
   /** Hash both sides after copying. */

@@ -1,7 +1,8 @@
-import { pipeline, type Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import type { Entry, Hashes, HashType } from '../core/entry.js';
 import { compareHash, pickHash, type HashVerdict } from '../core/hashes.js';
-import { HashingStream, isNodeHashType, nodeHashTypes } from '../connectors/shared/hashing.js';
+import { HashingStream, isNodeHashType, MultiHash, nodeHashTypes } from '../connectors/shared/hashing.js';
+import { sourceFailure } from '../connectors/shared/upload.js';
 import type { Connector, UploadState, WriteResult } from '../connectors/types.js';
 import type { BandwidthLimiter } from './bandwidth.js';
 import { writeInParts } from './parts.js';
@@ -87,6 +88,8 @@ export async function copyOne(task: CopyTask, env: CopyEnv): Promise<CopyOutcome
       size: task.size, hashType: env.hash ? hashType : null, signal: env.signal, onProgress: env.onProgress, onCheckpoint: env.onCheckpoint,
       open: (offset) => open(offset, env.signal, null),
     }));
+  } else if (fitsOneRequest(task, env)) {
+    ({ written, streamed } = await copyWhole(task, env, hashType));
   } else {
     // The source is hashed while it streams; that covers the whole file only when reading starts at 0.
     let hashing: HashingStream | null = null;
@@ -121,6 +124,58 @@ export async function copyOne(task: CopyTask, env: CopyEnv): Promise<CopyOutcome
   return outcome(hashType, srcHashes, dstHashes, {
     entry: written.entry, resumedFrom: written.resumedFrom, deduplicated: written.deduplicated, serverSide: false,
   });
+}
+
+/** Files up to this size (and within one chunk) are read whole and handed over as one buffer. */
+const wholeFileBytes = 1 << 20;
+
+/** A file with no checkpoint inside it: nothing to resume, so a stream buys nothing. */
+function fitsOneRequest(task: CopyTask, env: CopyEnv): boolean {
+  return !task.large && task.size <= Math.min(wholeFileBytes, env.chunkSize ?? env.dst.capabilities.preferredChunkSize);
+}
+
+/**
+ * A small file read whole, hashed and written as one buffer: for thousands of small files the
+ * streams' machinery, not the bytes, was the cost. A destination that cannot use the buffer
+ * still gets a stream of it.
+ */
+async function copyWhole(task: CopyTask, env: CopyEnv, hashType: HashType): Promise<{ written: WriteResult; streamed: Hashes }> {
+  const data = await readAll(await env.src.read(task.srcPath, { signal: env.signal }), task.size);
+  await env.limiter?.take(data.length, env.signal);
+  let streamed: Hashes = {};
+  if (env.hash && isNodeHashType(hashType) && !task.srcHashes[hashType] && data.length === task.size) {
+    const hash = new MultiHash([hashType]);
+    hash.update(data);
+    streamed = hash.digest();
+  }
+  const written = await env.dst.write(task.dstPath, {
+    size: task.size, mtimeMs: task.mtimeMs, hashes: task.srcHashes, data,
+    // A provider may hold the first bytes of an earlier attempt and ask for the rest.
+    open: async (offset) => Readable.from([data.subarray(offset)], { objectMode: false }),
+  }, {
+    resume: task.resume ?? undefined, chunkSize: env.chunkSize, syncLater: env.syncLater, signal: env.signal,
+    onProgress: env.onProgress, onCheckpoint: env.onCheckpoint,
+  });
+  return { written, streamed };
+}
+
+/** A source stream's bytes in one buffer; a source that sends more than `size` stops being read at once. */
+async function readAll(stream: Readable, size: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  try {
+    for await (const chunk of stream) {
+      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+      chunks.push(buf);
+      total += buf.length;
+      if (total > size) break;
+    }
+  } catch (err) {
+    throw sourceFailure(err, 'read the source');
+  } finally {
+    stream.destroy();
+  }
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total);
 }
 
 function outcome(hashType: HashType, srcHashes: Hashes, dstHashes: Hashes, rest: Pick<CopyOutcome, 'entry' | 'resumedFrom' | 'deduplicated' | 'serverSide'>): CopyOutcome {

@@ -25,6 +25,7 @@ import { moveLocal, copyLocal } from './move-copy.js';
 import { LocalRoot, maxNameBytes } from './paths.js';
 import { writeLocal } from './write.js';
 import { openLocalChunkWriter } from './chunkWriter.js';
+import { readWhole } from './fsThreads.js';
 import { emptyStream, isByteCount } from '../shared/streams.js';
 
 export type { LocalUploadState } from './write.js';
@@ -34,7 +35,7 @@ export interface LocalConfig {
   root: string;
 }
 
-/** Files up to this size are read in one call instead of through a stream. */
+/** Files up to this size are read in one call to a filesystem thread instead of through a stream. */
 const smallReadBytes = 1 << 20;
 
 export const localCapabilities: Capabilities = Object.freeze({
@@ -97,6 +98,8 @@ class LocalConnector implements Connector {
     }
     opts.signal?.throwIfAborted();
     if (rel === '') throw new ConnectorError('conflict', 'read "": is a folder');
+    const small = await this.readSmall(rel, offset, length);
+    if (small) return small.length === 0 ? emptyStream() : Readable.from([small], { objectMode: false });
     const fh = await this.openForRead(rel);
     try {
       // fstat of what was opened, not stat of a path: nothing can be swapped in between.
@@ -108,23 +111,30 @@ class LocalConnector implements Connector {
         await fh.close();
         return emptyStream();
       }
-      if (want <= smallReadBytes) {
-        // A small file in one read: a stream's machinery costs more than the bytes.
-        const buf = Buffer.allocUnsafe(want);
-        let got = 0;
-        while (got < want) {
-          const { bytesRead } = await fh.read(buf, got, want - got, offset + got);
-          if (bytesRead === 0) break;
-          got += bytesRead;
-        }
-        await fh.close();
-        return Readable.from([buf.subarray(0, got)], { objectMode: false });
-      }
       const stream = fh.createReadStream({ start: offset, end: offset + want - 1, highWaterMark: 1 << 20 });
       return opts.signal ? addAbortSignal(opts.signal, stream) : stream;
     } catch (err) {
       await fh.close().catch(() => {});
       throw mapFsError(err, 'read', rel);
+    }
+  }
+
+  /**
+   * The common case in one call to a filesystem thread: a regular file of at most smallReadBytes
+   * in a folder already known. Null sends everything else (a large file, a symlink, a folder gone
+   * missing, any error) down the careful path below, which decides and names the error.
+   */
+  private async readSmall(rel: string, offset: number, length: number | undefined): Promise<Buffer | null> {
+    try {
+      const parent = await this.root.realDir(parentPath(rel), 'read');
+      const answer = await readWhole(parent, baseName(rel), offset, length, smallReadBytes);
+      if (answer.kind === 'file') return answer.data;
+      if (answer.kind === 'dir') throw new ConnectorError('conflict', `read ${JSON.stringify(rel)}: is a folder`);
+      if (answer.kind === 'special') throw notRegular('read', rel);
+      return null;
+    } catch (err) {
+      if (err instanceof ConnectorError && (err.kind === 'conflict' || err.kind === 'unsupported')) throw err;
+      return null;
     }
   }
 

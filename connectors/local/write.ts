@@ -9,6 +9,7 @@ import { errnoCode, invalidName, mapFsError } from './errors.js';
 import type { Entry } from '../../core/entry.js';
 import { toEntry } from './list.js';
 import { partialNameFor, type LocalRoot } from './paths.js';
+import { writeWhole, type WriteWholeAnswer } from './fsThreads.js';
 
 /** `tempName` is informative: the partial file's name is always derived from the target again. */
 export interface LocalUploadState extends UploadState {
@@ -45,6 +46,10 @@ export async function writeLocal(
     p.catch((err: unknown) => {
       throw mapFsError(err, 'write', rel);
     });
+  if (source.data?.length === source.size) {
+    const whole = await writeWholeLocal(root, rel, source, opts);
+    if (whole) return whole;
+  }
   let entry: Entry | null = null;
 
   const begin = async (): Promise<UploadSession<LocalUploadState>> => {
@@ -89,6 +94,33 @@ export async function writeLocal(
 }
 
 /**
+ * A file the engine holds whole, written in one call to a filesystem thread: partial file, time,
+ * sync (unless deferred), rename. Null leaves the unusual cases (a symlink at the target, a
+ * remembered folder that went away) to the streaming path, which handles them carefully.
+ */
+async function writeWholeLocal(root: LocalRoot, rel: string, source: UploadSource, opts: WriteOptions): Promise<WriteResult | null> {
+  opts.signal?.throwIfAborted();
+  const dirRel = parentPath(rel);
+  const dir = await root.ensureDir(dirRel, 'write');
+  let answer: WriteWholeAnswer;
+  try {
+    answer = await writeWhole({
+      dir, name: baseName(rel), temp: partialNameFor(baseName(rel)), data: source.data!,
+      atime: utimeSeconds(source.mtimeMs), mtime: utimeSeconds(source.mtimeMs), sync: !opts.syncLater,
+    });
+  } catch (err) {
+    if (errnoCode(err) !== 'ENOENT') throw mapFsError(err, 'write', rel);
+    root.forget(dirRel);
+    return null;
+  }
+  if (answer.kind === 'dir') throw folderInTheWay(rel);
+  if (answer.kind !== 'file') return null;
+  opts.onProgress?.(answer.size);
+  const entry: Entry = { path: rel, isDir: false, size: answer.size, mtimeMs: Math.floor(answer.mtimeMs), hashes: {} };
+  return { entry, resumedFrom: 0, deduplicated: false, hashes: {} };
+}
+
+/**
  * Where a write lands: the target in its (created, remembered) parent folder, refused when a
  * folder is in the way or the target is a symlink leading out, and the hidden partial beside it.
  */
@@ -96,11 +128,15 @@ export async function placeFor(root: LocalRoot, rel: string, fsCall: FsCall, pur
   const parent = await root.ensureDir(parentPath(rel), 'write');
   const target = join(parent, baseName(rel));
   const there = await fsCall(lstat(target)).catch((err: unknown) => (isConnectorError(err, 'not_found') ? null : Promise.reject(err)));
-  if (there?.isDirectory()) throw new ConnectorError('conflict', `write ${JSON.stringify(rel)}: a folder is in the way`);
+  if (there?.isDirectory()) throw folderInTheWay(rel);
   // A symlink is written through only when it stays inside the root (the slow, careful check).
   if (there?.isSymbolicLink()) await root.itself(rel, 'write');
   const tempName = partialNameFor(baseName(rel), purpose);
   return { target, temp: join(parent, tempName), tempName };
+}
+
+function folderInTheWay(rel: string): ConnectorError {
+  return new ConnectorError('conflict', `write ${JSON.stringify(rel)}: a folder is in the way`);
 }
 
 /**

@@ -41,6 +41,8 @@ export interface TestSourceOptions {
   beforeChunk?(offset: number): Promise<void> | void;
   /** Hashes the source already knows, as the engine passes them from the source's listing. */
   hashes?: Hashes;
+  /** Hands the bytes over whole too (UploadSource.data), as the engine does for a file within one chunk. */
+  whole?: boolean;
 }
 
 export function bufferSource(data: Buffer, o: TestSourceOptions = {}): TestSource {
@@ -49,6 +51,7 @@ export function bufferSource(data: Buffer, o: TestSourceOptions = {}): TestSourc
     size: o.size ?? data.length,
     mtimeMs: o.mtimeMs ?? fixedMtimeMs,
     hashes: o.hashes ?? {},
+    ...(o.whole ? { data } : {}),
     opens,
     async open(offset, signal) {
       opens.push(offset);

@@ -166,6 +166,49 @@ describe('local: partial files', () => {
   });
 });
 
+describe('local: files handed over whole', () => {
+  it('writes them in one go, with their time, without opening a stream, and never a half file', async () => {
+    const data = randomBytes(100 * KiB);
+    const source = bufferSource(data, { whole: true, mtimeMs: 1_600_000_000_123 });
+    const res = await c.write('d/e/f.bin', source);
+    expect(source.opens).toEqual([]);
+    expect(res).toMatchObject({ entry: { path: 'd/e/f.bin', isDir: false, size: data.length, mtimeMs: 1_600_000_000_123 }, resumedFrom: 0 });
+    expect(md5(await readFile(disk('d', 'e', 'f.bin')))).toBe(md5(data));
+    expect((await stat(disk('d', 'e', 'f.bin'))).mtimeMs).toBe(1_600_000_000_123);
+    expect(await readdir(disk('d', 'e'))).toEqual(['f.bin']);
+  });
+
+  it('replaces a file and a leftover partial, refuses a folder in the way, and finds a folder removed behind its back', async () => {
+    await mkdir(disk('d'));
+    await writeFile(disk('d', 'f'), 'old');
+    await writeFile(disk('d', partialNameFor('f')), 'leftover of a crashed attempt');
+    await c.write('d/f', bufferSource(Buffer.from('new'), { whole: true }));
+    expect(await readdir(disk('d'))).toEqual(['f']);
+    expect(await readFile(disk('d', 'f'), 'utf8')).toBe('new');
+
+    await mkdir(disk('d', 'sub'));
+    await expectKind(() => c.write('d/sub', bufferSource(Buffer.from('x'), { whole: true })), 'conflict');
+
+    // The connector remembers d/; it goes away, and the next write makes it again.
+    await rm(disk('d'), { recursive: true });
+    await c.write('d/g', bufferSource(Buffer.from('again'), { whole: true }));
+    expect(await readFile(disk('d', 'g'), 'utf8')).toBe('again');
+  });
+
+  it('reads a small file in one piece, and a folder or a missing file as what it is', async () => {
+    await mkdir(disk('d'));
+    const data = randomBytes(300 * KiB);
+    await writeFile(disk('d', 'f'), data);
+    const chunks: Buffer[] = [];
+    for await (const chunk of await c.read('d/f')) chunks.push(chunk as Buffer);
+    expect(chunks).toHaveLength(1);
+    expect(md5(chunks[0])).toBe(md5(data));
+    expect(md5(await readAll(await c.read('d/f', { offset: 1000, length: 5000 })))).toBe(md5(data.subarray(1000, 6000)));
+    await expectKind(() => c.read('d'), 'conflict');
+    await expectKind(() => c.read('d/missing'), 'not_found');
+  });
+});
+
 describe('local: symlinks', () => {
   beforeEach(async () => {
     await writeFile(join(outside, 'secret.txt'), 'secret');
@@ -186,6 +229,7 @@ describe('local: symlinks', () => {
       await expectKind(() => c.read(p), 'invalid_name');
       await expectKind(() => c.stat(p), 'invalid_name');
       await expectKind(() => c.write(p, src()), 'invalid_name');
+      await expectKind(() => c.write(p, bufferSource(Buffer.from('pwned'), { whole: true })), 'invalid_name');
       await expectKind(() => c.delete(p), 'invalid_name');
       await expectKind(() => c.move(p, 'stolen'), 'invalid_name');
       await expectKind(() => c.copy(p, 'stolen'), 'invalid_name');
@@ -220,6 +264,15 @@ describe('local: symlinks', () => {
     expect(await c.stat('in-dir')).toMatchObject({ path: 'in-dir', isDir: true });
     await c.write('in-dir/b.txt', bufferSource(Buffer.from('bee')));
     expect(await readFile(disk('real', 'b.txt'), 'utf8')).toBe('bee');
+    // A write to a link inside the root replaces the link, streamed or handed over whole.
+    for (const whole of [false, true]) {
+      await symlink('real/a.txt', disk('in-file-2'));
+      await c.write('in-file-2', bufferSource(Buffer.from('replaced'), { whole }));
+      expect((await lstat(disk('in-file-2'))).isSymbolicLink()).toBe(false);
+      expect(await readFile(disk('in-file-2'), 'utf8')).toBe('replaced');
+      expect(await readFile(disk('real', 'a.txt'), 'utf8')).toBe('inside');
+      await rm(disk('in-file-2'));
+    }
     // Deleting a link removes the link, not what it points to.
     await c.delete('in-file');
     expect(await readFile(disk('real', 'a.txt'), 'utf8')).toBe('inside');
