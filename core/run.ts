@@ -33,6 +33,8 @@ export interface RunView {
   error: string | null;
   startedAt: string;
   finishedAt: string | null;
+  /** While planning: files and folders listed so far on each side (a million-file tree takes a minute). */
+  listed?: { source: number; destination: number };
 }
 
 /** One task queue for workflows and activities (KNARR_TASK_QUEUE overrides it, e.g. per test). */

@@ -171,6 +171,11 @@ async function startEmbeddedTemporal(config: Config): Promise<DevServer> {
 function listen(app: ReturnType<typeof createApp>, host: string, port: number): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = app.listen(port, host);
+    // Node closes an idle kept-alive socket after 5 s. When embedded PGlite holds the event loop
+    // for seconds (the diff of a large plan), that timer fires just as a client reuses the socket,
+    // and the client's request dies with ECONNRESET. Clients give up idle sockets long before this.
+    server.keepAliveTimeout = 65_000;
+    server.headersTimeout = 66_000;
     server.once('listening', () => resolve(server));
     server.once('error', (err: NodeJS.ErrnoException) => {
       reject(err.code === 'EADDRINUSE' ? new Error(`port ${port} on ${host} is already in use: set KNARR_API_PORT to another port`) : err);

@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { Router } from 'express';
 import { itemStates, terminalRunStates, type ItemState, type RunState } from '../../core/run.js';
-import { listItems } from '../../db/queries/ledger.js';
+import { listItems, listedSoFar } from '../../db/queries/ledger.js';
 import type { Db } from '../../db/client.js';
 import { getRun, listEvents, runView } from '../../db/queries/runs.js';
 import { ApiError } from '../errors.js';
@@ -19,7 +19,9 @@ export function runsRouter(deps: { db: Db; client: Client }): Router {
   };
 
   r.get('/:id', async (req, res) => {
-    res.json(runView(await load(req.params.id)));
+    const row = await load(req.params.id);
+    const planning = row.phase === 'plan' && !terminalRunStates.includes(row.state as RunState);
+    res.json({ ...runView(row), ...(planning ? { listed: await listedSoFar(deps.db, row.id) } : {}) });
   });
 
   r.get('/:id/events', async (req, res) => {
