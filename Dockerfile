@@ -17,5 +17,5 @@ COPY cli ./cli
 COPY tsconfig.json ./
 RUN mkdir -p /var/lib/knarr /transfers && chown node /var/lib/knarr
 USER node
-ENTRYPOINT ["node", "--import", "tsx", "cli/main.ts"]
+ENTRYPOINT ["node", "cli/start.mjs"]
 CMD ["api"]

@@ -188,7 +188,6 @@ async function nodeArgsFor(opts: Options, diagDir: string, role: string): Promis
   const env: Record<string, string> = {};
   if (opts.cpuProf) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', join(diagDir, `cpuprof-${role}`));
   if (opts.memprobe) {
-    // After tsx (startKnarrChild puts these after its --import tsx), so the preload can be TypeScript.
     nodeArgs.push('--import', './bench/lib/memprobe.mjs');
     env.KNARR_BENCH_MEMPROBE = join(diagDir, `memprobe-${role}.jsonl`);
     if (opts.memprobeGc) {
@@ -576,7 +575,7 @@ async function renderReport(args: {
       '**Time** is until the data is on disk: the contender\'s own time (knarr: `POST /v1/jobs` until `GET /v1/runs/{id}` says `completed`, polled every 100 ms) plus a `sync`. ' +
       '**vs rclone** and **vs cp** are throughput ratios (their median time ÷ this row\'s): 1.00 is as fast, 0.50 half as fast. issue 6 targets: 4 GiB file ≥ 1.0× rclone, 20,000 small files ≥ 0.7× rclone.',
     '',
-    `- knarr: git ${gitAtStart}; job options \`transfers: ${opts.transfers}\`, everything else default; knarr processes started with \`node --import tsx cli/main.ts <role>\`.`,
+    `- knarr: git ${gitAtStart}; job options \`transfers: ${opts.transfers}\`, everything else default; knarr processes started with \`node cli/start.mjs <role>\` (the bundle \`npm start\` runs).`,
     ctx.rcloneBin ? `- rclone: ${rcloneVersion}, \`rclone copy SRC DST --transfers ${opts.transfers} --checkers 8\`.` : '- rclone: not run.',
     `- cp: ${cpVersion}, \`cp -a SRC DST\`.`,
     `- Peak RSS: cp and rclone from \`/usr/bin/time -v\`; knarr from \`/proc/<pid>/status\` VmHWM of the one process named (its children, the Temporal dev server, not included), reset with \`clear_refs\` before each run. Targets: ${allDbs.map((d) => `${rssTarget[d].process} < ${rssTarget[d].mb} MB`).join(', ')}.`,

@@ -607,11 +607,11 @@ export interface KnarrChild {
 const repoDir = fileURLToPath(new URL('..', import.meta.url));
 
 /**
- * `node --import tsx [nodeArgs] cli/main.ts <role>`, one process (as test/support/processes.ts
+ * `node [nodeArgs] cli/start.mjs <role>`, one process (as test/support/processes.ts
  * spawnKnarr, plus node flags such as --cpu-prof or a preload); resolves once it says it is ready.
  */
 export async function startKnarrChild(role: KnarrChild['role'], env: Record<string, string>, opts: { nodeArgs?: string[]; readyTimeoutMs?: number } = {}): Promise<KnarrChild> {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...(opts.nodeArgs ?? []), 'cli/main.ts', role], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), 'cli/start.mjs', role], {
     cwd: repoDir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { repoFile } from '../core/repo.js';
 import { DrizzleQueryError, sql, type ExtractTablesWithRelations, type SQL } from 'drizzle-orm';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
@@ -36,7 +36,7 @@ export interface OpenedDatabase {
   close(): Promise<void>;
 }
 
-const migrationsFolder = fileURLToPath(new URL('./migrations', import.meta.url));
+const migrationsFolder = repoFile('db/migrations');
 const migrationsTable = sql`drizzle.__drizzle_migrations`;
 
 /**
@@ -174,7 +174,7 @@ async function openPglite(dataDir: string, log: (msg: string) => void): Promise<
 const pgliteMemoryParams = ['-c', 'shared_buffers=32MB', '-c', 'work_mem=8MB', '-c', 'maintenance_work_mem=32MB', '-c', 'temp_buffers=4MB', '-c', 'wal_buffers=1MB'];
 
 function initPgliteInChild(pgDir: string): Promise<void> {
-  const script = fileURLToPath(new URL('./pgliteInit.ts', import.meta.url));
+  const script = repoFile('db/pgliteInit.ts');
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', script, pgDir], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';

@@ -3,7 +3,7 @@ import { constants as fsConstants } from 'node:fs';
 import { access, mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { repoFile } from '../core/repo.js';
 
 /** The newest CLI tag that `go install` accepts (specs/temporal.md §8.2). */
 export const TEMPORAL_CLI_VERSION = '1.5.1';
@@ -170,7 +170,7 @@ function run(cmd: string, args: string[]): Promise<void> {
   });
 }
 
-const INSTALL_SCRIPT = fileURLToPath(new URL('../scripts/install-temporal-cli.sh', import.meta.url));
+const INSTALL_SCRIPT = repoFile('scripts/install-temporal-cli.sh');
 
 async function buildWithGo(env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<string> {
   const bash = (await findOnPath('bash', env.PATH)) ?? '/bin/bash';

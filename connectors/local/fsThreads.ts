@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { repoFile } from '../../core/repo.js';
 
 /**
  * Small threads that do a whole small-file read or write with blocking calls (fsThread.mjs). A
@@ -34,7 +35,7 @@ class FsThread {
   readonly calls = new Map<number, Call>();
 
   constructor(onExit: (t: FsThread) => void) {
-    this.worker = new Worker(new URL('./fsThread.mjs', import.meta.url), { execArgv: [] });
+    this.worker = new Worker(repoFile('connectors/local/fsThread.mjs'), { execArgv: [] });
     this.worker.unref();
     this.worker.on('message', (m: { id: number; error?: FsFailure }) => {
       const call = this.calls.get(m.id);

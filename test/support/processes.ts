@@ -38,7 +38,7 @@ export function spawnKnarr(role: 'server' | 'api' | 'worker', env: Record<string
   const fullEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete fullEnv[k];
   // One process, as `npm start` runs it: a tsx wrapper process would survive a SIGKILL of its child's parent.
-  const argv = [process.execPath, '--import', 'tsx', 'cli/main.ts', role];
+  const argv = [process.execPath, 'cli/start.mjs', role];
   const child = opts.unreapedParent
     ? // setsid execs in place (the job is not a group leader), so $! is knarr's pid; `sleep` never waits for it.
       spawn('/bin/sh', ['-c', 'setsid "$@" & echo "knarr-pid $!"; exec sleep 100000', 'sh', ...argv], { cwd: repo, env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] })
