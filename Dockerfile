@@ -15,6 +15,8 @@ COPY api ./api
 COPY runtime ./runtime
 COPY cli ./cli
 COPY tsconfig.json ./
+# The bundle npm start would build on first run (cli/start.mjs), made now: /app is not writable by `node`.
+RUN node cli/start.mjs help > /dev/null
 RUN mkdir -p /var/lib/knarr /transfers && chown node /var/lib/knarr
 USER node
 ENTRYPOINT ["node", "cli/start.mjs"]
