@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /**
  * knarr's own folder. The code runs either from its sources (tsx, vitest) or bundled into one
@@ -12,6 +13,16 @@ export const repoRoot = findRoot(dirname(fileURLToPath(import.meta.url)));
 /** An absolute path to `rel` inside knarr's folder. */
 export function repoFile(rel: string): string {
   return join(repoRoot, rel);
+}
+
+/**
+ * What `--import` needs to load tsx in a helper child that runs a TypeScript file: tsx from knarr's
+ * own node_modules, whatever the working directory knarr was started from.
+ */
+export function tsxImport(): string {
+  const manifest = createRequire(repoFile('package.json')).resolve('tsx/package.json');
+  const { exports } = JSON.parse(readFileSync(manifest, 'utf8')) as { exports: Record<string, string> };
+  return pathToFileURL(join(dirname(manifest), exports['.'])).href;
 }
 
 function findRoot(from: string): string {

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { repoFile } from '../core/repo.js';
+import { repoFile, tsxImport } from '../core/repo.js';
 import { DrizzleQueryError, sql, type ExtractTablesWithRelations, type SQL } from 'drizzle-orm';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
@@ -176,7 +176,7 @@ const pgliteMemoryParams = ['-c', 'shared_buffers=32MB', '-c', 'work_mem=8MB', '
 function initPgliteInChild(pgDir: string): Promise<void> {
   const script = repoFile('db/pgliteInit.ts');
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, pgDir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', tsxImport(), script, pgDir], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr.setEncoding('utf8').on('data', (c: string) => { err = (err + c).slice(-4000); });
     child.once('error', reject);

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { repoFile, repoRoot } from '../core/repo.js';
+import { repoFile, repoRoot, tsxImport } from '../core/repo.js';
 
 export const workflowsPath = repoFile('workflows/index.ts');
 
@@ -20,7 +20,7 @@ export async function workflowBundle(log: (line: string) => void = () => {}): Pr
   const temp = `${codePath}.${process.pid}.tmp`;
   log('building the workflow bundle (once per version of knarr)');
   await new Promise<void>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', repoFile('runtime/bundleWorkflows.ts'), temp], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', tsxImport(), repoFile('runtime/bundleWorkflows.ts'), temp], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr.setEncoding('utf8').on('data', (c: string) => { err = (err + c).slice(-4000); });
     child.once('error', reject);
