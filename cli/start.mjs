@@ -6,30 +6,19 @@
  * thread and its source maps in every process: about 47 MB of a worker's 244 MB when idle.
  * Tests and the short-lived helper children still run the sources directly.
  */
-import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import process from 'node:process';
 import { fileURLToPath, pathToFileURL, URL } from 'node:url';
+import { hashSources } from '../runtime/sourceHash.mjs';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 /** Every folder whose code can end up in the bundle. */
 const sourceFolders = ['activities', 'api', 'cli', 'connectors', 'core', 'db', 'engine', 'runtime', 'workflows'];
 
-function sourceHash() {
-  const hash = createHash('sha256');
-  for (const folder of sourceFolders) {
-    for (const name of readdirSync(join(repo, folder), { recursive: true, encoding: 'utf8' }).filter((n) => n.endsWith('.ts')).sort()) {
-      hash.update(`${folder}/${name}\0`).update(readFileSync(join(repo, folder, name))).update('\0');
-    }
-  }
-  hash.update(readFileSync(join(repo, 'package-lock.json')));
-  return hash.digest('hex').slice(0, 20);
-}
-
 async function bundle() {
   const dir = join(repo, '.build');
-  const out = join(dir, `knarr-${sourceHash()}.mjs`);
+  const out = join(dir, `knarr-${hashSources(repo, sourceFolders, ['package-lock.json']).slice(0, 20)}.mjs`);
   if (statSync(out, { throwIfNoEntry: false })?.size) return out;
   mkdirSync(dir, { recursive: true });
   const { build } = await import('esbuild');

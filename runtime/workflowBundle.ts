@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, stat } from 'node:fs/promises';
+import { mkdir, rename, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { repoFile, repoRoot, tsxImport } from '../core/repo.js';
+import { hashSources } from './sourceHash.mjs';
 
 export const workflowsPath = repoFile('workflows/index.ts');
 
@@ -14,7 +14,7 @@ export const workflowsPath = repoFile('workflows/index.ts');
  */
 export async function workflowBundle(log: (line: string) => void = () => {}): Promise<{ codePath: string }> {
   const dir = join(process.env.KNARR_CACHE_DIR || join(homedir(), '.cache', 'knarr'), 'workflow-bundles');
-  const codePath = join(dir, `${await sourceHash()}.js`);
+  const codePath = join(dir, `${sourceHash()}.js`);
   if (await stat(codePath).then((s) => s.size > 0, () => false)) return { codePath };
   await mkdir(dir, { recursive: true });
   const temp = `${codePath}.${process.pid}.tmp`;
@@ -32,13 +32,6 @@ export async function workflowBundle(log: (line: string) => void = () => {}): Pr
 }
 
 /** What the bundle is made of: the workflow code, the core types it imports, and the SDK version. */
-async function sourceHash(): Promise<string> {
-  const hash = createHash('sha256');
-  for (const folder of ['workflows', 'core']) {
-    for (const name of (await readdir(join(repoRoot, folder), { recursive: true })).filter((n) => n.endsWith('.ts')).sort()) {
-      hash.update(`${folder}/${name}\0`).update(await readFile(join(repoRoot, folder, name))).update('\0');
-    }
-  }
-  hash.update(JSON.parse(await readFile(join(repoRoot, 'node_modules/@temporalio/worker/package.json'), 'utf8')).version);
-  return hash.digest('hex').slice(0, 32);
+function sourceHash(): string {
+  return hashSources(repoRoot, ['workflows', 'core'], ['node_modules/@temporalio/worker/package.json']).slice(0, 32);
 }
