@@ -37,7 +37,7 @@ export interface SpawnKnarrOptions {
 export function spawnKnarr(role: 'server' | 'api' | 'worker', env: Record<string, string | undefined>, opts: SpawnKnarrOptions = {}): KnarrProcess {
   const fullEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete fullEnv[k];
-  // One process, as `npm start` runs it: a tsx wrapper process would survive a SIGKILL of its child's parent.
+  // One process, as `npm start` runs it (npm itself would be a wrapper that survives a SIGKILL of its child).
   const argv = [process.execPath, 'cli/start.mjs', role];
   const child = opts.unreapedParent
     ? // setsid execs in place (the job is not a group leader), so $! is knarr's pid; `sleep` never waits for it.
