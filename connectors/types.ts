@@ -94,6 +94,11 @@ export interface WriteOptions {
   onCheckpoint?: (state: UploadState) => void | Promise<void>;
   /** Called as bytes are sent, for progress and heartbeats. */
   onProgress?: (bytesDone: number) => void;
+  /**
+   * Called once, before any byte is sent, when the upload goes on from `offset` bytes the provider
+   * already holds: the caller records the resume before a next crash can lose it.
+   */
+  onResume?: (offset: number) => void | Promise<void>;
   /** Bytes between checkpoints; the connector may round it to what the provider allows. */
   chunkSize?: number;
   /**

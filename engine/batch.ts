@@ -155,6 +155,7 @@ async function copyChecked(env: BatchEnv, item: ItemRow, syncLater: boolean): Pr
   let corruptRetried = false;
   for (;;) {
     let copied: CopyOutcome;
+    const resumeAt = resume?.offset ?? 0;
     try {
       copied = await copyOne(
         { srcPath, dstPath, size: item.size, mtimeMs: item.mtimeMs, srcHashes: item.srcHashes, resume, large: item.large },
@@ -165,6 +166,12 @@ async function copyChecked(env: BatchEnv, item: ItemRow, syncLater: boolean): Pr
             await saveCheckpoint(env.db, item, state);
             env.onCheckpoint?.({ itemId: item.id, offset: state.offset });
           },
+          // Written at once, not with the batch's outcomes: a worker lost inside a resumed file
+          // must not take the record of the resume with it.
+          onResume: (offset) => addEvents(env.db, env.runId, [{
+            kind: 'resume', message: `${item.path}: resumed at byte ${offset} of ${item.size}`,
+            data: { path: item.path, itemId: item.id, resumedFrom: offset, checkpoint: resumeAt, size: item.size },
+          }]),
         },
       );
     } catch (err) {
@@ -175,12 +182,6 @@ async function copyChecked(env: BatchEnv, item: ItemRow, syncLater: boolean): Pr
       corruptRetried = true;
       resume = null;
       continue;
-    }
-    if (copied.resumedFrom > 0) {
-      events.push({
-        kind: 'resume', message: `${item.path}: resumed at byte ${copied.resumedFrom} of ${item.size}`,
-        data: { path: item.path, itemId: item.id, resumedFrom: copied.resumedFrom, checkpoint: resume?.offset ?? 0, size: item.size },
-      });
     }
     const base = { id: item.id, srcHashes: copied.srcHashes, dstHashes: copied.dstHashes, deduplicated: copied.deduplicated, recopies, error: null };
     if (!env.verify || copied.verdict === 'unknown') return { outcome: { ...base, state: 'copied' }, events };

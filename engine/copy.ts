@@ -35,6 +35,8 @@ export interface CopyEnv {
   signal: AbortSignal;
   onProgress?: (bytesDone: number) => void;
   onCheckpoint?: (state: UploadState) => Promise<void>;
+  /** The copy goes on from `offset` bytes an earlier attempt left at the destination. */
+  onResume?: (offset: number) => void | Promise<void>;
 }
 
 export interface CopyOutcome {
@@ -85,7 +87,7 @@ export async function copyOne(task: CopyTask, env: CopyEnv): Promise<CopyOutcome
       resume: task.resume ?? undefined, partSize: env.chunkSize, signal: env.signal,
     });
     ({ written, streamed } = await writeInParts(writer, {
-      size: task.size, hashType: env.hash ? hashType : null, signal: env.signal, onProgress: env.onProgress, onCheckpoint: env.onCheckpoint,
+      size: task.size, hashType: env.hash ? hashType : null, signal: env.signal, onProgress: env.onProgress, onCheckpoint: env.onCheckpoint, onResume: env.onResume,
       open: (offset) => open(offset, env.signal, null),
     }));
   } else if (fitsOneRequest(task, env)) {
@@ -108,6 +110,7 @@ export async function copyOne(task: CopyTask, env: CopyEnv): Promise<CopyOutcome
       signal: env.signal,
       onProgress: env.onProgress,
       onCheckpoint: env.onCheckpoint,
+      onResume: env.onResume,
     });
     const h = hashing as HashingStream | null;
     if (h?.writableFinished && h.bytes === task.size) streamed = h.hashes();
@@ -154,7 +157,7 @@ async function copyWhole(task: CopyTask, env: CopyEnv, hashType: HashType): Prom
     open: async (offset) => Readable.from([data.subarray(offset)], { objectMode: false }),
   }, {
     resume: task.resume ?? undefined, chunkSize: env.chunkSize, syncLater: env.syncLater, signal: env.signal,
-    onProgress: env.onProgress, onCheckpoint: env.onCheckpoint,
+    onProgress: env.onProgress, onCheckpoint: env.onCheckpoint, onResume: env.onResume,
   });
   return { written, streamed };
 }

@@ -14,6 +14,7 @@ export interface PartsJob {
   signal: AbortSignal;
   onProgress?: (bytesHeld: number) => void;
   onCheckpoint?: (state: UploadState) => Promise<void>;
+  onResume?: (offset: number) => void | Promise<void>;
 }
 
 /**
@@ -63,6 +64,8 @@ export async function writeInParts(writer: ChunkWriter, job: PartsJob): Promise<
   };
 
   try {
+    const held = writer.state().offset;
+    if (held > 0) await job.onResume?.(held);
     if (first < parts && job.size > 0) {
       const stream = await job.open(first * partSize);
       let part = first;

@@ -58,7 +58,10 @@ export async function driveUpload<S extends UploadState>(d: DriveUpload<S>): Pro
       discard = true;
       throw new ConnectorError('transient', `${op}: the provider holds ${start} bytes of a file of ${source.size}; the next attempt starts again`);
     }
-    if (start > 0) opts.onProgress?.(start);
+    if (start > 0) {
+      opts.onProgress?.(start);
+      await opts.onResume?.(start);
+    }
     let pos = start;
     if (start < source.size) {
       const stream = await source.open(start, opts.signal).catch((err: unknown) => Promise.reject(sourceFailure(err, op)));
