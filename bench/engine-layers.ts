@@ -6,7 +6,7 @@
  * activities, workflow). Same rules as engine.ts: page cache dropped before every measurement,
  * time until the data is on disk, each copy checked afterwards.
  */
-import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { repoRoot } from '../core/repo.js';
@@ -23,22 +23,11 @@ rclone copy --transfers 4 --checkers 8, on N files of K KiB in 100 folders.`;
 interface ChildResult { copySeconds: number; syncSeconds: number; cpuSeconds: number; peakRssKiB: number }
 
 /** The measured child: copies every file of `src` to `dst` with `lanes` files in flight, then one group sync. */
-async function runChild(src: string, dst: string, lanes: number, hash: boolean): Promise<ChildResult> {
+async function runChild(src: string, dst: string, lanes: number): Promise<ChildResult> {
   const { createLocalConnector } = await import('../connectors/local/index.js');
   const { copyOne } = await import('../engine/copy.js');
-  const files: { path: string; size: number; mtimeMs: number }[] = [];
-  const walk = async (rel: string): Promise<void> => {
-    for (const e of await readdir(join(src, rel), { withFileTypes: true })) {
-      const p = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) await walk(p);
-      else {
-        const st = await stat(join(src, p));
-        files.push({ path: p, size: st.size, mtimeMs: st.mtimeMs });
-      }
-    }
-  };
   // Listing is not timed: the platform lists in its plan phase, reported apart.
-  await walk('');
+  const files = [...(await describeTree(src)).files].map(([path, f]) => ({ path, ...f }));
   const from = createLocalConnector({ root: src });
   const to = createLocalConnector({ root: dst });
   const signal = new AbortController().signal;
@@ -50,7 +39,7 @@ async function runChild(src: string, dst: string, lanes: number, hash: boolean):
       const f = files[next++]!;
       await copyOne(
         { srcPath: f.path, dstPath: f.path, size: f.size, mtimeMs: f.mtimeMs, srcHashes: {}, resume: null, large: false },
-        { src: from, dst: to, sameRemote: false, signal, hash, syncLater: true },
+        { src: from, dst: to, sameRemote: false, signal, hash: true, syncLater: true },
       );
     }
   }));
@@ -69,8 +58,8 @@ interface Row { contender: string; seconds: number[]; cpu: (number | null)[]; rs
 
 export async function main(argv: string[]): Promise<void> {
   if (argv[0] === '--child') {
-    const [src, dst, lanes, hash] = argv.slice(1);
-    const r = await runChild(src!, dst!, Number(lanes), hash === 'hash');
+    const [src, dst, lanes] = argv.slice(1);
+    const r = await runChild(src!, dst!, Number(lanes));
     process.stdout.write(`${JSON.stringify(r)}\n`);
     return;
   }
@@ -108,7 +97,7 @@ export async function main(argv: string[]): Promise<void> {
       ...lanesList.map((lanes) => ({ name: `engine alone, ${lanes} lanes, MD5 on`, run: async (dst: string) => {
         await mkdir(dst, { recursive: true });
         // Its own clock, from the first read to the end of its sync: Node's start-up is not the engine.
-        const { stdout } = await capture(process.execPath, ['--import', 'tsx', join(repoRoot, 'bench/run.ts'), 'engine-layers', '--child', src, dst, String(lanes), 'hash'], 600_000);
+        const { stdout } = await capture(process.execPath, ['--import', 'tsx', join(repoRoot, 'bench/run.ts'), 'engine-layers', '--child', src, dst, String(lanes)], 600_000);
         const child = JSON.parse(stdout.trim().split('\n').pop()!) as ChildResult;
         return { seconds: child.copySeconds + child.syncSeconds, cpu: child.cpuSeconds, rss: child.peakRssKiB };
       } })),
