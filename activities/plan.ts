@@ -1,6 +1,7 @@
 import { ConnectorError } from '../connectors/errors.js';
 import { jobOptionsSchema } from '../core/job.js';
 import { diffIntoItems, type PlanTotals } from '../db/queries/ledger.js';
+import { compileFilter } from '../engine/filter.js';
 import { listSide } from '../engine/plan.js';
 import { addEvent, getRunWithJob } from '../db/queries/runs.js';
 import type { WorkerState } from './copy.js';
@@ -15,9 +16,11 @@ export function planActivities(deps: ActivityDeps, worker: WorkerState) {
      * A retry resumes the listing from its cursor in `entries` (engine/plan.ts).
      */
     async planRun(runId: string): Promise<PlanTotals> {
-      const { job } = await getRunWithJob(deps.db, runId);
+      const { job, run } = await getRunWithJob(deps.db, runId);
       const options = jobOptionsSchema.parse(job.options);
+      const filter = compileFilter(job.filters, run.startedAt.getTime());
       let listed = 0;
+      let filtered = 0;
       const hb = startHeartbeat(() => ({ listed }));
       try {
         return await worker.connectors.with([job.sourceRemoteId, job.destRemoteId], async ([src, dst]) => {
@@ -26,8 +29,8 @@ export function planActivities(deps: ActivityDeps, worker: WorkerState) {
           });
           if (!root.isDir) throw toActivityFailure(new ConnectorError('unsupported', 'the source must be a folder'), `source "${job.sourcePath}"`);
           const onRows = (n: number) => { listed += n; };
-          const base = { db: deps.db, runId, signal: hb.signal, onRows };
-          const srcList = await listSide({ ...base, side: 'src', connector: src, root: job.sourcePath, missingIsEmpty: false })
+          const base = { db: deps.db, runId, filter, signal: hb.signal, onRows };
+          const srcList = await listSide({ ...base, onFiltered: (n) => { filtered += n; }, side: 'src', connector: src, root: job.sourcePath, missingIsEmpty: false })
             .catch((err) => { throw toActivityFailure(err, `listing source "${job.sourcePath || '/'}"`); });
           const dstList = await listSide({ ...base, side: 'dst', connector: dst, root: job.destPath, missingIsEmpty: true })
             .catch((err) => { throw toActivityFailure(err, `listing destination "${job.destPath || '/'}"`); });
@@ -40,7 +43,14 @@ export function planActivities(deps: ActivityDeps, worker: WorkerState) {
             batchFiles: options.batchFiles,
             batchBytes: options.batchBytes,
             caseInsensitive: dst.capabilities.caseInsensitive,
+            maxFileSize: dst.capabilities.maxFileSize,
           });
+          if (filtered > 0) {
+            await addEvent(deps.db, runId, 'filtered', `the job's filters left out ${filtered} source files${srcList.resumed ? ' (counted in this attempt of the plan only)' : ''}`, { files: filtered });
+          }
+          if (totals.tooLarge > 0) {
+            await addEvent(deps.db, runId, 'too_large', `${totals.tooLarge} source files are larger than the destination's largest file (${dst.capabilities.maxFileSize} bytes) and are skipped; the run report names them`, { files: totals.tooLarge, maxFileSize: dst.capabilities.maxFileSize });
+          }
           if (totals.caseCollisions > 0) {
             await addEvent(deps.db, runId, 'case_collision', `${totals.caseCollisions} source files have names that differ only in case; the destination would keep only one of each, so none of them is copied (see the failed files)`, { files: totals.caseCollisions });
           }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { filtersSchema } from './filters.js';
 import { parseLocation, LocationError } from './location.js';
 
 export const jobModes = ['copy', 'sync', 'move', 'check'] as const;
@@ -38,5 +39,6 @@ export const createJobSchema = z.strictObject({
   destination: locationString,
   mode: z.enum(jobModes, { error: `mode must be one of: ${jobModes.join(', ')}` }).default('copy'),
   options: jobOptionsSchema.default(jobOptionsSchema.parse({})),
+  filters: filtersSchema.default({}),
 });
 export type CreateJob = z.infer<typeof createJobSchema>;

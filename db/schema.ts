@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { bigint, bigserial, boolean, customType, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import type { Hashes } from '../core/entry.js';
+import type { JobFilters } from '../core/filters.js';
 import type { JobOptions } from '../core/job.js';
 import type { ItemAction } from '../core/run.js';
 
@@ -34,6 +35,8 @@ export const jobs = pgTable('jobs', {
   destPath: text('dest_path').notNull(),
   mode: text('mode').notNull(),
   options: jsonb('options').$type<JobOptions>().notNull(),
+  /** Normalised when the job was created (core/filters.ts): sizes in bytes, ages in ms. */
+  filters: jsonb('filters').$type<JobFilters>().notNull().default({}),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 });
 

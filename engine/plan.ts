@@ -5,6 +5,7 @@ import type { Connector } from '../connectors/types.js';
 import type { Db } from '../db/client.js';
 import { analyzeEntries, insertEntries, listingState, seedListing, unlistedDirs, type Side } from '../db/queries/ledger.js';
 import { forEachLimited } from '../core/limit.js';
+import type { FileFilter } from './filter.js';
 
 /** Folders listed at once: listing is round-trip bound on remote providers (rclone's --checkers). */
 const listConcurrency = 4;
@@ -18,8 +19,12 @@ export interface ListSide {
   root: string;
   /** The destination may not exist yet: then it is empty. */
   missingIsEmpty: boolean;
+  /** The job's filters: what they leave out never reaches `entries`, on either side. */
+  filter: FileFilter;
   signal: AbortSignal;
   onRows: (n: number) => void;
+  /** Files the filters left out, this attempt. */
+  onFiltered?: (n: number) => void;
 }
 
 /**
@@ -59,11 +64,15 @@ async function store(o: ListSide, dir: string, pages: AsyncIterable<Entry[]>): P
     for await (const page of pages) {
       if (held) await insertEntries(o.db, o.runId, o.side, held);
       held = [];
+      let filtered = 0;
       for (const e of page) {
         const rel = relativeTo(o.root, e.path);
-        if (rel) held.push({ ...e, path: rel });
+        if (!rel) continue;
+        if (e.isDir ? o.filter.dir(rel) : o.filter.file(rel, e.size, e.mtimeMs)) held.push({ ...e, path: rel });
+        else if (!e.isDir) filtered++;
       }
       o.onRows(held.length);
+      if (filtered > 0) o.onFiltered?.(filtered);
     }
   } catch (err) {
     // The root must exist (or count as empty, for a destination not made yet); a folder deleted

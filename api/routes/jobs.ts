@@ -46,7 +46,7 @@ export function jobsRouter(deps: JobsDeps): Router {
 
     const { job, run } = await insertJobAndRun(deps.db, {
       sourceRemoteId: src.id, sourcePath: source.path, destRemoteId: dst.id, destPath: destination.path,
-      mode: body.mode, options: body.options,
+      mode: body.mode, options: body.options, filters: body.filters,
     }, runWorkflowId);
     const input: TransferRunInput = {
       runId: run.id,

@@ -70,6 +70,8 @@ export interface PlanRules {
   batchBytes: number;
   /** The destination treats names differing only in case as one file (Jottacloud). */
   caseInsensitive: boolean;
+  /** The destination's largest file in bytes (null: no limit); a larger source file is skipped with the reason. */
+  maxFileSize?: number | null;
 }
 
 export interface PlanTotals {
@@ -79,6 +81,8 @@ export interface PlanTotals {
   batchCount: number;
   /** Source files that would land on the same destination file; none of them is copied. */
   caseCollisions: number;
+  /** Source files larger than the destination takes, skipped. */
+  tooLarge: number;
 }
 
 /**
@@ -108,8 +112,9 @@ async function insertItems(db: Db, runId: string, rules: PlanRules): Promise<voi
     INSERT INTO items (run_id, path, action, state, size, mtime_ms, src_hashes, large, batch, last_error)
     WITH joined AS (
       SELECT DISTINCT ON (s.path) s.path, s.size, s.mtime_ms, s.hashes,
-        CASE WHEN d.path IS NULL OR d.is_dir OR d.size <> s.size OR abs(d.mtime_ms - s.mtime_ms) > ${rules.mtimeToleranceMs}
-          THEN 'copy' ELSE 'skip' END AS action
+        CASE WHEN NOT (d.path IS NULL OR d.is_dir OR d.size <> s.size OR abs(d.mtime_ms - s.mtime_ms) > ${rules.mtimeToleranceMs}) THEN 'skip'
+          WHEN s.size > ${rules.maxFileSize ?? null}::bigint THEN 'too_large'
+          ELSE 'copy' END AS action
       FROM entries s
       LEFT JOIN entries d ON d.run_id = s.run_id AND d.side = 'dst' AND ${ci ? sql`lower(d.path) = lower(s.path)` : sql`d.path = s.path`}
       WHERE s.run_id = ${runId} AND s.side = 'src' AND NOT s.is_dir AND s.path <> ''
@@ -135,9 +140,13 @@ async function insertItems(db: Db, runId: string, rules: PlanRules): Promise<voi
         ELSE 0 END AS batch
       FROM numbered n
     )
-    SELECT ${runId}, b.path, b.act, CASE b.act WHEN 'copy' THEN 'pending' WHEN 'skip' THEN 'skipped' ELSE 'failed' END,
+    SELECT ${runId}, b.path, CASE b.act WHEN 'too_large' THEN 'skip' ELSE b.act END,
+      CASE b.act WHEN 'copy' THEN 'pending' WHEN 'conflict' THEN 'failed' ELSE 'skipped' END,
       b.size, b.mtime_ms, b.hashes, b.class = 1, b.batch,
-      CASE WHEN b.act = 'conflict' THEN 'names differ only in case and the destination does not tell them apart: "' || b.names || '"; rename one of them' END
+      CASE b.act
+        WHEN 'conflict' THEN 'names differ only in case and the destination does not tell them apart: "' || b.names || '"; rename one of them'
+        WHEN 'too_large' THEN 'larger than the destination allows (' || ${rules.maxFileSize ?? 0}::bigint || ' bytes): skipped'
+      END
     FROM batched b
     ON CONFLICT (run_id, path) DO NOTHING`);
 }
@@ -149,11 +158,13 @@ async function planTotals(db: Db, runId: string): Promise<PlanTotals> {
     bytesTotal: sql<number>`coalesce(sum(${items.size}) FILTER (WHERE ${items.action} = 'copy'), 0)`.mapWith(Number),
     filesSkipped: sql<number>`count(*) FILTER (WHERE ${items.action} = 'skip')`.mapWith(Number),
     filesFailed: sql<number>`count(*) FILTER (WHERE ${items.action} = 'conflict')`.mapWith(Number),
+    tooLarge: sql<number>`count(*) FILTER (WHERE ${items.action} = 'skip' AND ${items.lastError} IS NOT NULL)`.mapWith(Number),
     batchCount: sql<number>`coalesce(max(${items.batch}), 0)`.mapWith(Number),
   }).from(items).where(eq(items.runId, runId));
 
-  await db.update(runs).set({ ...t, filesDone: 0, bytesDone: 0, filesDeduplicated: 0, updatedAt: new Date() }).where(eq(runs.id, runId));
-  return { filesTotal: t.filesTotal, bytesTotal: t.bytesTotal, filesSkipped: t.filesSkipped, batchCount: t.batchCount, caseCollisions: t.filesFailed };
+  const { tooLarge, ...counters } = t;
+  await db.update(runs).set({ ...counters, filesDone: 0, bytesDone: 0, filesDeduplicated: 0, updatedAt: new Date() }).where(eq(runs.id, runId));
+  return { filesTotal: t.filesTotal, bytesTotal: t.bytesTotal, filesSkipped: t.filesSkipped, batchCount: t.batchCount, caseCollisions: t.filesFailed, tooLarge };
 }
 
 export async function itemsOfBatch(db: Db, runId: string, batch: number, states: readonly ItemState[]): Promise<ItemRow[]> {

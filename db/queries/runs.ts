@@ -1,4 +1,5 @@
 import { and, desc, eq } from 'drizzle-orm';
+import type { JobFilters } from '../../core/filters.js';
 import type { JobOptions } from '../../core/job.js';
 import { speedAndEta } from '../../core/progress.js';
 import type { RunPhase, RunState, RunView } from '../../core/run.js';
@@ -11,7 +12,7 @@ export type JobRow = typeof jobs.$inferSelect;
 /** A job and its first run in one transaction, so a failed start leaves neither behind. */
 export async function insertJobAndRun(
   db: Db,
-  job: { sourceRemoteId: string; sourcePath: string; destRemoteId: string; destPath: string; mode: string; options: JobOptions },
+  job: { sourceRemoteId: string; sourcePath: string; destRemoteId: string; destPath: string; mode: string; options: JobOptions; filters: JobFilters },
   workflowIdOf: (runId: string) => string,
 ): Promise<{ job: JobRow; run: RunRow }> {
   return db.transaction(async (tx) => {

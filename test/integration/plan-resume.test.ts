@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalConnector } from '../../connectors/local/index.js';
 import { openDatabase, queryRows, type OpenedDatabase } from '../../db/client.js';
 import { diffIntoItems } from '../../db/queries/ledger.js';
+import { keepEverything } from '../../engine/filter.js';
 import { insertRemote } from '../../db/queries/remotes.js';
 import { insertJobAndRun } from '../../db/queries/runs.js';
 import { listSide } from '../../engine/plan.js';
@@ -43,10 +44,10 @@ describe.each(['postgres', 'pglite'] as const)('planning a listing that is cut (
   it('goes on with the folders not yet listed, and the plan holds every file exactly once', async () => {
     const r = await insertRemote(db.db, { name: `local-${kind}`, type: 'local', config: { root: dir }, credentials: null });
     const { run } = await insertJobAndRun(db.db, {
-      sourceRemoteId: r.id, sourcePath: 'src', destRemoteId: r.id, destPath: 'dst', mode: 'copy', options: jobOptionsSchema.parse({}),
+      sourceRemoteId: r.id, sourcePath: 'src', destRemoteId: r.id, destPath: 'dst', mode: 'copy', options: jobOptionsSchema.parse({}), filters: {},
     }, (id) => `run-${id}`);
     const connector = createLocalConnector({ root: dir });
-    const side = { db: db.db, runId: run.id, side: 'src' as const, connector, root: 'src', missingIsEmpty: false };
+    const side = { db: db.db, runId: run.id, side: 'src' as const, connector, root: 'src', missingIsEmpty: false, filter: keepEverything };
 
     // The worker "dies" once a few hundred rows are in: the listing is abandoned half-way.
     const cut = new AbortController();

@@ -1,0 +1,1 @@
+ALTER TABLE "jobs" ADD COLUMN "filters" jsonb DEFAULT '{}'::jsonb NOT NULL;
