@@ -44,6 +44,8 @@ export function planActivities(deps: ActivityDeps, worker: WorkerState) {
             batchBytes: options.batchBytes,
             caseInsensitive: dst.capabilities.caseInsensitive,
             maxFileSize: dst.capabilities.maxFileSize,
+            compare: options.compare,
+            listedHash: src.capabilities.hashes.find((h) => dst.capabilities.hashes.includes(h)) ?? null,
           });
           if (filtered > 0) {
             await addEvent(deps.db, runId, 'filtered', `the job's filters left out ${filtered} source files${srcList.resumed ? ' (counted in this attempt of the plan only)' : ''}`, { files: filtered });

@@ -16,6 +16,9 @@ const locationString = z.string().superRefine((s, ctx) => {
   }
 });
 
+export const compareModes = ['size_mtime', 'size_only', 'checksum'] as const;
+export type CompareMode = (typeof compareModes)[number];
+
 export const jobOptionsSchema = z.strictObject({
   /** Files copied at the same time. */
   transfers: z.number().int().min(1).max(64).default(4),
@@ -27,6 +30,11 @@ export const jobOptionsSchema = z.strictObject({
   batchFiles: z.number().int().min(1).max(10_000).default(1000),
   /** Most bytes in one small-file batch. */
   batchBytes: z.number().int().min(1).default(256 * 1024 * 1024),
+  /**
+   * When a destination file counts as the same: `size_mtime` (rclone's default), `size_only`, or
+   * `checksum` (size and a hash both sides list, else both read and hashed before copying).
+   */
+  compare: z.enum(compareModes, { error: `compare must be one of: ${compareModes.join(', ')}` }).default('size_mtime'),
   /** Hash both sides after copying. */
   verify: z.boolean().default(true),
   /** Bytes per second for the whole run (rclone's --bwlimit); unlimited when absent. */

@@ -89,6 +89,11 @@ export const items = pgTable('items', {
   /** Small files share a batch; a large file has one to itself. */
   batch: integer('batch').notNull().default(0),
   large: boolean('large').notNull().default(false),
+  /**
+   * compare=checksum and the destination has a file of the same size whose hash no listing gave:
+   * both sides are hashed before copying, and an equal file is not sent.
+   */
+  checkFirst: boolean('check_first').notNull().default(false),
   size: bytes('size').notNull(),
   mtimeMs: bytes('mtime_ms').notNull(),
   bytesDone: bytes('bytes_done').notNull().default(0),

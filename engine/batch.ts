@@ -1,4 +1,4 @@
-import type { HashType } from '../core/entry.js';
+import type { Hashes, HashType } from '../core/entry.js';
 import { compareHash } from '../core/hashes.js';
 import { joinPath } from '../core/paths.js';
 import { isConnectorError } from '../connectors/errors.js';
@@ -153,6 +153,10 @@ async function copyChecked(env: BatchEnv, item: ItemRow, syncLater: boolean): Pr
   let resume = item.uploadState as UploadState | null;
   let recopies = item.recopies;
   let corruptRetried = false;
+  if (item.checkFirst && !resume) {
+    const same = await sameByHash(env, item, srcPath, dstPath);
+    if (same) return { outcome: { id: item.id, state: env.verify ? 'verified' : 'copied', ...same, deduplicated: true, recopies, error: null }, events };
+  }
   for (;;) {
     let copied: CopyOutcome;
     const resumeAt = resume?.offset ?? 0;
@@ -195,6 +199,27 @@ async function copyChecked(env: BatchEnv, item: ItemRow, syncLater: boolean): Pr
     recopies++;
     resume = null;
   }
+}
+
+/**
+ * compare=checksum with no hash in the listings: both sides are hashed (by a stored hash where
+ * the provider keeps one, else by reading) and an equal destination file is kept, not sent again.
+ * Returns the two hashes when the files are the same, null when the file must be copied.
+ */
+async function sameByHash(env: BatchEnv, item: ItemRow, srcPath: string, dstPath: string): Promise<{ srcHashes: Hashes; dstHashes: Hashes } | null> {
+  const type = hashTypeFor(env.src, env.dst);
+  let dst: string;
+  try {
+    dst = await hashOf(env.dst, dstPath, type, env.signal);
+  } catch (err) {
+    // Gone or replaced by a folder since the plan: copied as planned.
+    if (isConnectorError(err, 'not_found') || isConnectorError(err, 'unsupported')) return null;
+    throw err;
+  }
+  const src = item.srcHashes[type] ?? (await hashOf(env.src, srcPath, type, env.signal));
+  const srcHashes = { ...item.srcHashes, [type]: src };
+  const dstHashes = { [type]: dst };
+  return compareHash(type, srcHashes, dstHashes) === 'match' ? { srcHashes, dstHashes } : null;
 }
 
 export interface VerifyResult {

@@ -1,5 +1,6 @@
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
-import type { Entry, Hashes } from '../../core/entry.js';
+import type { Entry, Hashes, HashType } from '../../core/entry.js';
+import type { CompareMode } from '../../core/job.js';
 import type { ItemState } from '../../core/run.js';
 import { queryRows, type Db } from '../client.js';
 import { items, runs } from '../schema.js';
@@ -72,6 +73,10 @@ export interface PlanRules {
   caseInsensitive: boolean;
   /** The destination's largest file in bytes (null: no limit); a larger source file is skipped with the reason. */
   maxFileSize?: number | null;
+  /** When a destination file is the same (JobOptions.compare). */
+  compare?: CompareMode;
+  /** A hash both sides' listings report, for compare=checksum; null when they share none. */
+  listedHash?: HashType | null;
 }
 
 export interface PlanTotals {
@@ -103,20 +108,33 @@ export async function diffIntoItems(db: Db, runId: string, rules: PlanRules): Pr
 
 async function insertItems(db: Db, runId: string, rules: PlanRules): Promise<void> {
   const ci = rules.caseInsensitive;
+  const h = rules.listedHash ?? null;
+  // Whether the destination's file is a different one, by the job's compare rule; for checksum,
+  // `unknown` when the sizes agree but no listing gave both hashes (hashed before copying).
+  const missing = sql`d.path IS NULL OR d.is_dir OR d.size <> s.size`;
+  const verdict = {
+    size_mtime: sql`CASE WHEN ${missing} OR abs(d.mtime_ms - s.mtime_ms) > ${rules.mtimeToleranceMs} THEN 'differs' ELSE 'same' END`,
+    size_only: sql`CASE WHEN ${missing} THEN 'differs' ELSE 'same' END`,
+    checksum: h === null ? sql`CASE WHEN ${missing} THEN 'differs' ELSE 'unknown' END` : sql`
+      CASE WHEN ${missing} THEN 'differs'
+        WHEN s.hashes->>${h} IS NULL OR d.hashes->>${h} IS NULL THEN 'unknown'
+        WHEN s.hashes->>${h} = d.hashes->>${h} THEN 'same' ELSE 'differs' END`,
+  }[rules.compare ?? 'size_mtime'];
   // A freshly filled table has no statistics (PGlite never autovacuums): without them PostgreSQL
   // picks a nested loop over a million rows for the join below.
   await analyzeEntries(db);
   // One statement writes every item once, with its batch: a million-file plan is one pass of
   // sorts and window functions, not an insert followed by updates of every row.
   await db.execute(sql`
-    INSERT INTO items (run_id, path, action, state, size, mtime_ms, src_hashes, large, batch, last_error)
+    INSERT INTO items (run_id, path, action, state, size, mtime_ms, src_hashes, large, batch, last_error, check_first)
     WITH joined AS (
-      SELECT DISTINCT ON (s.path) s.path, s.size, s.mtime_ms, s.hashes,
-        CASE WHEN NOT (d.path IS NULL OR d.is_dir OR d.size <> s.size OR abs(d.mtime_ms - s.mtime_ms) > ${rules.mtimeToleranceMs}) THEN 'skip'
+      SELECT DISTINCT ON (s.path) s.path, s.size, s.mtime_ms, s.hashes, v.verdict = 'unknown' AS check_first,
+        CASE WHEN v.verdict = 'same' THEN 'skip'
           WHEN s.size > ${rules.maxFileSize ?? null}::bigint THEN 'too_large'
           ELSE 'copy' END AS action
       FROM entries s
       LEFT JOIN entries d ON d.run_id = s.run_id AND d.side = 'dst' AND ${ci ? sql`lower(d.path) = lower(s.path)` : sql`d.path = s.path`}
+      CROSS JOIN LATERAL (SELECT ${verdict} AS verdict) v
       WHERE s.run_id = ${runId} AND s.side = 'src' AND NOT s.is_dir AND s.path <> ''
       ORDER BY s.path
     ), classed AS (
@@ -146,7 +164,8 @@ async function insertItems(db: Db, runId: string, rules: PlanRules): Promise<voi
       CASE b.act
         WHEN 'conflict' THEN 'names differ only in case and the destination does not tell them apart: "' || b.names || '"; rename one of them'
         WHEN 'too_large' THEN 'larger than the destination allows (' || ${rules.maxFileSize ?? 0}::bigint || ' bytes): skipped'
-      END
+      END,
+      b.check_first AND b.act = 'copy'
     FROM batched b
     ON CONFLICT (run_id, path) DO NOTHING`);
 }

@@ -1,0 +1,2 @@
+ALTER TABLE "items" ADD COLUMN "check_first" boolean DEFAULT false NOT NULL;--> statement-breakpoint
+ALTER TABLE "jobs" ADD COLUMN "filters" jsonb DEFAULT '{}'::jsonb NOT NULL;

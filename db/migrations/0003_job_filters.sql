@@ -1,1 +1,0 @@
-ALTER TABLE "jobs" ADD COLUMN "filters" jsonb DEFAULT '{}'::jsonb NOT NULL;

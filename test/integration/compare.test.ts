@@ -1,0 +1,114 @@
+import { sql } from 'drizzle-orm';
+import { cp, mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { jobOptionsSchema } from '../../core/job.js';
+import { queryRows } from '../../db/client.js';
+import { diffIntoItems, insertEntries } from '../../db/queries/ledger.js';
+import { insertRemote } from '../../db/queries/remotes.js';
+import { insertJobAndRun } from '../../db/queries/runs.js';
+import { api, startInProcessKnarr, waitForRun, type InProcessKnarr } from '../support/knarr.js';
+import { expectSameTree } from '../support/tree.js';
+
+const t0 = new Date(Date.UTC(2026, 0, 1));
+
+/**
+ * The compare option through the API on local trees, after a first copy and then these changes
+ * at the source: a.txt new bytes of the same size with its old mtime (only a checksum sees it),
+ * b.txt touched (same bytes, new mtime), c.txt a new size, d.txt untouched.
+ */
+describe('compare modes through the API', () => {
+  let k: InProcessKnarr;
+  let dir: string;
+  const suffix = Math.random().toString(36).slice(2, 8);
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'knarr-compare-'));
+    await mkdir(join(dir, 'src/sub'), { recursive: true });
+    for (const [name, body] of [['a.txt', 'hello world'], ['b.txt', 'bravo'], ['sub/c.txt', 'charlie'], ['sub/d.txt', 'delta']]) {
+      await writeFile(join(dir, 'src', name), body);
+      await utimes(join(dir, 'src', name), t0, t0);
+    }
+    k = await startInProcessKnarr({ databaseUrl: inject('databaseUrl') });
+    for (const side of ['src', 'dst']) {
+      await mkdir(join(dir, side), { recursive: true });
+      const r = await api(k.url, 'POST', '/v1/remotes', { name: `${side}-${suffix}`, type: 'local', config: { root: join(dir, side) } });
+      expect(r.status, JSON.stringify(r.body)).toBe(201);
+    }
+    const first = await api(k.url, 'POST', '/v1/jobs', { source: `src-${suffix}:`, destination: `dst-${suffix}:base`, mode: 'copy' });
+    expect((await waitForRun(k.url, first.body.runId)).state).toBe('completed');
+    for (const mode of ['size_mtime', 'size_only', 'checksum']) {
+      await cp(join(dir, 'dst/base'), join(dir, 'dst', mode), { recursive: true, preserveTimestamps: true });
+    }
+    await writeFile(join(dir, 'src/a.txt'), 'HELLO WORLD');
+    await utimes(join(dir, 'src/a.txt'), t0, t0);
+    const later = new Date(t0.getTime() + 3_600_000);
+    await utimes(join(dir, 'src/b.txt'), later, later);
+    await writeFile(join(dir, 'src/sub/c.txt'), 'charlie, longer');
+  });
+  afterAll(async () => {
+    await k?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const again = async (compare: string) => {
+    const r = await api(k.url, 'POST', '/v1/jobs', { source: `src-${suffix}:`, destination: `dst-${suffix}:${compare}`, mode: 'copy', options: { compare } });
+    expect(r.status, JSON.stringify(r.body)).toBe(202);
+    const run = await waitForRun(k.url, r.body.runId);
+    expect(run.state, JSON.stringify(run)).toBe('completed');
+    return run;
+  };
+  const dst = (compare: string, name: string) => readFile(join(dir, 'dst', compare, name), 'utf8');
+
+  it('size_mtime (the default) copies the touched and resized files, and cannot see same-size new bytes', async () => {
+    const run = await again('size_mtime');
+    expect(run.files).toMatchObject({ total: 2, done: 2, skipped: 2 });
+    expect(await dst('size_mtime', 'a.txt')).toBe('hello world');
+    expect(await dst('size_mtime', 'sub/c.txt')).toBe('charlie, longer');
+    expect((await stat(join(dir, 'dst/size_mtime/b.txt'))).mtimeMs).toBe(t0.getTime() + 3_600_000);
+  });
+
+  it('size_only copies only the resized file', async () => {
+    const run = await again('size_only');
+    expect(run.files).toMatchObject({ total: 1, done: 1, skipped: 3 });
+    expect(await dst('size_only', 'sub/c.txt')).toBe('charlie, longer');
+    expect(await dst('size_only', 'a.txt')).toBe('hello world');
+  });
+
+  it('checksum hashes both sides where no listing has a hash: the changed bytes are copied, equal files are not sent', async () => {
+    const run = await again('checksum');
+    // a, b and d are hashed first (same sizes); b and d are equal and kept; c differs in size.
+    expect(run.files).toMatchObject({ total: 4, done: 4, skipped: 0, deduplicated: 2, failed: 0 });
+    expect(await dst('checksum', 'a.txt')).toBe('HELLO WORLD');
+    expect(await dst('checksum', 'sub/c.txt')).toBe('charlie, longer');
+    await expectSameTree(join(dir, 'src'), join(dir, 'dst/checksum'), 3_600_000);
+    // Kept, not rewritten: its mtime is still the first copy's.
+    expect((await stat(join(dir, 'dst/checksum/b.txt'))).mtimeMs).toBe(t0.getTime());
+  });
+
+  it('checksum compares the hashes both listings give, without reading anything', async () => {
+    const r = await insertRemote(k.database.db, { name: `listed-${suffix}`, type: 'local', config: { root: dir }, credentials: null });
+    const { run } = await insertJobAndRun(k.database.db, {
+      sourceRemoteId: r.id, sourcePath: 'src', destRemoteId: r.id, destPath: 'dst', mode: 'copy', options: jobOptionsSchema.parse({ compare: 'checksum' }), filters: {},
+    }, (id) => `run-${id}`);
+    const e = (path: string, md5?: string) => ({ path, isDir: false, size: 5, mtimeMs: 1, hashes: md5 ? { md5 } : {} });
+    await insertEntries(k.database.db, run.id, 'src', [e('same', 'aa'), e('differs', 'aa'), e('unhashed')]);
+    await insertEntries(k.database.db, run.id, 'dst', [e('same', 'aa'), e('differs', 'bb'), e('unhashed', 'cc')]);
+    await diffIntoItems(k.database.db, run.id, { mtimeToleranceMs: 1, largeFileThreshold: 1 << 30, batchFiles: 100, batchBytes: 1 << 30, caseInsensitive: false, compare: 'checksum', listedHash: 'md5' });
+    const rows = await queryRows<{ path: string; action: string; check_first: boolean }>(k.database.db,
+      sql`SELECT path, action, check_first FROM items WHERE run_id = ${run.id} ORDER BY path`);
+    expect(rows).toEqual([
+      { path: 'differs', action: 'copy', check_first: false },
+      { path: 'same', action: 'skip', check_first: false },
+      { path: 'unhashed', action: 'copy', check_first: true },
+    ]);
+  });
+
+  it('refuses an unknown compare mode, naming the choices', async () => {
+    const r = await api(k.url, 'POST', '/v1/jobs', { source: `src-${suffix}:`, destination: `dst-${suffix}:x`, mode: 'copy', options: { compare: 'md5' } });
+    expect(r.status).toBe(400);
+    expect(r.body.error.field).toBe('options.compare');
+    expect(r.body.error.message).toMatch(/size_mtime, size_only, checksum/);
+  });
+});
