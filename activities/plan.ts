@@ -45,10 +45,17 @@ export function planActivities(deps: ActivityDeps, worker: WorkerState) {
             caseInsensitive: dst.capabilities.caseInsensitive,
             maxFileSize: dst.capabilities.maxFileSize,
             compare: options.compare,
+            conflict: options.conflict,
             listedHash: src.capabilities.hashes.find((h) => dst.capabilities.hashes.includes(h)) ?? null,
           });
           if (filtered > 0) {
             await addEvent(deps.db, runId, 'filtered', `the job's filters left out ${filtered} source files${srcList.resumed ? ' (counted in this attempt of the plan only)' : ''}`, { files: filtered });
+          }
+          if (totals.conflictsKept > 0) {
+            await addEvent(deps.db, runId, 'conflicts_kept', `${totals.conflictsKept} files differ from the destination's and are left as the destination has them (conflict=${options.conflict})`, { files: totals.conflictsKept });
+          }
+          if (totals.renamed > 0) {
+            await addEvent(deps.db, runId, 'conflicts_renamed', `${totals.renamed} files differ from the destination's; both are kept, the source's copy under a .conflict-<time> name beside it`, { files: totals.renamed });
           }
           if (totals.tooLarge > 0) {
             await addEvent(deps.db, runId, 'too_large', `${totals.tooLarge} source files are larger than the destination's largest file (${dst.capabilities.maxFileSize} bytes) and are skipped; the run report names them`, { files: totals.tooLarge, maxFileSize: dst.capabilities.maxFileSize });

@@ -19,6 +19,9 @@ const locationString = z.string().superRefine((s, ctx) => {
 export const compareModes = ['size_mtime', 'size_only', 'checksum'] as const;
 export type CompareMode = (typeof compareModes)[number];
 
+export const conflictPolicies = ['overwrite', 'skip', 'newer', 'rename'] as const;
+export type ConflictPolicy = (typeof conflictPolicies)[number];
+
 export const jobOptionsSchema = z.strictObject({
   /** Files copied at the same time. */
   transfers: z.number().int().min(1).max(64).default(4),
@@ -35,6 +38,12 @@ export const jobOptionsSchema = z.strictObject({
    * `checksum` (size and a hash both sides list, else both read and hashed before copying).
    */
   compare: z.enum(compareModes, { error: `compare must be one of: ${compareModes.join(', ')}` }).default('size_mtime'),
+  /**
+   * A file on both sides that differs: `overwrite` it, `skip` it (the destination's stays),
+   * copy it only when the source is `newer`, or `rename`: keep both, the source's copy beside the
+   * destination's as `name.conflict-<source mtime>.ext`.
+   */
+  conflict: z.enum(conflictPolicies, { error: `conflict must be one of: ${conflictPolicies.join(', ')}` }).default('overwrite'),
   /** Hash both sides after copying. */
   verify: z.boolean().default(true),
   /** Bytes per second for the whole run (rclone's --bwlimit); unlimited when absent. */

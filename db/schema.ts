@@ -94,6 +94,8 @@ export const items = pgTable('items', {
    * both sides are hashed before copying, and an equal file is not sent.
    */
   checkFirst: boolean('check_first').notNull().default(false),
+  /** Where the file goes when not to `path` (conflict=rename keeps both); relative to the job's destination. */
+  dstPath: text('dst_path'),
   size: bytes('size').notNull(),
   mtimeMs: bytes('mtime_ms').notNull(),
   bytesDone: bytes('bytes_done').notNull().default(0),

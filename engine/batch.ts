@@ -125,7 +125,7 @@ export async function copyBatch(env: BatchEnv, todo: readonly ItemRow[]): Promis
           result[outcome.state === 'verified' ? 'verified' : 'copied']++;
           result.bytes += item.size;
         }
-        await ledger.add({ ...outcome, syncPath: syncLater && outcome.state !== 'failed' ? joinPath(env.destRoot, item.path) : undefined }, ...events);
+        await ledger.add({ ...outcome, syncPath: syncLater && outcome.state !== 'failed' ? destinationOf(env, item) : undefined }, ...events);
       } catch (err) {
         if (!isPerFileError(err)) {
           await recordAttemptError(env.db, item.id, errorMessage(err));
@@ -149,12 +149,12 @@ export async function copyBatch(env: BatchEnv, todo: readonly ItemRow[]): Promis
 async function copyChecked(env: BatchEnv, item: ItemRow, syncLater: boolean): Promise<{ outcome: ItemOutcome; events: NewEvent[] }> {
   const events: NewEvent[] = [];
   const srcPath = joinPath(env.sourceRoot, item.path);
-  const dstPath = joinPath(env.destRoot, item.path);
+  const dstPath = destinationOf(env, item);
   let resume = item.uploadState as UploadState | null;
   let recopies = item.recopies;
   let corruptRetried = false;
   if (item.checkFirst && !resume) {
-    const same = await sameByHash(env, item, srcPath, dstPath);
+    const same = await sameByHash(env, item, srcPath, joinPath(env.destRoot, item.path));
     if (same) return { outcome: { id: item.id, state: env.verify ? 'verified' : 'copied', ...same, deduplicated: true, recopies, error: null }, events };
   }
   for (;;) {
@@ -201,6 +201,11 @@ async function copyChecked(env: BatchEnv, item: ItemRow, syncLater: boolean): Pr
   }
 }
 
+/** Where a file is written: its own path, or its conflict name beside the destination's (conflict=rename). */
+function destinationOf(env: BatchEnv, item: ItemRow): string {
+  return joinPath(env.destRoot, item.dstPath ?? item.path);
+}
+
 /**
  * compare=checksum with no hash in the listings: both sides are hashed (by a stored hash where
  * the provider keeps one, else by reading) and an equal destination file is kept, not sent again.
@@ -244,7 +249,7 @@ export async function verifyBatch(env: BatchEnv, todo: readonly ItemRow[]): Prom
     await forEachLimited(todo, env.lanes, async (item) => {
       try {
         const src = { ...item.srcHashes, [type]: item.srcHashes[type] ?? (await hashOf(env.src, joinPath(env.sourceRoot, item.path), type, env.signal)) };
-        const dst = { ...item.dstHashes, [type]: await hashOf(env.dst, joinPath(env.destRoot, item.path), type, env.signal) };
+        const dst = { ...item.dstHashes, [type]: await hashOf(env.dst, destinationOf(env, item), type, env.signal) };
         if (compareHash(type, src, dst) === 'match') {
           result.verified++;
           return ledger.add({ id: item.id, state: 'verified', srcHashes: src, dstHashes: dst });

@@ -1,6 +1,6 @@
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Entry, Hashes, HashType } from '../../core/entry.js';
-import type { CompareMode } from '../../core/job.js';
+import type { CompareMode, ConflictPolicy } from '../../core/job.js';
 import type { ItemState } from '../../core/run.js';
 import { queryRows, type Db } from '../client.js';
 import { items, runs } from '../schema.js';
@@ -77,7 +77,16 @@ export interface PlanRules {
   compare?: CompareMode;
   /** A hash both sides' listings report, for compare=checksum; null when they share none. */
   listedHash?: HashType | null;
+  /** What to do with a file on both sides that differs (JobOptions.conflict). */
+  conflict?: ConflictPolicy;
 }
+
+/** Why a planned file is skipped, where it is not simply the same on both sides (items.last_error). */
+export const skipReasons = {
+  tooLarge: 'larger than the destination allows',
+  kept: 'differs from the destination\'s file, which conflict=skip keeps',
+  older: 'the destination\'s file is as new or newer (conflict=newer)',
+} as const;
 
 export interface PlanTotals {
   filesTotal: number;
@@ -88,6 +97,10 @@ export interface PlanTotals {
   caseCollisions: number;
   /** Source files larger than the destination takes, skipped. */
   tooLarge: number;
+  /** Files on both sides that differ, left as the destination has them (conflict=skip or newer). */
+  conflictsKept: number;
+  /** Files copied beside the destination's under a conflict name (conflict=rename). */
+  renamed: number;
 }
 
 /**
@@ -120,21 +133,39 @@ async function insertItems(db: Db, runId: string, rules: PlanRules): Promise<voi
         WHEN s.hashes->>${h} IS NULL OR d.hashes->>${h} IS NULL THEN 'unknown'
         WHEN s.hashes->>${h} = d.hashes->>${h} THEN 'same' ELSE 'differs' END`,
   }[rules.compare ?? 'size_mtime'];
+  const conflict = rules.conflict ?? 'overwrite';
+  // conflict=rename: the source's copy lands beside the destination's, named by the source's
+  // mtime, so a later run finds it there (same size and mtime) and does not make another.
+  const stamp = sql`'.conflict-' || to_char(to_timestamp(s.mtime_ms / 1000.0) AT TIME ZONE 'UTC', 'YYYYMMDD"T"HH24MISS"Z"')`;
+  // A name with an extension keeps it last ("a.jpg" becomes "a.conflict-….jpg"); the regexes go as parameters, unescaped.
+  const renamed = sql`CASE WHEN s.path ~ ${String.raw`[^/]\.[^./]*$`} THEN regexp_replace(s.path, ${String.raw`(\.[^./]*)$`}, ${stamp} || ${String.raw`\1`}) ELSE s.path || ${stamp} END`;
+  const conflictArms = {
+    overwrite: sql``,
+    skip: sql`WHEN true THEN 'kept'`,
+    newer: sql`WHEN s.mtime_ms <= d.mtime_ms + ${rules.mtimeToleranceMs} THEN 'older'`,
+    rename: sql`WHEN kept.path IS NOT NULL AND NOT kept.is_dir AND kept.size = s.size AND abs(kept.mtime_ms - s.mtime_ms) <= ${rules.mtimeToleranceMs} THEN 'skip'`,
+  }[conflict];
   // A freshly filled table has no statistics (PGlite never autovacuums): without them PostgreSQL
   // picks a nested loop over a million rows for the join below.
   await analyzeEntries(db);
   // One statement writes every item once, with its batch: a million-file plan is one pass of
   // sorts and window functions, not an insert followed by updates of every row.
   await db.execute(sql`
-    INSERT INTO items (run_id, path, action, state, size, mtime_ms, src_hashes, large, batch, last_error, check_first)
+    INSERT INTO items (run_id, path, action, state, size, mtime_ms, src_hashes, large, batch, last_error, check_first, dst_path)
     WITH joined AS (
       SELECT DISTINCT ON (s.path) s.path, s.size, s.mtime_ms, s.hashes, v.verdict = 'unknown' AS check_first,
         CASE WHEN v.verdict = 'same' THEN 'skip'
           WHEN s.size > ${rules.maxFileSize ?? null}::bigint THEN 'too_large'
-          ELSE 'copy' END AS action
+          WHEN d.path IS NULL OR d.is_dir THEN 'copy'
+          ${conflictArms}
+          ELSE 'copy' END AS action,
+        ${conflict === 'rename' ? sql`CASE WHEN d.path IS NOT NULL AND NOT d.is_dir THEN r.path END` : sql`NULL::text`} AS dst_path
       FROM entries s
       LEFT JOIN entries d ON d.run_id = s.run_id AND d.side = 'dst' AND ${ci ? sql`lower(d.path) = lower(s.path)` : sql`d.path = s.path`}
       CROSS JOIN LATERAL (SELECT ${verdict} AS verdict) v
+      ${conflict === 'rename' ? sql`
+      CROSS JOIN LATERAL (SELECT ${renamed} AS path) r
+      LEFT JOIN entries kept ON kept.run_id = s.run_id AND kept.side = 'dst' AND kept.path = r.path` : sql``}
       WHERE s.run_id = ${runId} AND s.side = 'src' AND NOT s.is_dir AND s.path <> ''
       ORDER BY s.path
     ), classed AS (
@@ -158,14 +189,17 @@ async function insertItems(db: Db, runId: string, rules: PlanRules): Promise<voi
         ELSE 0 END AS batch
       FROM numbered n
     )
-    SELECT ${runId}, b.path, CASE b.act WHEN 'too_large' THEN 'skip' ELSE b.act END,
+    SELECT ${runId}, b.path, CASE WHEN b.act IN ('too_large', 'kept', 'older') THEN 'skip' ELSE b.act END,
       CASE b.act WHEN 'copy' THEN 'pending' WHEN 'conflict' THEN 'failed' ELSE 'skipped' END,
       b.size, b.mtime_ms, b.hashes, b.class = 1, b.batch,
       CASE b.act
         WHEN 'conflict' THEN 'names differ only in case and the destination does not tell them apart: "' || b.names || '"; rename one of them'
-        WHEN 'too_large' THEN 'larger than the destination allows (' || ${rules.maxFileSize ?? 0}::bigint || ' bytes): skipped'
+        WHEN 'too_large' THEN ${skipReasons.tooLarge} || ' (' || ${rules.maxFileSize ?? 0}::bigint || ' bytes): skipped'
+        WHEN 'kept' THEN ${skipReasons.kept}
+        WHEN 'older' THEN ${skipReasons.older}
       END,
-      b.check_first AND b.act = 'copy'
+      b.check_first AND b.act = 'copy',
+      CASE WHEN b.act = 'copy' THEN b.dst_path END
     FROM batched b
     ON CONFLICT (run_id, path) DO NOTHING`);
 }
@@ -177,13 +211,15 @@ async function planTotals(db: Db, runId: string): Promise<PlanTotals> {
     bytesTotal: sql<number>`coalesce(sum(${items.size}) FILTER (WHERE ${items.action} = 'copy'), 0)`.mapWith(Number),
     filesSkipped: sql<number>`count(*) FILTER (WHERE ${items.action} = 'skip')`.mapWith(Number),
     filesFailed: sql<number>`count(*) FILTER (WHERE ${items.action} = 'conflict')`.mapWith(Number),
-    tooLarge: sql<number>`count(*) FILTER (WHERE ${items.action} = 'skip' AND ${items.lastError} IS NOT NULL)`.mapWith(Number),
+    tooLarge: sql<number>`count(*) FILTER (WHERE ${items.action} = 'skip' AND starts_with(${items.lastError}, ${skipReasons.tooLarge}))`.mapWith(Number),
+    conflictsKept: sql<number>`count(*) FILTER (WHERE ${items.action} = 'skip' AND ${items.lastError} IN (${skipReasons.kept}, ${skipReasons.older}))`.mapWith(Number),
+    renamed: sql<number>`count(*) FILTER (WHERE ${items.dstPath} IS NOT NULL)`.mapWith(Number),
     batchCount: sql<number>`coalesce(max(${items.batch}), 0)`.mapWith(Number),
   }).from(items).where(eq(items.runId, runId));
 
-  const { tooLarge, ...counters } = t;
+  const { tooLarge, conflictsKept, renamed, ...counters } = t;
   await db.update(runs).set({ ...counters, filesDone: 0, bytesDone: 0, filesDeduplicated: 0, updatedAt: new Date() }).where(eq(runs.id, runId));
-  return { filesTotal: t.filesTotal, bytesTotal: t.bytesTotal, filesSkipped: t.filesSkipped, batchCount: t.batchCount, caseCollisions: t.filesFailed, tooLarge };
+  return { filesTotal: t.filesTotal, bytesTotal: t.bytesTotal, filesSkipped: t.filesSkipped, batchCount: t.batchCount, caseCollisions: t.filesFailed, tooLarge, conflictsKept, renamed };
 }
 
 export async function itemsOfBatch(db: Db, runId: string, batch: number, states: readonly ItemState[]): Promise<ItemRow[]> {

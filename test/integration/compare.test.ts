@@ -9,7 +9,7 @@ import { diffIntoItems, insertEntries } from '../../db/queries/ledger.js';
 import { insertRemote } from '../../db/queries/remotes.js';
 import { insertJobAndRun } from '../../db/queries/runs.js';
 import { api, startInProcessKnarr, waitForRun, type InProcessKnarr } from '../support/knarr.js';
-import { expectSameTree } from '../support/tree.js';
+import { describeTree, expectSameTree } from '../support/tree.js';
 
 const t0 = new Date(Date.UTC(2026, 0, 1));
 
@@ -110,5 +110,90 @@ describe('compare modes through the API', () => {
     expect(r.status).toBe(400);
     expect(r.body.error.field).toBe('options.compare');
     expect(r.body.error.message).toMatch(/size_mtime, size_only, checksum/);
+  });
+
+});
+
+/**
+ * The conflict policy, after a first copy and then at the source: a.txt new bytes (newer),
+ * b.txt new bytes with an mtime older than the destination's, c.txt only at the source.
+ */
+describe('conflict policies through the API', () => {
+  let k: InProcessKnarr;
+  let dir: string;
+  const suffix = Math.random().toString(36).slice(2, 8);
+  const at = (h: number) => new Date(t0.getTime() + h * 3_600_000);
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'knarr-conflict-'));
+    await mkdir(join(dir, 'src'), { recursive: true });
+    await mkdir(join(dir, 'base'), { recursive: true });
+    for (const [name, body, h] of [['a.txt', 'old a', 0], ['b.txt', 'old b', 5], ['noext', 'old n', 0]] as const) {
+      await writeFile(join(dir, 'base', name), body);
+      await utimes(join(dir, 'base', name), at(h), at(h));
+    }
+    for (const [name, body, h] of [['a.txt', 'new a!', 2], ['b.txt', 'new b!', 1], ['c.txt', 'only c', 0], ['noext', 'new n!', 3]] as const) {
+      await writeFile(join(dir, 'src', name), body);
+      await utimes(join(dir, 'src', name), at(h), at(h));
+    }
+    k = await startInProcessKnarr({ databaseUrl: inject('databaseUrl') });
+    for (const policy of ['overwrite', 'skip', 'newer', 'rename']) await cp(join(dir, 'base'), join(dir, 'dst', policy), { recursive: true, preserveTimestamps: true });
+    for (const side of ['src', 'dst']) {
+      const r = await api(k.url, 'POST', '/v1/remotes', { name: `${side}-${suffix}`, type: 'local', config: { root: join(dir, side) } });
+      expect(r.status, JSON.stringify(r.body)).toBe(201);
+    }
+  });
+  afterAll(async () => {
+    await k?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const copyWith = async (conflict: string) => {
+    const r = await api(k.url, 'POST', '/v1/jobs', { source: `src-${suffix}:`, destination: `dst-${suffix}:${conflict}`, mode: 'copy', options: { conflict } });
+    expect(r.status, JSON.stringify(r.body)).toBe(202);
+    const run = await waitForRun(k.url, r.body.runId);
+    expect(run.state, JSON.stringify(run)).toBe('completed');
+    const tree = await describeTree(join(dir, 'dst', conflict));
+    const files: Record<string, string> = {};
+    for (const p of [...tree.keys()].sort()) files[p] = await readFile(join(dir, 'dst', conflict, p), 'utf8');
+    return { run, files };
+  };
+
+  it('overwrite (the default) replaces what differs', async () => {
+    const { files } = await copyWith('overwrite');
+    expect(files).toEqual({ 'a.txt': 'new a!', 'b.txt': 'new b!', 'c.txt': 'only c', noext: 'new n!' });
+  });
+
+  it('skip keeps the destination\'s files and copies only what is missing', async () => {
+    const { run, files } = await copyWith('skip');
+    expect(files).toEqual({ 'a.txt': 'old a', 'b.txt': 'old b', 'c.txt': 'only c', noext: 'old n' });
+    expect(run.files).toMatchObject({ total: 1, done: 1, skipped: 3 });
+  });
+
+  it('newer copies a file only when the source\'s is newer', async () => {
+    const { files } = await copyWith('newer');
+    expect(files).toEqual({ 'a.txt': 'new a!', 'b.txt': 'old b', 'c.txt': 'only c', noext: 'new n!' });
+  });
+
+  it('rename keeps both, the source\'s copy named by its mtime, and a second run makes no other', async () => {
+    const { run, files } = await copyWith('rename');
+    expect(files).toEqual({
+      'a.txt': 'old a', 'a.conflict-20260101T020000Z.txt': 'new a!',
+      'b.txt': 'old b', 'b.conflict-20260101T010000Z.txt': 'new b!',
+      noext: 'old n', 'noext.conflict-20260101T030000Z': 'new n!',
+      'c.txt': 'only c',
+    });
+    const events = (await api(k.url, 'GET', `/v1/runs/${run.id}/events`)).body.events as { kind: string; data: { files?: number } }[];
+    expect(events.find((e) => e.kind === 'conflicts_renamed')?.data.files).toBe(3);
+    const second = await copyWith('rename');
+    expect(second.files).toEqual(files);
+    expect(second.run.files).toMatchObject({ total: 0, skipped: 4 });
+  });
+
+  it('refuses an unknown policy, naming the choices', async () => {
+    const r = await api(k.url, 'POST', '/v1/jobs', { source: `src-${suffix}:`, destination: `dst-${suffix}:x`, mode: 'copy', options: { conflict: 'merge' } });
+    expect(r.status).toBe(400);
+    expect(r.body.error.field).toBe('options.conflict');
+    expect(r.body.error.message).toMatch(/overwrite, skip, newer, rename/);
   });
 });
