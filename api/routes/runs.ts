@@ -5,6 +5,7 @@ import { listItems, listedSoFar } from '../../db/queries/ledger.js';
 import type { Db } from '../../db/client.js';
 import { getRun, listEvents, runView } from '../../db/queries/runs.js';
 import { ApiError } from '../errors.js';
+import { streamReport } from '../report.js';
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -44,6 +45,14 @@ export function runsRouter(deps: { db: Db; client: Client }): Router {
       files: page.map((i) => ({ path: i.path, action: i.action, state: i.state, size: i.size, bytesDone: i.bytesDone, error: i.lastError })),
       next: page.length === limit ? page[page.length - 1].path : null,
     });
+  });
+
+  /** Every file of the run with what was done and why: JSON or CSV by the Accept header, streamed. */
+  r.get('/:id/report', async (req, res) => {
+    const row = await load(req.params.id);
+    const format = req.accepts(['application/json', 'text/csv']);
+    if (!format) throw new ApiError(406, 'not_acceptable', 'the report is application/json or text/csv: ask for one in the Accept header');
+    await streamReport(deps.db, row.id, format === 'text/csv' ? 'csv' : 'json', req, res);
   });
 
   r.post('/:id/cancel', async (req, res) => {

@@ -185,6 +185,27 @@ describe('conflict policies through the API', () => {
     });
     const events = (await api(k.url, 'GET', `/v1/runs/${run.id}/events`)).body.events as { kind: string; data: { files?: number } }[];
     expect(events.find((e) => e.kind === 'conflicts_renamed')?.data.files).toBe(3);
+    const report = await fetch(`${k.url}/v1/runs/${run.id}/report`, { headers: { accept: 'application/json' } });
+    expect(report.headers.get('content-type')).toMatch(/application\/json/);
+    const rows = ((await report.json()) as { rows: Record<string, unknown>[] }).rows;
+    expect(rows.map((r) => [r.path, r.action, r.state, r.dstPath])).toEqual([
+      ['a.txt', 'copy', 'verified', 'a.conflict-20260101T020000Z.txt'],
+      ['b.txt', 'copy', 'verified', 'b.conflict-20260101T010000Z.txt'],
+      ['c.txt', 'copy', 'verified', null],
+      ['noext', 'copy', 'verified', 'noext.conflict-20260101T030000Z'],
+    ]);
+    expect(rows[0].srcHash).toMatch(/^md5:[0-9a-f]{32}$/);
+    expect(rows[0].dstHash).toBe(rows[0].srcHash);
+    const csv = await fetch(`${k.url}/v1/runs/${run.id}/report`, { headers: { accept: 'text/csv' } });
+    expect(csv.headers.get('content-type')).toMatch(/text\/csv/);
+    const lines = (await csv.text()).trimEnd().split('\r\n');
+    expect(lines[0]).toBe('path,action,state,size,srcHash,dstHash,error,dstPath');
+    expect(lines[1]).toBe(`a.txt,copy,verified,6,${rows[0].srcHash},${rows[0].dstHash},,a.conflict-20260101T020000Z.txt`);
+    expect(lines).toHaveLength(5);
+    const refused = await fetch(`${k.url}/v1/runs/${run.id}/report`, { headers: { accept: 'application/xml' } });
+    expect(refused.status).toBe(406);
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/application\/json or text\/csv/);
+
     const second = await copyWith('rename');
     expect(second.files).toEqual(files);
     expect(second.run.files).toMatchObject({ total: 0, skipped: 4 });
