@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { jobOptionsSchema } from '../core/job.js';
 import type { BatchInput } from '../core/run.js';
 import type { Limiters } from '../engine/bandwidth.js';
-import { copyBatch, verifyBatch, type BatchResult, type VerifyResult } from '../engine/batch.js';
+import { checkBatch, copyBatch, verifyBatch, type BatchResult, type VerifyResult } from '../engine/batch.js';
 import { itemsOfBatch } from '../db/queries/ledger.js';
 import { getRunWithJob } from '../db/queries/runs.js';
 import type { ConnectorCache } from './connectorCache.js';
@@ -26,7 +26,7 @@ export interface WorkerState {
 export function copyActivities(deps: ActivityDeps, worker: WorkerState) {
   /** Loads a batch and its connectors, runs `fn` under heartbeats, and maps what it throws for Temporal. */
   const overBatch = async <T>(input: BatchInput, what: string, states: Parameters<typeof itemsOfBatch>[3], empty: T,
-    fn: (env: Parameters<typeof copyBatch>[0], todo: Awaited<ReturnType<typeof itemsOfBatch>>) => Promise<T>): Promise<T> => {
+    fn: (env: Parameters<typeof copyBatch>[0], todo: Awaited<ReturnType<typeof itemsOfBatch>>, mode: string) => Promise<T>): Promise<T> => {
     const progress: BatchProgress = { batch: input.batch, itemId: null, offset: 0 };
     const hb = startHeartbeat(() => progress);
     try {
@@ -42,7 +42,7 @@ export function copyActivities(deps: ActivityDeps, worker: WorkerState) {
         signal: hb.signal,
         onProgress: (p) => Object.assign(progress, p),
         onCheckpoint: (p) => { Object.assign(progress, p); hb.beat(); },
-      }, todo));
+      }, todo, job.mode));
     } catch (err) {
       // Stopped because this worker is shutting down: another worker (or this one restarted)
       // should go on at once from the saved checkpoint, not after the retry policy's backoff.
@@ -61,7 +61,9 @@ export function copyActivities(deps: ActivityDeps, worker: WorkerState) {
      * file resumes from its last checkpoint in the ledger, so a crash re-sends at most one chunk.
      */
     copyBatch: (input: BatchInput): Promise<BatchResult> =>
-      overBatch(input, 'copying', ['pending', 'copying'], { copied: 0, verified: 0, failed: 0, bytes: 0 }, copyBatch),
+      overBatch(input, 'copying', ['pending', 'copying'], { copied: 0, verified: 0, failed: 0, bytes: 0 },
+        // A check run's "copy" is reading both sides: same scan, same lanes, nothing written.
+        (env, todo, mode) => (mode === 'check' ? checkBatch(env, todo) : copyBatch(env, todo))),
 
     /** Checks the copied files of a batch whose hashes were not both known when they were copied. */
     verifyBatch: (input: BatchInput): Promise<VerifyResult> =>

@@ -1,5 +1,7 @@
 import { ConnectorError } from '../connectors/errors.js';
-import { jobOptionsSchema } from '../core/job.js';
+import type { HashType } from '../core/entry.js';
+import { jobOptionsSchema, type JobOptions } from '../core/job.js';
+import { checkSummary, insertCheckItems } from '../db/queries/check.js';
 import { diffIntoItems, type PlanTotals } from '../db/queries/ledger.js';
 import { compileFilter } from '../engine/filter.js';
 import { listSide } from '../engine/plan.js';
@@ -37,6 +39,8 @@ export function planActivities(deps: ActivityDeps, worker: WorkerState) {
           if (srcList.resumed || dstList.resumed) {
             await addEvent(deps.db, runId, 'plan_resumed', `planning resumed after an interruption: the listing went on from the folders not yet listed (${listed} entries this attempt)`, { listed });
           }
+          const listedHash = src.capabilities.hashes.find((h) => dst.capabilities.hashes.includes(h)) ?? null;
+          if (job.mode === 'check') return await planCheck(deps, runId, options, listedHash, dst.capabilities.caseInsensitive);
           const totals = await diffIntoItems(deps.db, runId, {
             mtimeToleranceMs: Math.max(src.capabilities.mtimePrecisionMs, dst.capabilities.mtimePrecisionMs),
             largeFileThreshold: options.largeFileThreshold,
@@ -46,7 +50,7 @@ export function planActivities(deps: ActivityDeps, worker: WorkerState) {
             maxFileSize: dst.capabilities.maxFileSize,
             compare: options.compare,
             conflict: options.conflict,
-            listedHash: src.capabilities.hashes.find((h) => dst.capabilities.hashes.includes(h)) ?? null,
+            listedHash,
           });
           if (filtered > 0) {
             await addEvent(deps.db, runId, 'filtered', `the job's filters left out ${filtered} source files${srcList.resumed ? ' (counted in this attempt of the plan only)' : ''}`, { files: filtered });
@@ -77,4 +81,21 @@ export function planActivities(deps: ActivityDeps, worker: WorkerState) {
       }
     },
   };
+}
+
+/** A check run's plan: verdicts from the listings where they suffice, the rest batched for hashing. */
+async function planCheck(deps: ActivityDeps, runId: string, options: JobOptions, listedHash: HashType | null, caseInsensitive: boolean): Promise<PlanTotals> {
+  const totals = await insertCheckItems(deps.db, runId, {
+    largeFileThreshold: options.largeFileThreshold, batchFiles: options.batchFiles, batchBytes: options.batchBytes,
+    caseInsensitive, listedHash, download: options.download, sizeOnly: options.compare === 'size_only',
+  });
+  if (options.compare === 'size_only') {
+    await addEvent(deps.db, runId, 'check_size_only', 'compare=size_only: files of equal size count as matching', {});
+  } else if (!options.download && listedHash === null) {
+    await addEvent(deps.db, runId, 'check_size_only', 'the two sides\' listings share no hash: files of equal size count as matching; set options.download to read and compare their bytes', {});
+  }
+  const summary = await checkSummary(deps.db, runId);
+  const decided = Object.values(summary).reduce((a, n) => a + n, 0);
+  await addEvent(deps.db, runId, 'plan', `comparing ${totals.filesTotal} files: ${decided} decided from the listings, ${totals.filesTotal - decided} to read and hash on both sides`, { ...totals, ...summary });
+  return totals;
 }

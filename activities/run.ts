@@ -1,15 +1,18 @@
 import type { BatchRef, BatchScan, RunPhase, RunState } from '../core/run.js';
 import type { ItemState } from '../core/run.js';
 import { failBatch, nextBatches, recountRun } from '../db/queries/ledger.js';
-import { addEvent, getRun, setRunState } from '../db/queries/runs.js';
+import { checkSummary } from '../db/queries/check.js';
+import { addEvent, getRun, getRunWithJob, setRunState } from '../db/queries/runs.js';
 import type { ActivityDeps } from './deps.js';
 
 export function runActivities(deps: ActivityDeps) {
   return {
     /** Mirrors the workflow's state into `runs`, where the API reads it. */
     async markRunState(runId: string, state: RunState, phase: RunPhase): Promise<void> {
-      const run = await getRun(deps.db, runId);
-      await setRunState(deps.db, runId, state, phase, state === 'copying' && !run?.copyStartedAt ? { copyStartedAt: new Date() } : {});
+      const { run, job } = await getRunWithJob(deps.db, runId);
+      // The workflow runs one copy scan for every mode; a check run's copy is reading both sides.
+      const shown: RunState = state === 'copying' && job.mode === 'check' ? 'checking' : state;
+      await setRunState(deps.db, runId, shown, phase, state === 'copying' && !run.copyStartedAt ? { copyStartedAt: new Date() } : {});
     },
 
     /** The scheduler's next page of batches after `after` for a scan, from the ledger. */
@@ -28,7 +31,13 @@ export function runActivities(deps: ActivityDeps) {
       const counts = await recountRun(deps.db, runId);
       const state: RunState = counts.filesFailed > 0 ? 'completed_with_errors' : 'completed';
       await setRunState(deps.db, runId, state, 'done', { finishedAt: new Date() });
-      await addEvent(deps.db, runId, 'finished', `${state}: ${counts.filesDone} files, ${counts.bytesDone} bytes copied, ${counts.filesFailed} failed`, { ...counts });
+      const { job } = await getRunWithJob(deps.db, runId);
+      if (job.mode === 'check') {
+        const c = await checkSummary(deps.db, runId);
+        await addEvent(deps.db, runId, 'finished', `${state}: ${c.match} match, ${c.differ} differ, ${c.missing_on_dst} missing on the destination, ${c.missing_on_src} missing on the source, ${counts.filesFailed} could not be read`, { ...counts, ...c });
+      } else {
+        await addEvent(deps.db, runId, 'finished', `${state}: ${counts.filesDone} files, ${counts.bytesDone} bytes copied, ${counts.filesFailed} failed`, { ...counts });
+      }
       return { state, ...counts };
     },
 

@@ -5,7 +5,7 @@ import { parseLocation, LocationError } from './location.js';
 export const jobModes = ['copy', 'sync', 'move', 'check'] as const;
 export type JobMode = (typeof jobModes)[number];
 /** Modes the engine runs today; the others are refused with a clear error until they land. */
-export const supportedJobModes: readonly JobMode[] = ['copy'];
+export const supportedJobModes: readonly JobMode[] = ['copy', 'check'];
 
 const locationString = z.string().superRefine((s, ctx) => {
   try {
@@ -44,6 +44,11 @@ export const jobOptionsSchema = z.strictObject({
    * destination's as `name.conflict-<source mtime>.ext`.
    */
   conflict: z.enum(conflictPolicies, { error: `conflict must be one of: ${conflictPolicies.join(', ')}` }).default('overwrite'),
+  /**
+   * check mode: where the two listings share no hash, read both files and hash them (rclone's
+   * `check --download`); without it such files are compared by size only.
+   */
+  download: z.boolean().default(false),
   /** Hash both sides after copying. */
   verify: z.boolean().default(true),
   /** Bytes per second for the whole run (rclone's --bwlimit); unlimited when absent. */

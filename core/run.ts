@@ -2,6 +2,8 @@ export const runStates = [
   'queued',
   'planning',
   'copying',
+  /** A check run reading and hashing both sides. */
+  'checking',
   'verifying',
   'completed',
   'completed_with_errors',
@@ -14,10 +16,18 @@ export const terminalRunStates: readonly RunState[] = ['completed', 'completed_w
 export const runPhases = ['plan', 'copy', 'verify', 'finalize', 'done'] as const;
 export type RunPhase = (typeof runPhases)[number];
 
-/** `conflict`: not copied because it would collide with another file on the destination. */
-export const itemActions = ['copy', 'skip', 'conflict'] as const;
+/**
+ * `conflict`: not copied because it would collide with another file on the destination. The
+ * check mode's verdicts: `match`, `differ`, `missing_on_dst`, `missing_on_src`, and `check` for a
+ * file still to be read and hashed on both sides.
+ */
+export const itemActions = ['copy', 'skip', 'conflict', 'match', 'differ', 'missing_on_dst', 'missing_on_src', 'check'] as const;
+/** The verdicts a check run reports. */
+export const checkVerdicts = ['match', 'differ', 'missing_on_dst', 'missing_on_src'] as const;
+export type CheckVerdict = (typeof checkVerdicts)[number];
 export type ItemAction = (typeof itemActions)[number];
-export const itemStates = ['pending', 'copying', 'copied', 'verified', 'skipped', 'failed'] as const;
+/** `checked`: compared by a check run (its action says how it came out). */
+export const itemStates = ['pending', 'copying', 'copied', 'verified', 'skipped', 'checked', 'failed'] as const;
 export type ItemState = (typeof itemStates)[number];
 
 /** The run as the API shows it. */

@@ -8,6 +8,7 @@ import {
   recordAttemptError, recordOutcomes, recordVerifications, saveCheckpoint,
   type ItemOutcome, type ItemRow, type VerifyOutcome,
 } from '../db/queries/ledger.js';
+import { recordChecks, type CheckOutcome } from '../db/queries/check.js';
 import { addEvents, type NewEvent } from '../db/queries/runs.js';
 import type { BandwidthLimiter } from './bandwidth.js';
 import { copyOne, hashTypeFor, type CopyOutcome } from './copy.js';
@@ -267,6 +268,45 @@ export async function verifyBatch(env: BatchEnv, todo: readonly ItemRow[]): Prom
         if (!isPerFileError(err)) throw err;
         result.failed++;
         return ledger.add({ id: item.id, state: 'failed', srcHashes: {}, dstHashes: {}, error: `verify: ${errorMessage(err)}` });
+      }
+    });
+  } finally {
+    await ledger.flush();
+  }
+  return result;
+}
+
+/**
+ * A check run's batch: both sides of each file read and hashed (or their stored hashes taken),
+ * and the verdict recorded. A file gone from one side since the plan is reported missing there.
+ */
+export async function checkBatch(env: BatchEnv, todo: readonly ItemRow[]): Promise<BatchResult> {
+  const result: BatchResult = { copied: 0, verified: 0, failed: 0, bytes: 0 };
+  const type: HashType = hashTypeFor(env.src, env.dst);
+  const ledger = new Ledger<CheckOutcome>((outcomes) => recordChecks(env.db, env.runId, outcomes));
+  const side = async (c: Connector, path: string, known: string | undefined) => {
+    try {
+      return known ?? (await hashOf(c, path, type, env.signal));
+    } catch (err) {
+      if (isConnectorError(err, 'not_found')) return null;
+      throw err;
+    }
+  };
+  try {
+    await forEachLimited(todo, env.lanes, async (item) => {
+      try {
+        const src = await side(env.src, joinPath(env.sourceRoot, item.path), item.srcHashes[type]);
+        const dst = await side(env.dst, joinPath(env.destRoot, item.path), undefined);
+        const srcHashes = src ? { [type]: src } : {};
+        const dstHashes = dst ? { [type]: dst } : {};
+        const verdict = src === null ? 'missing_on_src' : dst === null ? 'missing_on_dst' : compareHash(type, srcHashes, dstHashes) === 'match' ? 'match' : 'differ';
+        result.verified++;
+        result.bytes += item.size;
+        await ledger.add({ id: item.id, verdict, srcHashes, dstHashes, error: verdict === 'differ' ? mismatch(type, src!, dst!) : null });
+      } catch (err) {
+        if (!isPerFileError(err)) throw err;
+        result.failed++;
+        await ledger.add({ id: item.id, verdict: 'failed', srcHashes: {}, dstHashes: {}, error: `check: ${errorMessage(err)}` });
       }
     });
   } finally {

@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Entry, Hashes, HashType } from '../../core/entry.js';
 import type { CompareMode, ConflictPolicy } from '../../core/job.js';
 import type { ItemState } from '../../core/run.js';
@@ -178,17 +178,7 @@ async function insertItems(db: Db, runId: string, rules: PlanRules): Promise<voi
       SELECT c.*, CASE WHEN c.twins > 1 THEN 'conflict' ELSE c.action END AS act,
         CASE WHEN c.twins > 1 OR c.action <> 'copy' THEN 0 WHEN c.size >= ${rules.largeFileThreshold} THEN 1 ELSE 2 END AS class
       FROM classed c
-    ), numbered AS (
-      SELECT r.*, row_number() OVER w AS rn, sum(r.size) OVER w AS cum, count(*) FILTER (WHERE r.class = 1) OVER () AS nlarge
-      FROM ranked r WINDOW w AS (PARTITION BY r.class ORDER BY r.path)
-    ), batched AS (
-      -- Every large file is a batch of its own, first (they take longest); small files share
-      -- batches of at most batchFiles files and about batchBytes bytes.
-      SELECT n.*, CASE n.class WHEN 1 THEN n.rn
-        WHEN 2 THEN n.nlarge + dense_rank() OVER (PARTITION BY n.class ORDER BY (n.rn - 1) / ${rules.batchFiles}, floor((n.cum - n.size) / ${rules.batchBytes}))
-        ELSE 0 END AS batch
-      FROM numbered n
-    )
+    )${batchCtes(rules)}
     SELECT ${runId}, b.path, CASE WHEN b.act IN ('too_large', 'kept', 'older') THEN 'skip' ELSE b.act END,
       CASE b.act WHEN 'copy' THEN 'pending' WHEN 'conflict' THEN 'failed' ELSE 'skipped' END,
       b.size, b.mtime_ms, b.hashes, b.class = 1, b.batch,
@@ -202,6 +192,24 @@ async function insertItems(db: Db, runId: string, rules: PlanRules): Promise<voi
       CASE WHEN b.act = 'copy' THEN b.dst_path END
     FROM batched b
     ON CONFLICT (run_id, path) DO NOTHING`);
+}
+
+/**
+ * The batching shared by every plan statement: from a CTE `ranked` with `path`, `size` and
+ * `class` (0: no batch, 1: large, 2: small), the CTE `batched` adds each file's `batch`. Every
+ * large file is a batch of its own, first (they take longest); small files share batches of at
+ * most batchFiles files and about batchBytes bytes.
+ */
+export function batchCtes(rules: Pick<PlanRules, 'batchFiles' | 'batchBytes'>): SQL {
+  return sql`, numbered AS (
+      SELECT r.*, row_number() OVER w AS rn, sum(r.size) OVER w AS cum, count(*) FILTER (WHERE r.class = 1) OVER () AS nlarge
+      FROM ranked r WINDOW w AS (PARTITION BY r.class ORDER BY r.path)
+    ), batched AS (
+      SELECT n.*, CASE n.class WHEN 1 THEN n.rn
+        WHEN 2 THEN n.nlarge + dense_rank() OVER (PARTITION BY n.class ORDER BY (n.rn - 1) / ${rules.batchFiles}, floor((n.cum - n.size) / ${rules.batchBytes}))
+        ELSE 0 END AS batch
+      FROM numbered n
+    )`;
 }
 
 /** The plan's totals from the ledger, written to the run as the base of its progress. */
@@ -337,9 +345,9 @@ export async function recordAttemptError(db: Db, itemId: number, error: string):
 /** Exact counters from the ledger, written when a run ends so drift from retries cannot survive. */
 export async function recountRun(db: Db, runId: string): Promise<{ filesDone: number; filesFailed: number; bytesDone: number }> {
   const [c] = await db.select({
-    filesDone: sql<number>`count(*) FILTER (WHERE ${items.state} IN ('copied', 'verified'))`.mapWith(Number),
+    filesDone: sql<number>`count(*) FILTER (WHERE ${items.state} IN ('copied', 'verified', 'checked'))`.mapWith(Number),
     filesFailed: sql<number>`count(*) FILTER (WHERE ${items.state} = 'failed')`.mapWith(Number),
-    bytesDone: sql<number>`coalesce(sum(${items.size}) FILTER (WHERE ${items.state} IN ('copied', 'verified')), 0)`.mapWith(Number),
+    bytesDone: sql<number>`coalesce(sum(${items.size}) FILTER (WHERE ${items.state} IN ('copied', 'verified', 'checked')), 0)`.mapWith(Number),
   }).from(items).where(eq(items.runId, runId));
   await db.update(runs).set({ ...c, updatedAt: new Date() }).where(eq(runs.id, runId));
   return c;

@@ -53,7 +53,7 @@ async function seedRun(db: Db, name: string): Promise<{ remoteId: string; runId:
   const [remote] = await db.insert(remotes).values({ name, type: 'local', config: { root: '/srv' } }).returning();
   const [job] = await db.insert(jobs).values({
     sourceRemoteId: remote.id, sourcePath: '', destRemoteId: remote.id, destPath: 'copy', mode: 'copy',
-    options: { transfers: 4, largeFileThreshold: 1, chunkSize: 65536, batchFiles: 1, batchBytes: 1, compare: 'size_mtime', conflict: 'overwrite', verify: true },
+    options: { transfers: 4, largeFileThreshold: 1, chunkSize: 65536, batchFiles: 1, batchBytes: 1, compare: 'size_mtime', conflict: 'overwrite', download: false, verify: true },
   }).returning();
   const [run] = await db.insert(runs).values({ jobId: job.id, workflowId: `wf-${name}` }).returning();
   return { remoteId: remote.id, runId: run.id };
