@@ -4,6 +4,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { sql } from 'drizzle-orm';
+import { jobOptionsSchema } from '../../core/job.js';
+import { queryRows } from '../../db/client.js';
+import { checkSummary, insertCheckItems } from '../../db/queries/check.js';
+import { insertEntries } from '../../db/queries/ledger.js';
+import { insertRemote } from '../../db/queries/remotes.js';
+import { insertJobAndRun } from '../../db/queries/runs.js';
 import { findRclone } from '../fakes/jottacloud/rclone.js';
 import { api, startInProcessKnarr, waitForRun, type InProcessKnarr } from '../support/knarr.js';
 import { describeTree } from '../support/tree.js';
@@ -27,7 +34,7 @@ const files: Record<string, [Buffer | null, Buffer | null]> = {
  * check mode through the API on local trees, with rclone's `check` on the same trees as the
  * independent judge: the same verdict for every path, and nothing written on either side.
  */
-describe('check mode through the API', () => {
+for (const db of ['postgres', 'pglite'] as const) describe(`check mode through the API (${db})`, () => {
   let k: InProcessKnarr;
   let dir: string;
   let rclone: string;
@@ -47,7 +54,7 @@ describe('check mode through the API', () => {
         await utimes(file, t0, t0);
       }
     }
-    k = await startInProcessKnarr({ databaseUrl: inject('databaseUrl') });
+    k = await startInProcessKnarr(db === 'postgres' ? { databaseUrl: inject('databaseUrl') } : { dataDir: join(dir, 'data') });
     for (const side of ['src', 'dst']) {
       const r = await api(k.url, 'POST', '/v1/remotes', { name: `${side}-${suffix}`, type: 'local', config: { root: join(dir, side) } });
       expect(r.status, JSON.stringify(r.body)).toBe(201);
@@ -104,5 +111,29 @@ describe('check mode through the API', () => {
   it('filters apply: what they leave out is not reported on either side', async () => {
     const knarr = await knarrCheck({ download: true }, { exclude: ['only-*'] });
     expect(Object.keys(knarr.verdicts).sort()).toEqual(['bytes.txt', 'same.txt', 'size.txt', 'sub/big-differs.bin', 'sub/big.bin']);
+  });
+
+  it('decides from hashes both listings give, without reading, and matches names by case where the destination ignores it', async () => {
+    const r = await insertRemote(k.database.db, { name: `listed-${suffix}`, type: 'local', config: { root: dir }, credentials: null });
+    const { run } = await insertJobAndRun(k.database.db, {
+      sourceRemoteId: r.id, sourcePath: 'src', destRemoteId: r.id, destPath: 'dst', mode: 'check', options: jobOptionsSchema.parse({}), filters: {},
+    }, (id) => `run-${id}`);
+    const e = (path: string, md5?: string, size = 5) => ({ path, isDir: false, size, mtimeMs: 1, hashes: md5 ? { md5 } : {} });
+    await insertEntries(k.database.db, run.id, 'src', [e('same', 'aa'), e('differs', 'aa'), e('unhashed'), e('Case.TXT', 'cc')]);
+    await insertEntries(k.database.db, run.id, 'dst', [e('same', 'aa'), e('differs', 'bb'), e('unhashed', 'dd'), e('case.txt', 'cc'), e('extra', 'ee', 9)]);
+    const totals = await insertCheckItems(k.database.db, run.id, {
+      largeFileThreshold: 1 << 30, batchFiles: 100, batchBytes: 1 << 30, caseInsensitive: true, listedHash: 'md5', download: true, sizeOnly: false,
+    });
+    expect(totals).toMatchObject({ filesTotal: 5, batchCount: 1 });
+    const rows = await queryRows<{ path: string; action: string; state: string; last_error: string | null }>(k.database.db,
+      sql`SELECT path, action, state, last_error FROM items WHERE run_id = ${run.id} ORDER BY path`);
+    expect(rows).toEqual([
+      { path: 'Case.TXT', action: 'match', state: 'checked', last_error: null },
+      { path: 'differs', action: 'differ', state: 'checked', last_error: 'md5 differs' },
+      { path: 'extra', action: 'missing_on_src', state: 'checked', last_error: null },
+      { path: 'same', action: 'match', state: 'checked', last_error: null },
+      { path: 'unhashed', action: 'check', state: 'pending', last_error: null },
+    ]);
+    expect(await checkSummary(k.database.db, run.id)).toEqual({ match: 2, differ: 1, missing_on_dst: 0, missing_on_src: 1 });
   });
 });

@@ -18,7 +18,7 @@ const t0 = new Date(Date.UTC(2026, 0, 1));
  * at the source: a.txt new bytes of the same size with its old mtime (only a checksum sees it),
  * b.txt touched (same bytes, new mtime), c.txt a new size, d.txt untouched.
  */
-describe('compare modes through the API', () => {
+for (const db of ['postgres', 'pglite'] as const) describe(`compare modes through the API (${db})`, () => {
   let k: InProcessKnarr;
   let dir: string;
   const suffix = Math.random().toString(36).slice(2, 8);
@@ -30,7 +30,7 @@ describe('compare modes through the API', () => {
       await writeFile(join(dir, 'src', name), body);
       await utimes(join(dir, 'src', name), t0, t0);
     }
-    k = await startInProcessKnarr({ databaseUrl: inject('databaseUrl') });
+    k = await startInProcessKnarr(db === 'postgres' ? { databaseUrl: inject('databaseUrl') } : { dataDir: join(dir, 'data') });
     for (const side of ['src', 'dst']) {
       await mkdir(join(dir, side), { recursive: true });
       const r = await api(k.url, 'POST', '/v1/remotes', { name: `${side}-${suffix}`, type: 'local', config: { root: join(dir, side) } });
@@ -118,7 +118,7 @@ describe('compare modes through the API', () => {
  * The conflict policy, after a first copy and then at the source: a.txt new bytes (newer),
  * b.txt new bytes with an mtime older than the destination's, c.txt only at the source.
  */
-describe('conflict policies through the API', () => {
+for (const db of ['postgres', 'pglite'] as const) describe(`conflict policies through the API (${db})`, () => {
   let k: InProcessKnarr;
   let dir: string;
   const suffix = Math.random().toString(36).slice(2, 8);
@@ -136,7 +136,7 @@ describe('conflict policies through the API', () => {
       await writeFile(join(dir, 'src', name), body);
       await utimes(join(dir, 'src', name), at(h), at(h));
     }
-    k = await startInProcessKnarr({ databaseUrl: inject('databaseUrl') });
+    k = await startInProcessKnarr(db === 'postgres' ? { databaseUrl: inject('databaseUrl') } : { dataDir: join(dir, 'data') });
     for (const policy of ['overwrite', 'skip', 'newer', 'rename']) await cp(join(dir, 'base'), join(dir, 'dst', policy), { recursive: true, preserveTimestamps: true });
     for (const side of ['src', 'dst']) {
       const r = await api(k.url, 'POST', '/v1/remotes', { name: `${side}-${suffix}`, type: 'local', config: { root: join(dir, side) } });
