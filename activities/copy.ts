@@ -49,6 +49,8 @@ export function copyActivities(deps: ActivityDeps, worker: WorkerState) {
       if (hb.signal.aborted && (cancellationDetails()?.workerShutdown || String((hb.signal.reason as Error | undefined)?.message).includes('WORKER_SHUTDOWN'))) {
         throw ApplicationFailure.create({ type: 'WorkerStopped', message: `${what} batch ${input.batch}: the worker stopped; the batch goes on from its last checkpoint`, nextRetryDelay: 1_000 });
       }
+      // Stopped because the workflow asked (a pause or cancel): say so, or Temporal would retry it.
+      if (hb.signal.aborted && cancellationDetails()?.cancelRequested) throw hb.signal.reason;
       throw toActivityFailure(err, `${what} batch ${input.batch}`);
     } finally {
       hb.stop();

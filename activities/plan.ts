@@ -1,3 +1,4 @@
+import { cancellationDetails } from '@temporalio/activity';
 import { ConnectorError } from '../connectors/errors.js';
 import type { HashType } from '../core/entry.js';
 import { jobOptionsSchema, type JobOptions } from '../core/job.js';
@@ -75,6 +76,8 @@ export function planActivities(deps: ActivityDeps, worker: WorkerState) {
           return totals;
         });
       } catch (err) {
+        // Paused or cancelled: the listing's cursor is saved; say so, or Temporal would retry it.
+        if (hb.signal.aborted && cancellationDetails()?.cancelRequested) throw hb.signal.reason;
         throw toActivityFailure(err, 'planning');
       } finally {
         hb.stop();

@@ -13,6 +13,11 @@ export function runActivities(deps: ActivityDeps) {
       // The workflow runs one copy scan for every mode; a check run's copy is reading both sides.
       const shown: RunState = state === 'copying' && job.mode === 'check' ? 'checking' : state;
       await setRunState(deps.db, runId, shown, phase, state === 'copying' && !run.copyStartedAt ? { copyStartedAt: new Date() } : {});
+      if (shown === 'paused' && run.state !== 'paused') {
+        await addEvent(deps.db, runId, 'paused', 'paused by request: the files in flight stopped at their last checkpoint, and nothing runs until the run is resumed (POST /v1/runs/{id}/resume)');
+      } else if (run.state === 'paused' && shown !== 'paused') {
+        await addEvent(deps.db, runId, 'resumed', `resumed: ${shown} goes on from where it stopped`);
+      }
     },
 
     /** The scheduler's next page of batches after `after` for a scan, from the ledger. */

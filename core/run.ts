@@ -5,6 +5,8 @@ export const runStates = [
   /** A check run reading and hashing both sides. */
   'checking',
   'verifying',
+  /** Stopped by request, holding no worker, until resumed (POST /v1/runs/{id}/resume). */
+  'paused',
   'completed',
   'completed_with_errors',
   'failed',
@@ -105,5 +107,7 @@ export interface RunStatus {
   batchesDone: number;
   /** Files in flight now, never more than settings.transfers. */
   filesInFlight: number;
+  /** Paused by request: nothing in flight once the running batches reached their checkpoints. */
+  paused: boolean;
   settings: RunSettings;
 }

@@ -1,4 +1,4 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 
 /** Kept in step with activities/failures.ts (workflows may not import activity code). */
@@ -12,6 +12,9 @@ export function ioActivities(heartbeatTimeoutMs: number) {
   return proxyActivities<Activities>({
     startToCloseTimeout: '7 days',
     heartbeatTimeout: heartbeatTimeoutMs,
+    // A pause or cancel waits until the activity has stopped at its checkpoint and saved it, so
+    // the run never reads `paused` while a worker is still writing.
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '2 minutes', nonRetryableErrorTypes: [failureTypes.auth, failureTypes.invalidJob] },
   });
 }

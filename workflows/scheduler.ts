@@ -1,7 +1,7 @@
 import { ActivityFailure, ApplicationFailure, allHandlersFinished, condition, continueAsNew, isCancellation, workflowInfo } from '@temporalio/workflow';
 import type { BatchRef, BatchScan, TransferRunInput } from '../core/run.js';
 import { failureTypes, ledger } from './activities.js';
-import type { RunState } from './runState.js';
+import { interrupted, type RunState } from './runState.js';
 
 const pageSize = 200;
 
@@ -10,6 +10,9 @@ const pageSize = 200;
  * from the database, never a list in workflow state. Batches share the run's `transfers` as
  * lanes, so exactly that many files are in flight while work remains. When Temporal suggests it,
  * the running batches finish and the run continues as new with the cursor.
+ *
+ * A pause stops the running batches at their next checkpoint and waits; on resume the scan goes
+ * on from the earliest stopped batch.
  *
  * Failure policy, per batch: a batch whose own attempts gave up (an internal error) has its
  * files marked failed and the scan goes on; a rejected credential or a job that cannot run as
@@ -28,52 +31,71 @@ export async function runScan(
   let started = false;
   let running = 0;
   let fatal: unknown;
+  /** The earliest batch a pause stopped: its unfinished files are scanned again on resume. */
+  let interruptedFrom: number | null = null;
 
   for (;;) {
-    if (page.length === 0 && !exhausted) {
-      page = await ledger.nextBatches(run.runId, scan, fetchedAfter, pageSize);
-      exhausted = page.length < pageSize;
-      if (page.length > 0) fetchedAfter = page[page.length - 1].batch;
+    while (!run.paused) {
+      if (page.length === 0 && !exhausted) {
+        page = await ledger.nextBatches(run.runId, scan, fetchedAfter, pageSize);
+        exhausted = page.length < pageSize;
+        if (page.length > 0) fetchedAfter = page[page.length - 1].batch;
+      }
+      if (page.length === 0 || fatal !== undefined) break;
+      if (workflowInfo().continueAsNewSuggested && !run.paused) {
+        await condition(() => running === 0);
+        if (fatal !== undefined || run.paused || interruptedFrom !== null) break;
+        await condition(allHandlersFinished);
+        await continueAsNew<(input: TransferRunInput) => Promise<unknown>>({
+          runId: run.runId, heartbeatTimeoutMs: run.heartbeatTimeoutMs, settings: run.settings,
+          cursor: { scan, after: dispatched, batchesDone: run.batchesDone },
+        });
+      }
+      await condition(() => run.paused || run.filesInFlight < run.settings.transfers || fatal !== undefined);
+      if (fatal !== undefined || run.paused) break;
+      if (!started) {
+        started = true;
+        await onFirstBatch();
+      }
+      const ref = page.shift()!;
+      // Two batches share the lanes while more follow, so one batch's tail never idles the run;
+      // the last batch takes every free lane.
+      const free = run.settings.transfers - run.filesInFlight;
+      const share = page.length > 0 || !exhausted ? Math.max(1, Math.ceil(run.settings.transfers / 2)) : free;
+      const lanes = Math.min(ref.files, share, free);
+      run.filesInFlight += lanes;
+      running++;
+      dispatched = ref.batch;
+      void run.pausable(() => work(ref, lanes))
+        .then((r) => {
+          if (r === interrupted) interruptedFrom = Math.min(interruptedFrom ?? ref.batch, ref.batch);
+          else run.batchesDone++;
+        })
+        .catch(async (err: unknown) => {
+          run.batchesDone++;
+          if (isRunFatal(err)) fatal ??= err;
+          else await ledger.failBatch(run.runId, scan, ref.batch, failureMessage(err));
+        })
+        .catch((err: unknown) => { fatal ??= err; })
+        .finally(() => {
+          run.filesInFlight -= lanes;
+          running--;
+        });
     }
-    if (page.length === 0 || fatal !== undefined) break;
-    if (workflowInfo().continueAsNewSuggested) {
-      await condition(() => running === 0);
-      if (fatal !== undefined) break;
-      await condition(allHandlersFinished);
-      await continueAsNew<(input: TransferRunInput) => Promise<unknown>>({
-        runId: run.runId, heartbeatTimeoutMs: run.heartbeatTimeoutMs, settings: run.settings,
-        cursor: { scan, after: dispatched, batchesDone: run.batchesDone },
-      });
+    // Running batches finish, or stop at their next checkpoint when paused.
+    await condition(() => running === 0);
+    if (fatal !== undefined) throw fatal;
+    if (!run.paused && interruptedFrom === null) return;
+    await run.waitWhilePaused();
+    if (interruptedFrom !== null) {
+      // Batches after the earliest stopped one that did finish hold nothing left to do, so the
+      // ledger's cursor skips them.
+      fetchedAfter = dispatched = Math.min(dispatched, interruptedFrom - 1);
+      page = [];
+      exhausted = false;
+      interruptedFrom = null;
     }
-    await condition(() => run.filesInFlight < run.settings.transfers || fatal !== undefined);
-    if (fatal !== undefined) break;
-    if (!started) {
-      started = true;
-      await onFirstBatch();
-    }
-    const ref = page.shift()!;
-    // Two batches share the lanes while more follow, so one batch's tail never idles the run;
-    // the last batch takes every free lane.
-    const free = run.settings.transfers - run.filesInFlight;
-    const share = page.length > 0 || !exhausted ? Math.max(1, Math.ceil(run.settings.transfers / 2)) : free;
-    const lanes = Math.min(ref.files, share, free);
-    run.filesInFlight += lanes;
-    running++;
-    dispatched = ref.batch;
-    void work(ref, lanes)
-      .catch(async (err: unknown) => {
-        if (isRunFatal(err)) fatal ??= err;
-        else await ledger.failBatch(run.runId, scan, ref.batch, failureMessage(err));
-      })
-      .catch((err: unknown) => { fatal ??= err; })
-      .finally(() => {
-        run.filesInFlight -= lanes;
-        running--;
-        run.batchesDone++;
-      });
   }
-  await condition(() => running === 0);
-  if (fatal !== undefined) throw fatal;
 }
 
 function isRunFatal(err: unknown): boolean {

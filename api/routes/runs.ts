@@ -55,6 +55,21 @@ export function runsRouter(deps: { db: Db; client: Client }): Router {
     await streamReport(deps.db, row.id, format === 'text/csv' ? 'csv' : 'json', req, res);
   });
 
+  /**
+   * Pause: the files in flight stop at their next checkpoint and the run holds no worker until
+   * resumed; it reads `paused` once they have. Resume goes on from there. Both answer at once.
+   */
+  for (const action of ['pause', 'resume'] as const) {
+    r.post(`/:id/${action}`, async (req, res) => {
+      const row = await load(req.params.id);
+      if (terminalRunStates.includes(row.state as RunState)) {
+        throw new ApiError(409, 'run_finished', `run ${row.id} has already ended (${row.state}); there is nothing to ${action}`);
+      }
+      await deps.client.workflow.getHandle(row.workflowId).signal(action);
+      res.status(202).json(runView(row));
+    });
+  }
+
   r.post('/:id/cancel', async (req, res) => {
     const row = await load(req.params.id);
     if (terminalRunStates.includes(row.state as RunState)) {

@@ -1,9 +1,14 @@
 import { ioActivities, ledger } from '../activities.js';
-import type { RunState } from '../runState.js';
+import { interrupted, type RunState } from '../runState.js';
 
 /** Lists both sides into the ledger and diffs them (activities/plan.ts); only totals come back. */
 export async function planPhase(run: RunState): Promise<void> {
   run.phase = 'plan';
   await ledger.markRunState(run.runId, 'planning', 'plan');
-  await ioActivities(run.heartbeatTimeoutMs).planRun(run.runId);
+  const io = ioActivities(run.heartbeatTimeoutMs);
+  // A paused plan stops its listing; resumed, it goes on from the listing's cursor.
+  for (;;) {
+    await run.waitWhilePaused();
+    if ((await run.pausable(() => io.planRun(run.runId))) !== interrupted) return;
+  }
 }

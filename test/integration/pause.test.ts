@@ -1,0 +1,97 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { api, startInProcessKnarr, waitForRun, type InProcessKnarr } from '../support/knarr.js';
+import { expectSameTree } from '../support/tree.js';
+
+const kib = 1024;
+
+/**
+ * Pause and resume through the API on a real worker, PostgreSQL and the Temporal dev server. The
+ * run is paced by its bandwidth limit (128 KiB/s for about 2 MiB), so "mid-run" is certain on
+ * any machine.
+ */
+describe('pause and resume through the API', () => {
+  let k: InProcessKnarr;
+  let dir: string;
+  const suffix = Math.random().toString(36).slice(2, 8);
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'knarr-pause-'));
+    await mkdir(join(dir, 'src/small'), { recursive: true });
+    for (let i = 0; i < 40; i++) await writeFile(join(dir, 'src/small', `f-${i}.bin`), Buffer.alloc(16 * kib, i));
+    await writeFile(join(dir, 'src/large.bin'), Buffer.alloc(1536 * kib, 9));
+    await mkdir(join(dir, 'dst'));
+    k = await startInProcessKnarr({ databaseUrl: inject('databaseUrl') });
+    for (const side of ['src', 'dst']) {
+      const r = await api(k.url, 'POST', '/v1/remotes', { name: `${side}-${suffix}`, type: 'local', config: { root: join(dir, side) } });
+      expect(r.status, JSON.stringify(r.body)).toBe(201);
+    }
+  });
+  afterAll(async () => {
+    await k?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const start = async (out: string) => {
+    const r = await api(k.url, 'POST', '/v1/jobs', {
+      source: `src-${suffix}:`, destination: `dst-${suffix}:${out}`, mode: 'copy',
+      options: { bandwidthLimit: 128 * kib, largeFileThreshold: 1024 * kib, chunkSize: 64 * kib, batchFiles: 10 },
+    });
+    expect(r.status, JSON.stringify(r.body)).toBe(202);
+    return r.body.runId as string;
+  };
+  const poll = async (runId: string, until: (run: any) => boolean, what: string) => {
+    for (let i = 0; i < 600; i++) {
+      const run = (await api(k.url, 'GET', `/v1/runs/${runId}`)).body;
+      if (until(run)) return run;
+      if (['completed', 'completed_with_errors', 'failed', 'cancelled'].includes(run.state)) throw new Error(`the run ended (${JSON.stringify(run)}) before ${what}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`timed out waiting for ${what}`);
+  };
+  const kinds = async (runId: string) => (await api(k.url, 'GET', `/v1/runs/${runId}/events`)).body.events as { kind: string; at: string }[];
+
+  it('a paused run stops moving and holds no worker; resumed, it completes with every file once', async () => {
+    const runId = await start('a');
+    await poll(runId, (r) => r.state === 'copying' && r.bytes.done >= 256 * kib, 'a quarter MiB copied');
+    expect((await api(k.url, 'POST', `/v1/runs/${runId}/pause`)).status).toBe(202);
+    // A second pause changes nothing.
+    expect((await api(k.url, 'POST', `/v1/runs/${runId}/pause`)).status).toBe(202);
+    const paused = await poll(runId, (r) => r.state === 'paused', 'the run to read paused');
+    expect(paused.bytes.done).toBeLessThan(paused.bytes.total);
+
+    const handle = k.client.workflow.getHandle(`run-${runId}`);
+    expect((await handle.describe()).raw.pendingActivities ?? []).toHaveLength(0);
+    await new Promise((r) => setTimeout(r, 2500));
+    const still = (await api(k.url, 'GET', `/v1/runs/${runId}`)).body;
+    expect({ state: still.state, files: still.files.done, bytes: still.bytes.done }).toEqual({ state: 'paused', files: paused.files.done, bytes: paused.bytes.done });
+
+    expect((await api(k.url, 'POST', `/v1/runs/${runId}/resume`)).status).toBe(202);
+    const run = await waitForRun(k.url, runId);
+    expect(run.state, JSON.stringify(run)).toBe('completed');
+    const tree = await expectSameTree(join(dir, 'src'), join(dir, 'dst/a'));
+    expect(run.files).toMatchObject({ done: tree.size, total: tree.size, failed: 0 });
+    expect(run.bytes.done).toBe(run.bytes.total);
+    const events = await kinds(runId);
+    const at = (kind: string) => Date.parse(events.find((e) => e.kind === kind)?.at ?? 'NaN');
+    expect(at('paused')).toBeLessThanOrEqual(at('resumed'));
+    expect(at('resumed')).toBeLessThanOrEqual(at('finished'));
+
+    const late = await api(k.url, 'POST', `/v1/runs/${runId}/pause`);
+    expect(late.status).toBe(409);
+    expect(late.body.error.message).toMatch(/already ended \(completed\)/);
+  });
+
+  it('a paused run can be cancelled, and ends cancelled with its counts', async () => {
+    const runId = await start('b');
+    await poll(runId, (r) => r.state === 'copying' && r.bytes.done > 0, 'the copy to start');
+    await api(k.url, 'POST', `/v1/runs/${runId}/pause`);
+    await poll(runId, (r) => r.state === 'paused', 'the run to read paused');
+    expect((await api(k.url, 'POST', `/v1/runs/${runId}/cancel`)).status).toBe(202);
+    const run = await waitForRun(k.url, runId);
+    expect(run.state).toBe('cancelled');
+    expect(run.files.done).toBeLessThan(run.files.total);
+  });
+});
