@@ -119,12 +119,13 @@ describe('jottacloud token refresh across processes', () => {
     expect(sessions, summary).toHaveLength(1);
     expect(sessions[0].revoked, summary).toBe(false);
     expect(sessions[0].refreshes, summary).toBeGreaterThanOrEqual(Math.floor(DURATION_MS / 1000 / LIFETIME_SEC) - 1);
-    // Every grant the server saw was made by exactly one of the two processes, and each process
-    // also took up tokens the other had stored: the work was shared, not duplicated.
+    // Every grant the server saw was made by exactly one of the two processes, and tokens one
+    // process stored were taken up by the other instead of refreshed again: the work was shared,
+    // not duplicated. Which process wins each refresh is the scheduler's choice (on a loaded
+    // machine one may win them all), so only the sum is certain.
     expect(a.auth.exchanges + b.auth.exchanges, summary).toBe(1);
     expect(a.auth.refreshes + b.auth.refreshes, summary).toBe(stats.refreshGrants);
-    expect(a.auth.adoptedByRead + a.auth.adoptedUnderLock, summary).toBeGreaterThan(0);
-    expect(b.auth.adoptedByRead + b.auth.adoptedUnderLock, summary).toBeGreaterThan(0);
+    expect(a.auth.adoptedByRead + a.auth.adoptedUnderLock + b.auth.adoptedByRead + b.auth.adoptedUnderLock, summary).toBeGreaterThan(0);
     // Both processes did requests with the refreshed tokens.
     const users = new Set(emu.log.filter((l) => l.user?.toLowerCase() === account.toLowerCase() && l.status === 200).map((l) => l.role));
     expect(users.has('jfs')).toBe(true);
