@@ -1,4 +1,4 @@
-import type { BatchRef, BatchScan, RunPhase, RunState } from '../core/run.js';
+import type { BatchRef, BatchScan, RunPhase, RunSettings, RunState } from '../core/run.js';
 import type { ItemState } from '../core/run.js';
 import { failBatch, nextBatches, recountRun } from '../db/queries/ledger.js';
 import { checkSummary } from '../db/queries/check.js';
@@ -18,6 +18,12 @@ export function runActivities(deps: ActivityDeps) {
       } else if (run.state === 'paused' && shown !== 'paused') {
         await addEvent(deps.db, runId, 'resumed', `resumed: ${shown} goes on from where it stopped`);
       }
+    },
+
+    /** Records new limits of a running run, as they take effect. */
+    async noteLimits(runId: string, from: RunSettings, to: RunSettings): Promise<void> {
+      const bw = (b: number | null) => (b ? `${b} bytes/s` : 'unlimited');
+      await addEvent(deps.db, runId, 'limits', `limits changed by request: transfers ${from.transfers} → ${to.transfers}, bandwidth ${bw(from.bandwidthLimit)} → ${bw(to.bandwidthLimit)}; the files in flight went on from their checkpoints with them`, { from, to });
     },
 
     /** The scheduler's next page of batches after `after` for a scan, from the ledger. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { filtersSchema } from './filters.js';
+import { parseSize, UnitError } from './units.js';
 import { parseLocation, LocationError } from './location.js';
 
 export const jobModes = ['copy', 'sync', 'move', 'check'] as const;
@@ -64,3 +65,21 @@ export const createJobSchema = z.strictObject({
   filters: filtersSchema.default({}),
 });
 export type CreateJob = z.infer<typeof createJobSchema>;
+
+/** `POST /v1/runs/{id}/limits`: new limits for a running run. */
+export const runLimitsSchema = z.strictObject({
+  transfers: jobOptionsSchema.shape.transfers.unwrap().optional(),
+  /** Bytes per second, a size such as "10M" (per second), or null for no limit. */
+  bwlimit: z.union([z.number(), z.string(), z.null()]).optional().transform((v, ctx) => {
+    if (v === undefined || v === null) return v;
+    try {
+      const n = parseSize(v);
+      if (n >= 1024) return n;
+      ctx.addIssue({ code: 'custom', message: 'bwlimit is bytes per second, at least 1024 ("1K"); null lifts the limit' });
+    } catch (err) {
+      if (!(err instanceof UnitError)) throw err;
+      ctx.addIssue({ code: 'custom', message: err.message });
+    }
+    return z.NEVER;
+  }),
+}).refine((l) => l.transfers !== undefined || l.bwlimit !== undefined, { message: 'give transfers, bwlimit or both' });

@@ -5,6 +5,8 @@ import type { BatchScan, RunPhase, RunSettings, RunStatus, TransferRunInput } fr
 export const statusQuery = defineQuery<RunStatus>('status');
 export const pauseSignal = defineSignal('pause');
 export const resumeSignal = defineSignal('resume');
+/** New limits for a running run; fields left out stay as they are (the API has checked them). */
+export const setLimitsSignal = defineSignal<[Partial<Pick<RunSettings, 'transfers' | 'bandwidthLimit'>>]>('setLimits');
 
 /** What the run reads while each phase works, to go back to after a pause. */
 const workingState = { plan: 'planning', copy: 'copying', verify: 'verifying', finalize: 'copying', done: 'copying' } as const;
@@ -27,8 +29,10 @@ export class RunState {
   batchesDone: number;
   filesInFlight = 0;
   paused = false;
-  /** The scopes of the activities at work now: a pause cancels them, and they stop at their next checkpoint. */
-  readonly working = new Set<CancellationScope>();
+  /** The scopes of the activities at work now, with whether they are batches: a pause cancels them all, new limits the batches. */
+  readonly working = new Map<CancellationScope, 'plan' | 'batch'>();
+  /** Limits changed since the scheduler last looked: running batches restart with them. */
+  limitsChanged: { from: RunSettings; to: RunSettings } | null = null;
 
   constructor(input: TransferRunInput) {
     this.runId = input.runId;
@@ -40,24 +44,33 @@ export class RunState {
     setHandler(statusQuery, () => this.status());
     setHandler(pauseSignal, () => {
       this.paused = true;
-      for (const scope of this.working) scope.cancel();
+      for (const scope of this.working.keys()) scope.cancel();
     });
     setHandler(resumeSignal, () => {
       this.paused = false;
     });
+    setHandler(setLimitsSignal, (limits) => {
+      const from = this.limitsChanged?.from ?? { ...this.settings };
+      this.settings = { ...this.settings, ...limits };
+      this.limitsChanged = { from, to: { ...this.settings } };
+      // Lanes and the bandwidth limit are fixed for a batch's life: the running batches stop at
+      // their next checkpoint and the scheduler starts them again with the new settings.
+      for (const [scope, kind] of this.working) if (kind === 'batch') scope.cancel();
+    });
   }
 
   /**
-   * Runs one activity call so that a pause can stop it: the call is cancelled (it stops at its
-   * next checkpoint, keeping what it finished) and `interrupted` is returned instead of its result.
+   * Runs one activity call so that a pause (or, for a batch, new limits) can stop it: the call is
+   * cancelled (it stops at its next checkpoint, keeping what it finished) and `interrupted` is
+   * returned instead of its result.
    */
-  async pausable<T>(fn: () => Promise<T>): Promise<T | typeof interrupted> {
+  async pausable<T>(kind: 'plan' | 'batch', fn: () => Promise<T>): Promise<T | typeof interrupted> {
     const scope = new CancellationScope();
-    this.working.add(scope);
+    this.working.set(scope, kind);
     try {
       return await scope.run(fn);
     } catch (err) {
-      if (this.paused && scope.consideredCancelled) return interrupted;
+      if ((this.paused || (kind === 'batch' && this.limitsChanged)) && scope.consideredCancelled) return interrupted;
       throw err;
     } finally {
       this.working.delete(scope);

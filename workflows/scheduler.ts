@@ -12,7 +12,8 @@ const pageSize = 200;
  * the running batches finish and the run continues as new with the cursor.
  *
  * A pause stops the running batches at their next checkpoint and waits; on resume the scan goes
- * on from the earliest stopped batch.
+ * on from the earliest stopped batch. New limits stop them the same way and start them again at
+ * once with the new lanes and bandwidth limit.
  *
  * Failure policy, per batch: a batch whose own attempts gave up (an internal error) has its
  * files marked failed and the scan goes on; a rejected credential or a job that cannot run as
@@ -35,7 +36,7 @@ export async function runScan(
   let interruptedFrom: number | null = null;
 
   for (;;) {
-    while (!run.paused) {
+    while (!run.paused && !run.limitsChanged) {
       if (page.length === 0 && !exhausted) {
         page = await ledger.nextBatches(run.runId, scan, fetchedAfter, pageSize);
         exhausted = page.length < pageSize;
@@ -51,8 +52,8 @@ export async function runScan(
           cursor: { scan, after: dispatched, batchesDone: run.batchesDone },
         });
       }
-      await condition(() => run.paused || run.filesInFlight < run.settings.transfers || fatal !== undefined);
-      if (fatal !== undefined || run.paused) break;
+      await condition(() => run.paused || !!run.limitsChanged || run.filesInFlight < run.settings.transfers || fatal !== undefined);
+      if (fatal !== undefined || run.paused || run.limitsChanged) break;
       if (!started) {
         started = true;
         await onFirstBatch();
@@ -66,7 +67,7 @@ export async function runScan(
       run.filesInFlight += lanes;
       running++;
       dispatched = ref.batch;
-      void run.pausable(() => work(ref, lanes))
+      void run.pausable('batch', () => work(ref, lanes))
         .then((r) => {
           if (r === interrupted) interruptedFrom = Math.min(interruptedFrom ?? ref.batch, ref.batch);
           else run.batchesDone++;
@@ -85,7 +86,12 @@ export async function runScan(
     // Running batches finish, or stop at their next checkpoint when paused.
     await condition(() => running === 0);
     if (fatal !== undefined) throw fatal;
-    if (!run.paused && interruptedFrom === null) return;
+    if (run.limitsChanged) {
+      const { from, to } = run.limitsChanged;
+      run.limitsChanged = null;
+      await ledger.noteLimits(run.runId, from, to);
+    }
+    if (!run.paused && interruptedFrom === null && page.length === 0 && exhausted) return;
     await run.waitWhilePaused();
     if (interruptedFrom !== null) {
       // Batches after the earliest stopped one that did finish hold nothing left to do, so the

@@ -4,7 +4,8 @@ import { itemStates, terminalRunStates, type ItemState, type RunState } from '..
 import { listItems, listedSoFar } from '../../db/queries/ledger.js';
 import type { Db } from '../../db/client.js';
 import { getRun, listEvents, runView } from '../../db/queries/runs.js';
-import { ApiError } from '../errors.js';
+import { ApiError, parseBody } from '../errors.js';
+import { runLimitsSchema } from '../../core/job.js';
 import { streamReport } from '../report.js';
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -69,6 +70,20 @@ export function runsRouter(deps: { db: Db; client: Client }): Router {
       res.status(202).json(runView(row));
     });
   }
+
+  /** New transfers and bandwidth limit for a running run: the running batches go on with them within seconds. */
+  r.post('/:id/limits', async (req, res) => {
+    const limits = parseBody(runLimitsSchema, req.body);
+    const row = await load(req.params.id);
+    if (terminalRunStates.includes(row.state as RunState)) {
+      throw new ApiError(409, 'run_finished', `run ${row.id} has already ended (${row.state}); its limits cannot change`);
+    }
+    await deps.client.workflow.getHandle(row.workflowId).signal('setLimits', {
+      ...(limits.transfers !== undefined ? { transfers: limits.transfers } : {}),
+      ...(limits.bwlimit !== undefined ? { bandwidthLimit: limits.bwlimit } : {}),
+    });
+    res.status(202).json(runView(row));
+  });
 
   r.post('/:id/cancel', async (req, res) => {
     const row = await load(req.params.id);

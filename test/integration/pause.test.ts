@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { statusQuery } from '../../workflows/transferRun.js';
 import { api, startInProcessKnarr, waitForRun, type InProcessKnarr } from '../support/knarr.js';
 import { expectSameTree } from '../support/tree.js';
 
@@ -93,5 +94,48 @@ describe('pause and resume through the API', () => {
     const run = await waitForRun(k.url, runId);
     expect(run.state).toBe('cancelled');
     expect(run.files.done).toBeLessThan(run.files.total);
+  });
+
+  it('limits change on a running run: transfers lowered and raised, the bandwidth limit lifted, each in the events', async () => {
+    const runId = await start('c');
+    await poll(runId, (r) => r.state === 'copying' && r.bytes.done > 0, 'the copy to start');
+    const handle = k.client.workflow.getHandle(`run-${runId}`);
+    expect((await api(k.url, 'POST', `/v1/runs/${runId}/limits`, { transfers: 1 })).status).toBe(202);
+    // Once the running batches restarted with one lane, never more than one file is in flight.
+    let status = await handle.query(statusQuery);
+    for (let i = 0; i < 300 && !(status.settings.transfers === 1 && status.filesInFlight <= 1); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      status = await handle.query(statusQuery);
+    }
+    expect(status.settings.transfers).toBe(1);
+    for (let i = 0; i < 10; i++) {
+      expect((await handle.query(statusQuery)).filesInFlight).toBeLessThanOrEqual(1);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect((await api(k.url, 'POST', `/v1/runs/${runId}/limits`, { transfers: 6, bwlimit: null })).status).toBe(202);
+    const run = await waitForRun(k.url, runId);
+    expect(run.state, JSON.stringify(run)).toBe('completed');
+    await expectSameTree(join(dir, 'src'), join(dir, 'dst/c'));
+    const limits = (await kinds(runId)).filter((e) => e.kind === 'limits') as unknown as { data: { to: { transfers: number; bandwidthLimit: number | null } } }[];
+    expect(limits.map((e) => e.data.to)).toEqual(expect.arrayContaining([
+      expect.objectContaining({ transfers: 1, bandwidthLimit: 128 * kib }),
+      expect.objectContaining({ transfers: 6, bandwidthLimit: null }),
+    ]));
+    // Batches started after the second change ran without a bandwidth limit.
+    const history = await handle.fetchHistory();
+    const inputs = (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'copyBatch')
+      .map((e) => JSON.parse(Buffer.from(e.activityTaskScheduledEventAttributes!.input!.payloads![0].data!).toString()) as { settings: { bandwidthLimit: number | null } });
+    expect(inputs.at(-1)!.settings.bandwidthLimit).toBeNull();
+  });
+
+  it.each([
+    [{}, /give transfers, bwlimit or both/],
+    [{ transfers: 0 }, /transfers/],
+    [{ bwlimit: '10X' }, /not a size/],
+    [{ bwlimit: 10 }, /at least 1024/],
+  ])('refuses limits %j with a 400 that says why', async (body, message) => {
+    const r = await api(k.url, 'POST', `/v1/runs/${crypto.randomUUID()}/limits`, body);
+    expect(r.status, JSON.stringify(r.body)).toBe(400);
+    expect(r.body.error.message).toMatch(message);
   });
 });

@@ -9,6 +9,6 @@ export async function planPhase(run: RunState): Promise<void> {
   // A paused plan stops its listing; resumed, it goes on from the listing's cursor.
   for (;;) {
     await run.waitWhilePaused();
-    if ((await run.pausable(() => io.planRun(run.runId))) !== interrupted) return;
+    if ((await run.pausable('plan', () => io.planRun(run.runId))) !== interrupted) return;
   }
 }
