@@ -3,7 +3,7 @@ import { ConnectorError } from '../connectors/errors.js';
 import type { HashType } from '../core/entry.js';
 import { jobOptionsSchema, type JobOptions } from '../core/job.js';
 import { checkSummary, insertCheckItems } from '../db/queries/check.js';
-import { diffIntoItems, type PlanTotals } from '../db/queries/ledger.js';
+import { diffIntoItems, insertRetryItems, type PlanTotals } from '../db/queries/ledger.js';
 import { compileFilter } from '../engine/filter.js';
 import { listSide } from '../engine/plan.js';
 import { addEvent, getRunWithJob } from '../db/queries/runs.js';
@@ -14,6 +14,19 @@ import { toActivityFailure } from './failures.js';
 
 export function planActivities(deps: ActivityDeps, worker: WorkerState) {
   return {
+    /** A retry's plan: the failed files of `fromRunId`, batched; nothing is listed. */
+    async planRetry(runId: string, fromRunId: string): Promise<PlanTotals> {
+      try {
+        const { job } = await getRunWithJob(deps.db, runId);
+        const options = jobOptionsSchema.parse(job.options);
+        const totals = await insertRetryItems(deps.db, runId, fromRunId, options);
+        await addEvent(deps.db, runId, 'plan', `retry of run ${fromRunId}: ${totals.filesTotal} files (${totals.bytesTotal} bytes) that failed there are copied again`, { ...totals, retryOf: fromRunId });
+        return totals;
+      } catch (err) {
+        throw toActivityFailure(err, 'planning the retry');
+      }
+    },
+
     /**
      * Enumerates both sides into `entries`, page by page, then diffs them into the ledger in SQL.
      * A retry resumes the listing from its cursor in `entries` (engine/plan.ts).

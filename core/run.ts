@@ -83,6 +83,8 @@ export interface TransferRunInput {
   settings: RunSettings;
   /** Set when the run continued as new part-way through. */
   cursor?: RunCursor;
+  /** A retry: the run whose failed files this one copies again, instead of listing. */
+  retryOf?: string;
 }
 
 /** One batch activity's input. */

@@ -23,6 +23,7 @@ export const interrupted = Symbol('interrupted by a pause');
 export class RunState {
   readonly runId: string;
   readonly heartbeatTimeoutMs: number;
+  readonly retryOf: string | undefined;
   settings: RunSettings;
   phase: RunPhase;
   scan: BatchScan | null = null;
@@ -37,6 +38,7 @@ export class RunState {
   constructor(input: TransferRunInput) {
     this.runId = input.runId;
     this.heartbeatTimeoutMs = input.heartbeatTimeoutMs;
+    this.retryOf = input.retryOf;
     this.settings = { ...input.settings };
     this.phase = input.cursor ? (input.cursor.scan.endsWith('verify') ? 'verify' : 'copy') : 'plan';
     this.scan = input.cursor?.scan ?? null;

@@ -1,16 +1,16 @@
 import type { Client } from '@temporalio/client';
 import { Router } from 'express';
-import { itemStates, terminalRunStates, type ItemState, type RunState } from '../../core/run.js';
-import { listItems, listedSoFar } from '../../db/queries/ledger.js';
+import { itemStates, runWorkflowId, terminalRunStates, type ItemState, type RunState, type TransferRunInput } from '../../core/run.js';
+import { listItems, listedSoFar, retryableFiles } from '../../db/queries/ledger.js';
 import type { Db } from '../../db/client.js';
-import { getRun, listEvents, runView } from '../../db/queries/runs.js';
+import { getRun, getRunWithJob, insertRun, listEvents, runView, setRunState } from '../../db/queries/runs.js';
 import { ApiError, parseBody } from '../errors.js';
-import { runLimitsSchema } from '../../core/job.js';
+import { jobOptionsSchema, runLimitsSchema } from '../../core/job.js';
 import { streamReport } from '../report.js';
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export function runsRouter(deps: { db: Db; client: Client }): Router {
+export function runsRouter(deps: { db: Db; client: Client; taskQueue: string; heartbeatTimeoutMs: number }): Router {
   const r = Router();
 
   const load = async (id: string) => {
@@ -83,6 +83,31 @@ export function runsRouter(deps: { db: Db; client: Client }): Router {
       ...(limits.bwlimit !== undefined ? { bandwidthLimit: limits.bwlimit } : {}),
     });
     res.status(202).json(runView(row));
+  });
+
+  /** A new run of the same job over only the files this one failed to copy. */
+  r.post('/:id/retry', async (req, res) => {
+    const row = await load(req.params.id);
+    if (!terminalRunStates.includes(row.state as RunState)) {
+      throw new ApiError(409, 'run_not_finished', `run ${row.id} is still ${row.state}; retry it once it has ended`);
+    }
+    const { job } = await getRunWithJob(deps.db, row.id);
+    if (job.mode !== 'copy') throw new ApiError(422, 'nothing_to_retry', `retry copies a copy run's failed files again; run ${row.id} is a ${job.mode} run`);
+    const files = await retryableFiles(deps.db, row.id);
+    if (files === 0) throw new ApiError(422, 'nothing_to_retry', `run ${row.id} has no failed files to copy again`);
+    const options = jobOptionsSchema.parse(job.options);
+    const run = await insertRun(deps.db, job.id, runWorkflowId);
+    const input: TransferRunInput = {
+      runId: run.id, heartbeatTimeoutMs: deps.heartbeatTimeoutMs, retryOf: row.id,
+      settings: { transfers: options.transfers, verify: options.verify, bandwidthLimit: options.bandwidthLimit ?? null },
+    };
+    try {
+      await deps.client.workflow.start('transferRun', { taskQueue: deps.taskQueue, workflowId: run.workflowId, args: [input] });
+    } catch (err) {
+      await setRunState(deps.db, run.id, 'failed', 'plan', { error: 'could not start the run workflow', finishedAt: new Date() });
+      throw err;
+    }
+    res.status(202).location(`/v1/runs/${run.id}`).json({ jobId: job.id, runId: run.id, retryOf: row.id, files });
   });
 
   r.post('/:id/cancel', async (req, res) => {

@@ -195,6 +195,34 @@ async function insertItems(db: Db, runId: string, rules: PlanRules): Promise<voi
 }
 
 /**
+ * A retry's plan: the files an earlier run of the same job failed to copy, nothing listed again.
+ * They are batched as a fresh plan would batch them and start from zero (the retry is for files
+ * whose cause was fixed: a source file restored, a permission given back).
+ */
+export async function insertRetryItems(db: Db, runId: string, fromRunId: string, rules: Pick<PlanRules, 'largeFileThreshold' | 'batchFiles' | 'batchBytes'>): Promise<PlanTotals> {
+  const [done] = await queryRows<{ one: number }>(db, sql`SELECT 1 AS one FROM items WHERE run_id = ${runId} LIMIT 1`);
+  if (!done) {
+    await db.execute(sql`
+      INSERT INTO items (run_id, path, action, state, size, mtime_ms, src_hashes, large, batch, check_first, dst_path)
+      WITH ranked AS (
+        SELECT i.path, i.size, i.mtime_ms, i.src_hashes, i.check_first, i.dst_path,
+          CASE WHEN i.size >= ${rules.largeFileThreshold} THEN 1 ELSE 2 END AS class
+        FROM items i WHERE i.run_id = ${fromRunId} AND i.action = 'copy' AND i.state = 'failed'
+      )${batchCtes(rules)}
+      SELECT ${runId}::uuid, b.path, 'copy', 'pending', b.size, b.mtime_ms, b.src_hashes, b.class = 1, b.batch, b.check_first, b.dst_path
+      FROM batched b
+      ON CONFLICT (run_id, path) DO NOTHING`);
+  }
+  return planTotals(db, runId);
+}
+
+/** Files of a copy run that failed and a retry would copy again. */
+export async function retryableFiles(db: Db, runId: string): Promise<number> {
+  const [r] = await queryRows<{ n: number }>(db, sql`SELECT count(*)::int AS n FROM items WHERE run_id = ${runId} AND action = 'copy' AND state = 'failed'`);
+  return r?.n ?? 0;
+}
+
+/**
  * The batching shared by every plan statement: from a CTE `ranked` with `path`, `size` and
  * `class` (0: no batch, 1: large, 2: small), the CTE `batched` adds each file's `batch`. Every
  * large file is a batch of its own, first (they take longest); small files share batches of at

@@ -23,6 +23,13 @@ export async function insertJobAndRun(
   });
 }
 
+/** A new run of an existing job (a retry): same job, fresh counters. */
+export async function insertRun(db: Db, jobId: string, workflowIdOf: (runId: string) => string): Promise<RunRow> {
+  const runId = crypto.randomUUID();
+  const [row] = await db.insert(runs).values({ id: runId, jobId, workflowId: workflowIdOf(runId) }).returning();
+  return row;
+}
+
 export async function getRun(db: Db, runId: string): Promise<RunRow | undefined> {
   const [row] = await db.select().from(runs).where(eq(runs.id, runId));
   return row;
