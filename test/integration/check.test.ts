@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { jobOptionsSchema } from '../../core/job.js';
 import { queryRows } from '../../db/client.js';
@@ -12,7 +12,7 @@ import { insertEntries } from '../../db/queries/ledger.js';
 import { insertRemote } from '../../db/queries/remotes.js';
 import { insertJobAndRun } from '../../db/queries/runs.js';
 import { findRclone } from '../fakes/jottacloud/rclone.js';
-import { api, startInProcessKnarr, waitForRun, type InProcessKnarr } from '../support/knarr.js';
+import { api, knarrWithLocalRemotes, waitForRun, type InProcessKnarr } from '../support/knarr.js';
 import { describeTree } from '../support/tree.js';
 
 const execFileP = promisify(execFile);
@@ -54,11 +54,7 @@ for (const db of ['postgres', 'pglite'] as const) describe(`check mode through t
         await utimes(file, t0, t0);
       }
     }
-    k = await startInProcessKnarr(db === 'postgres' ? { databaseUrl: inject('databaseUrl') } : { dataDir: join(dir, 'data') });
-    for (const side of ['src', 'dst']) {
-      const r = await api(k.url, 'POST', '/v1/remotes', { name: `${side}-${suffix}`, type: 'local', config: { root: join(dir, side) } });
-      expect(r.status, JSON.stringify(r.body)).toBe(201);
-    }
+    k = await knarrWithLocalRemotes(dir, suffix, db);
   });
   afterAll(async () => {
     await k?.stop();

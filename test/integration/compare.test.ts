@@ -2,13 +2,13 @@ import { sql } from 'drizzle-orm';
 import { cp, mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jobOptionsSchema } from '../../core/job.js';
 import { queryRows } from '../../db/client.js';
 import { diffIntoItems, insertEntries } from '../../db/queries/ledger.js';
 import { insertRemote } from '../../db/queries/remotes.js';
 import { insertJobAndRun } from '../../db/queries/runs.js';
-import { api, startInProcessKnarr, waitForRun, type InProcessKnarr } from '../support/knarr.js';
+import { api, knarrWithLocalRemotes, waitForRun, type InProcessKnarr } from '../support/knarr.js';
 import { describeTree, expectSameTree } from '../support/tree.js';
 
 const t0 = new Date(Date.UTC(2026, 0, 1));
@@ -30,12 +30,7 @@ for (const db of ['postgres', 'pglite'] as const) describe(`compare modes throug
       await writeFile(join(dir, 'src', name), body);
       await utimes(join(dir, 'src', name), t0, t0);
     }
-    k = await startInProcessKnarr(db === 'postgres' ? { databaseUrl: inject('databaseUrl') } : { dataDir: join(dir, 'data') });
-    for (const side of ['src', 'dst']) {
-      await mkdir(join(dir, side), { recursive: true });
-      const r = await api(k.url, 'POST', '/v1/remotes', { name: `${side}-${suffix}`, type: 'local', config: { root: join(dir, side) } });
-      expect(r.status, JSON.stringify(r.body)).toBe(201);
-    }
+    k = await knarrWithLocalRemotes(dir, suffix, db);
     const first = await api(k.url, 'POST', '/v1/jobs', { source: `src-${suffix}:`, destination: `dst-${suffix}:base`, mode: 'copy' });
     expect((await waitForRun(k.url, first.body.runId)).state).toBe('completed');
     for (const mode of ['size_mtime', 'size_only', 'checksum']) {
@@ -136,12 +131,8 @@ for (const db of ['postgres', 'pglite'] as const) describe(`conflict policies th
       await writeFile(join(dir, 'src', name), body);
       await utimes(join(dir, 'src', name), at(h), at(h));
     }
-    k = await startInProcessKnarr(db === 'postgres' ? { databaseUrl: inject('databaseUrl') } : { dataDir: join(dir, 'data') });
     for (const policy of ['overwrite', 'skip', 'newer', 'rename']) await cp(join(dir, 'base'), join(dir, 'dst', policy), { recursive: true, preserveTimestamps: true });
-    for (const side of ['src', 'dst']) {
-      const r = await api(k.url, 'POST', '/v1/remotes', { name: `${side}-${suffix}`, type: 'local', config: { root: join(dir, side) } });
-      expect(r.status, JSON.stringify(r.body)).toBe(201);
-    }
+    k = await knarrWithLocalRemotes(dir, suffix, db);
   });
   afterAll(async () => {
     await k?.stop();

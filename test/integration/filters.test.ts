@@ -1,14 +1,14 @@
 import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { jobOptionsSchema } from '../../core/job.js';
 import { queryRows } from '../../db/client.js';
 import { diffIntoItems, insertEntries } from '../../db/queries/ledger.js';
 import { insertRemote } from '../../db/queries/remotes.js';
 import { insertJobAndRun } from '../../db/queries/runs.js';
-import { api, startInProcessKnarr, waitForRun, type InProcessKnarr } from '../support/knarr.js';
+import { api, knarrWithLocalRemotes, waitForRun, type InProcessKnarr } from '../support/knarr.js';
 import { describeTree } from '../support/tree.js';
 
 const day = 86_400_000;
@@ -49,12 +49,7 @@ describe('job filters through the API', () => {
       const t = new Date(now - ageDays * day - 60_000);
       await utimes(file, t, t);
     }
-    await mkdir(join(dir, 'dst'));
-    k = await startInProcessKnarr({ databaseUrl: inject('databaseUrl') });
-    for (const side of ['src', 'dst']) {
-      const r = await api(k.url, 'POST', '/v1/remotes', { name: `${side}-${suffix}`, type: 'local', config: { root: join(dir, side) } });
-      expect(r.status, JSON.stringify(r.body)).toBe(201);
-    }
+    k = await knarrWithLocalRemotes(dir, suffix);
   });
   afterAll(async () => {
     await k?.stop();

@@ -1,9 +1,9 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { statusQuery } from '../../workflows/transferRun.js';
-import { api, startInProcessKnarr, waitForRun, type InProcessKnarr } from '../support/knarr.js';
+import { api, knarrWithLocalRemotes, waitForRun, type InProcessKnarr } from '../support/knarr.js';
 import { expectSameTree } from '../support/tree.js';
 
 const kib = 1024;
@@ -23,12 +23,7 @@ describe('pause and resume through the API', () => {
     await mkdir(join(dir, 'src/small'), { recursive: true });
     for (let i = 0; i < 40; i++) await writeFile(join(dir, 'src/small', `f-${i}.bin`), Buffer.alloc(16 * kib, i));
     await writeFile(join(dir, 'src/large.bin'), Buffer.alloc(1536 * kib, 9));
-    await mkdir(join(dir, 'dst'));
-    k = await startInProcessKnarr({ databaseUrl: inject('databaseUrl') });
-    for (const side of ['src', 'dst']) {
-      const r = await api(k.url, 'POST', '/v1/remotes', { name: `${side}-${suffix}`, type: 'local', config: { root: join(dir, side) } });
-      expect(r.status, JSON.stringify(r.body)).toBe(201);
-    }
+    k = await knarrWithLocalRemotes(dir, suffix);
   });
   afterAll(async () => {
     await k?.stop();

@@ -2,7 +2,9 @@ import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/wo
 import { Client, Connection } from '@temporalio/client';
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
-import { inject } from 'vitest';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { expect, inject } from 'vitest';
 import { createApp } from '../../api/app.js';
 import { openDatabase, type OpenedDatabase } from '../../db/client.js';
 import { CredentialCipher } from '../../db/credentials.js';
@@ -83,4 +85,19 @@ export async function waitForRun(base: string, runId: string, timeoutMs = 300_00
     if (Date.now() > deadline) throw new Error(`run ${runId} did not get there in ${timeoutMs} ms: ${JSON.stringify(r.body)}`);
     await new Promise((res) => setTimeout(res, 250));
   }
+}
+
+/**
+ * The setup of most API tests on local trees: a knarr in this process on PostgreSQL (the suite's
+ * database) or PGlite (under `dir/data`), with two local remotes, `src-<suffix>` on `dir/src`
+ * and `dst-<suffix>` on `dir/dst` (made if missing).
+ */
+export async function knarrWithLocalRemotes(dir: string, suffix: string, db: 'postgres' | 'pglite' = 'postgres'): Promise<InProcessKnarr> {
+  const k = await startInProcessKnarr(db === 'postgres' ? { databaseUrl: inject('databaseUrl') } : { dataDir: join(dir, 'data') });
+  for (const side of ['src', 'dst']) {
+    await mkdir(join(dir, side), { recursive: true });
+    const r = await api(k.url, 'POST', '/v1/remotes', { name: `${side}-${suffix}`, type: 'local', config: { root: join(dir, side) } });
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+  }
+  return k;
 }
