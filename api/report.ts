@@ -1,4 +1,4 @@
-import type { Request, Response } from 'express';
+import type { Response } from 'express';
 import type { Hashes } from '../core/entry.js';
 import type { Db } from '../db/client.js';
 import { listItems, type ItemRow } from '../db/queries/ledger.js';
@@ -40,9 +40,11 @@ function csvField(v: string | number | null): string {
  * time and waiting for the client to take each: memory stays flat on a million-file run. A
  * client that goes away stops the reading.
  */
-export async function streamReport(db: Db, runId: string, format: 'json' | 'csv', req: Request, res: Response): Promise<void> {
+export async function streamReport(db: Db, runId: string, format: 'json' | 'csv', res: Response): Promise<void> {
+  // The response's close, not the request's: a GET's request closes as soon as its empty body
+  // is read, which would stop the report after its first page.
   let gone = false;
-  req.on('close', () => { gone = true; });
+  res.on('close', () => { gone = true; });
   const write = async (chunk: string) => {
     if (!res.write(chunk)) await new Promise<void>((resolve) => { res.once('drain', resolve); res.once('close', resolve); });
   };

@@ -2,14 +2,14 @@ import type { Client } from '@temporalio/client';
 import { Router } from 'express';
 import { createJobSchema, supportedJobModes } from '../../core/job.js';
 import { parseLocation, type Location } from '../../core/location.js';
-import { runWorkflowId, type TransferRunInput } from '../../core/run.js';
+import { runWorkflowId } from '../../core/run.js';
 import type { Db } from '../../db/client.js';
 import { findRemoteByName, type RemoteRow } from '../../db/queries/remotes.js';
 import type { ProbeResult } from '../../core/remote.js';
-import { insertJobAndRun, setRunState } from '../../db/queries/runs.js';
-import type { transferRun } from '../../workflows/transferRun.js';
+import { insertJobAndRun } from '../../db/queries/runs.js';
 import { ApiError, parseBody } from '../errors.js';
 import type { Probe } from '../probe.js';
+import { startRun } from '../startRun.js';
 
 export interface JobsDeps {
   db: Db;
@@ -48,17 +48,7 @@ export function jobsRouter(deps: JobsDeps): Router {
       sourceRemoteId: src.id, sourcePath: source.path, destRemoteId: dst.id, destPath: destination.path,
       mode: body.mode, options: body.options, filters: body.filters,
     }, runWorkflowId);
-    const input: TransferRunInput = {
-      runId: run.id,
-      heartbeatTimeoutMs: deps.heartbeatTimeoutMs,
-      settings: { transfers: body.options.transfers, verify: body.options.verify, bandwidthLimit: body.options.bandwidthLimit ?? null },
-    };
-    try {
-      await deps.client.workflow.start<typeof transferRun>('transferRun', { taskQueue: deps.taskQueue, workflowId: run.workflowId, args: [input] });
-    } catch (err) {
-      await setRunState(deps.db, run.id, 'failed', 'plan', { error: 'could not start the run workflow', finishedAt: new Date() });
-      throw err;
-    }
+    await startRun(deps, run, body.options);
     res.status(202).location(`/v1/runs/${run.id}`).json({ jobId: job.id, runId: run.id });
   });
 

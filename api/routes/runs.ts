@@ -1,16 +1,15 @@
-import type { Client } from '@temporalio/client';
 import { Router } from 'express';
-import { itemStates, runWorkflowId, terminalRunStates, type ItemState, type RunState, type TransferRunInput } from '../../core/run.js';
+import { itemStates, runWorkflowId, terminalRunStates, type ItemState, type RunState } from '../../core/run.js';
 import { listItems, listedSoFar, retryableFiles } from '../../db/queries/ledger.js';
-import type { Db } from '../../db/client.js';
-import { getRun, getRunWithJob, insertRun, listEvents, runView, setRunState } from '../../db/queries/runs.js';
+import { getRun, getRunWithJob, insertRun, listEvents, runView } from '../../db/queries/runs.js';
 import { ApiError, parseBody } from '../errors.js';
 import { jobOptionsSchema, runLimitsSchema } from '../../core/job.js';
 import { streamReport } from '../report.js';
+import { startRun, type StartRunDeps } from '../startRun.js';
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export function runsRouter(deps: { db: Db; client: Client; taskQueue: string; heartbeatTimeoutMs: number }): Router {
+export function runsRouter(deps: StartRunDeps): Router {
   const r = Router();
 
   const load = async (id: string) => {
@@ -53,7 +52,7 @@ export function runsRouter(deps: { db: Db; client: Client; taskQueue: string; he
     const row = await load(req.params.id);
     const format = req.accepts(['application/json', 'text/csv']);
     if (!format) throw new ApiError(406, 'not_acceptable', 'the report is application/json or text/csv: ask for one in the Accept header');
-    await streamReport(deps.db, row.id, format === 'text/csv' ? 'csv' : 'json', req, res);
+    await streamReport(deps.db, row.id, format === 'text/csv' ? 'csv' : 'json', res);
   });
 
   /**
@@ -95,18 +94,8 @@ export function runsRouter(deps: { db: Db; client: Client; taskQueue: string; he
     if (job.mode !== 'copy') throw new ApiError(422, 'nothing_to_retry', `retry copies a copy run's failed files again; run ${row.id} is a ${job.mode} run`);
     const files = await retryableFiles(deps.db, row.id);
     if (files === 0) throw new ApiError(422, 'nothing_to_retry', `run ${row.id} has no failed files to copy again`);
-    const options = jobOptionsSchema.parse(job.options);
     const run = await insertRun(deps.db, job.id, runWorkflowId);
-    const input: TransferRunInput = {
-      runId: run.id, heartbeatTimeoutMs: deps.heartbeatTimeoutMs, retryOf: row.id,
-      settings: { transfers: options.transfers, verify: options.verify, bandwidthLimit: options.bandwidthLimit ?? null },
-    };
-    try {
-      await deps.client.workflow.start('transferRun', { taskQueue: deps.taskQueue, workflowId: run.workflowId, args: [input] });
-    } catch (err) {
-      await setRunState(deps.db, run.id, 'failed', 'plan', { error: 'could not start the run workflow', finishedAt: new Date() });
-      throw err;
-    }
+    await startRun(deps, run, jobOptionsSchema.parse(job.options), { retryOf: row.id });
     res.status(202).location(`/v1/runs/${run.id}`).json({ jobId: job.id, runId: run.id, retryOf: row.id, files });
   });
 

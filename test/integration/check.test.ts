@@ -132,4 +132,22 @@ for (const db of ['postgres', 'pglite'] as const) describe(`check mode through t
     ]);
     expect(await checkSummary(k.database.db, run.id)).toEqual({ match: 2, differ: 1, missing_on_dst: 0, missing_on_src: 1 });
   });
+
+  it('the report streams every row of a run larger than one page, as JSON and as CSV', async () => {
+    const r = await insertRemote(k.database.db, { name: `many-${suffix}`, type: 'local', config: { root: dir }, credentials: null });
+    const { run } = await insertJobAndRun(k.database.db, {
+      sourceRemoteId: r.id, sourcePath: 'src', destRemoteId: r.id, destPath: 'dst', mode: 'check', options: jobOptionsSchema.parse({}), filters: {},
+    }, (id) => `run-${id}`);
+    const n = 2_500;
+    const names = Array.from({ length: n }, (_, i) => `d/f-${String(i).padStart(5, '0')}, "q".txt`);
+    await insertEntries(k.database.db, run.id, 'src', names.map((path) => ({ path, isDir: false, size: 1, mtimeMs: 1, hashes: {} })));
+    await insertCheckItems(k.database.db, run.id, { largeFileThreshold: 1 << 30, batchFiles: 100, batchBytes: 1 << 30, caseInsensitive: false, listedHash: null, download: false, sizeOnly: false });
+    const json = await (await fetch(`${k.url}/v1/runs/${run.id}/report`, { headers: { accept: 'application/json' } })).json() as { rows: { path: string; action: string }[] };
+    expect(json.rows.map((x) => x.path)).toEqual(names);
+    expect(new Set(json.rows.map((x) => x.action))).toEqual(new Set(['missing_on_dst']));
+    const csv = (await (await fetch(`${k.url}/v1/runs/${run.id}/report`, { headers: { accept: 'text/csv' } })).text()).trimEnd().split('\r\n');
+    expect(csv).toHaveLength(n + 1);
+    // Commas and quotes in names are quoted as RFC 4180 says.
+    expect(csv[n]).toBe(`"d/f-02499, ""q"".txt",missing_on_dst,checked,1,,,,`);
+  });
 });
