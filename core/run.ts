@@ -7,6 +7,16 @@ export const runStates = [
   'verifying',
   /** Stopped by request, holding no worker, until resumed (POST /v1/runs/{id}/resume). */
   'paused',
+  /** Planned, holding no worker: a dry run, or a sync that would delete, waits for POST /v1/runs/{id}/approve with the plan's digest. */
+  'awaiting_approval',
+  /** sync deleting destination files the source no longer has (after approval, once the copy had no errors). */
+  'deleting',
+  /** The provider asked to slow down (429, 503, a daily quota): the run goes on by itself at `waiting.until`. */
+  'throttled',
+  /** A remote rejected its credentials: the run waits for PUT /v1/remotes/{name}/credentials, then goes on where it stopped. */
+  'needs_reconnect',
+  /** Something only the user can fix (the destination is full): the run waits for POST /v1/runs/{id}/resume. */
+  'needs_attention',
   'completed',
   'completed_with_errors',
   'failed',
@@ -23,14 +33,40 @@ export type RunPhase = (typeof runPhases)[number];
  * check mode's verdicts: `match`, `differ`, `missing_on_dst`, `missing_on_src`, and `check` for a
  * file still to be read and hashed on both sides.
  */
-export const itemActions = ['copy', 'skip', 'conflict', 'match', 'differ', 'missing_on_dst', 'missing_on_src', 'check'] as const;
+export const itemActions = ['copy', 'skip', 'conflict', 'delete', 'move', 'match', 'differ', 'missing_on_dst', 'missing_on_src', 'check'] as const;
 /** The verdicts a check run reports. */
 export const checkVerdicts = ['match', 'differ', 'missing_on_dst', 'missing_on_src'] as const;
 export type CheckVerdict = (typeof checkVerdicts)[number];
 export type ItemAction = (typeof itemActions)[number];
-/** `checked`: compared by a check run (its action says how it came out). */
-export const itemStates = ['pending', 'copying', 'copied', 'verified', 'skipped', 'checked', 'failed'] as const;
+/**
+ * `checked`: compared by a check run (its action says how it came out). `deleted`: a sync's
+ * destination-only file, gone to the trash or to backupDir. `moved`: a rename done on the
+ * destination (action=move), or in move mode a verified copy whose source was then deleted.
+ */
+export const itemStates = ['pending', 'copying', 'copied', 'verified', 'skipped', 'checked', 'deleted', 'moved', 'failed'] as const;
 export type ItemState = (typeof itemStates)[number];
+
+/** Why a run waits, and until when if it knows (a throttle's Retry-After). */
+export interface RunWaiting {
+  reason: string;
+  /** ISO time the run expects to go on by itself; null when it waits for the user. */
+  until: string | null;
+  /** The remote's name the wait is about, when it is about one. */
+  remote: string | null;
+}
+
+export const planGroups = ['copy', 'overwrite', 'delete', 'move', 'skip'] as const;
+export type PlanGroup = (typeof planGroups)[number];
+
+/** A run's plan as stored and shown: what each group holds, its first paths, and a digest over every planned file. */
+export interface RunPlan {
+  digest: string;
+  /** When the plan was made: approval of an older plan than options.planMaxAge is refused. */
+  plannedAt: string;
+  groups: Record<PlanGroup, { files: number; bytes: number; first: string[] }>;
+  /** The source's top level as listed, to tell at approval whether the source changed since (cheaply). */
+  sourceStamp: string;
+}
 
 /** The run as the API shows it. */
 export interface RunView {
@@ -38,8 +74,13 @@ export interface RunView {
   jobId: string;
   state: RunState;
   phase: RunPhase;
-  files: { done: number; total: number; failed: number; skipped: number; deduplicated: number };
-  bytes: { done: number; total: number };
+  files: { done: number; total: number; failed: number; skipped: number; deduplicated: number; moved: number; deleted: number };
+  /** `sent`: bytes actually read from the source and written to the destination (server-side moves and copies send none). */
+  bytes: { done: number; total: number; sent: number };
+  /** Why the run waits (throttled, needs_reconnect, needs_attention), or null. */
+  waiting: RunWaiting | null;
+  /** The stored plan (a dry run, a sync with deletes): digest and groups; null until planned, or when none is kept. */
+  plan: RunPlan | null;
   speedBytesPerSec: number | null;
   etaSeconds: number | null;
   error: string | null;

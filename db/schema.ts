@@ -3,7 +3,7 @@ import { bigint, bigserial, boolean, customType, index, integer, jsonb, pgTable,
 import type { Hashes } from '../core/entry.js';
 import type { JobFilters } from '../core/filters.js';
 import type { JobOptions } from '../core/job.js';
-import type { ItemAction } from '../core/run.js';
+import type { ItemAction, RunPlan, RunWaiting } from '../core/run.js';
 
 /** postgres.js returns bytea as a Buffer, PGlite as a plain Uint8Array: hand back a Buffer from both. */
 const bytea = customType<{ data: Buffer; driverData: Uint8Array }>({
@@ -55,6 +55,16 @@ export const runs = pgTable('runs', {
   bytesTotal: bytes('bytes_total').notNull().default(0),
   bytesDone: bytes('bytes_done').notNull().default(0),
   batchCount: integer('batch_count').notNull().default(0),
+  /** Bytes read from the source and written to the destination; server-side moves and copies send none. */
+  bytesSent: bytes('bytes_sent').notNull().default(0),
+  /** Files moved: sync's renames done on the destination, move mode's sources deleted after their copy verified. */
+  filesMoved: integer('files_moved').notNull().default(0),
+  /** Files deleted from the destination by sync (to the trash, or to backupDir). */
+  filesDeleted: integer('files_deleted').notNull().default(0),
+  /** The stored plan of a dry run or a sync with deletes: its digest and groups (core/run.ts RunPlan). */
+  plan: jsonb('plan').$type<RunPlan>(),
+  /** Why the run waits, while it does (throttled, needs_reconnect, needs_attention): core/run.ts RunWaiting. */
+  waiting: jsonb('waiting').$type<RunWaiting>(),
   error: text('error'),
   startedAt: timestamp('started_at', { withTimezone: true }).notNull().defaultNow(),
   /** When bytes started moving: the base of speed and ETA. */
@@ -96,6 +106,10 @@ export const items = pgTable('items', {
   checkFirst: boolean('check_first').notNull().default(false),
   /** Where the file goes when not to `path` (conflict=rename keeps both); relative to the job's destination. */
   dstPath: text('dst_path'),
+  /** action=move: the destination file moved server-side to `path` instead of uploading it again (a rename at the source). */
+  fromPath: text('from_path'),
+  /** action=copy over a destination file that differs: the plan's `overwrite` group (backupDir keeps the old one). */
+  replaces: boolean('replaces').notNull().default(false),
   size: bytes('size').notNull(),
   mtimeMs: bytes('mtime_ms').notNull(),
   bytesDone: bytes('bytes_done').notNull().default(0),
