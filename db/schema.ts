@@ -108,6 +108,8 @@ export const items = pgTable('items', {
   dstPath: text('dst_path'),
   /** action=move: the destination file moved server-side to `path` instead of uploading it again (a rename at the source). */
   fromPath: text('from_path'),
+  /** action=delete of a folder only the destination has: removed after the files, and only if empty then (filtered-out files stay). */
+  isDir: boolean('is_dir').notNull().default(false),
   /** action=copy over a destination file that differs: the plan's `overwrite` group (backupDir keeps the old one). */
   replaces: boolean('replaces').notNull().default(false),
   size: bytes('size').notNull(),

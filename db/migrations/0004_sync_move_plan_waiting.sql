@@ -1,4 +1,5 @@
 ALTER TABLE "items" ADD COLUMN "from_path" text;--> statement-breakpoint
+ALTER TABLE "items" ADD COLUMN "is_dir" boolean DEFAULT false NOT NULL;--> statement-breakpoint
 ALTER TABLE "items" ADD COLUMN "replaces" boolean DEFAULT false NOT NULL;--> statement-breakpoint
 ALTER TABLE "runs" ADD COLUMN "bytes_sent" bigint DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE "runs" ADD COLUMN "files_moved" integer DEFAULT 0 NOT NULL;--> statement-breakpoint
