@@ -21,7 +21,7 @@ export async function startRun(deps: StartRunDeps, run: RunRow, options: JobOpti
   const input: TransferRunInput = {
     runId: run.id,
     heartbeatTimeoutMs: deps.heartbeatTimeoutMs,
-    settings: { transfers: options.transfers, verify: options.verify, bandwidthLimit: options.bandwidthLimit ?? null },
+    settings: { transfers: options.transfers, verify: options.verify, bandwidthLimit: options.bwlimit ?? null },
     ...extra,
   };
   try {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDuration, parseSize, UnitError } from './units.js';
+import { durationSchema, sizeSchema } from './unitSchemas.js';
 
 /**
  * Which files a job covers: rclone's filter vocabulary, checked and normalised when the job is
@@ -41,17 +41,8 @@ const folder = z.string().transform((f, ctx) => {
   return clean;
 });
 
-const unit = <T>(parse: (v: T) => number) => (v: T, ctx: z.RefinementCtx) => {
-  try {
-    return parse(v);
-  } catch (err) {
-    if (!(err instanceof UnitError)) throw err;
-    ctx.addIssue({ code: 'custom', message: err.message });
-    return z.NEVER;
-  }
-};
-const size = z.union([z.number(), z.string()]).transform(unit(parseSize));
-const age = z.string().transform(unit(parseDuration));
+const size = sizeSchema;
+const age = durationSchema;
 
 export const filtersSchema = z.strictObject({
   /** Only files matching one of these (or a preset) are covered. */

@@ -1,12 +1,10 @@
 import { z } from 'zod';
 import { filtersSchema } from './filters.js';
-import { parseSize, UnitError } from './units.js';
+import { bwlimitSchema, durationSchema, sizeSchema } from './unitSchemas.js';
 import { parseLocation, LocationError } from './location.js';
 
 export const jobModes = ['copy', 'sync', 'move', 'check'] as const;
 export type JobMode = (typeof jobModes)[number];
-/** Modes the engine runs today; the others are refused with a clear error until they land. */
-export const supportedJobModes: readonly JobMode[] = ['copy', 'check'];
 
 const locationString = z.string().superRefine((s, ctx) => {
   try {
@@ -19,6 +17,8 @@ const locationString = z.string().superRefine((s, ctx) => {
 
 export const compareModes = ['size_mtime', 'size_only', 'checksum'] as const;
 export type CompareMode = (typeof compareModes)[number];
+
+export const approveModes = ['manual', 'auto'] as const;
 
 export const conflictPolicies = ['overwrite', 'skip', 'newer', 'rename'] as const;
 export type ConflictPolicy = (typeof conflictPolicies)[number];
@@ -52,8 +52,25 @@ export const jobOptionsSchema = z.strictObject({
   download: z.boolean().default(false),
   /** Hash both sides after copying. */
   verify: z.boolean().default(true),
-  /** Bytes per second for the whole run (rclone's --bwlimit); unlimited when absent. */
-  bandwidthLimit: z.number().int().min(1024, { message: 'bandwidthLimit is bytes per second, at least 1024' }).optional(),
+  /** Bytes per second for the whole run (rclone's --bwlimit), a number or "10M"; unlimited when absent. */
+  bwlimit: bwlimitSchema.optional(),
+  /** Plan only: the run stores its plan and waits in awaiting_approval for POST /v1/runs/{id}/approve with the plan's digest. */
+  dryRun: z.boolean().default(false),
+  /** A sync that would delete waits for approval (`manual`), or goes on at once (`auto`). */
+  approve: z.enum(approveModes, { error: `approve must be one of: ${approveModes.join(', ')}` }).default('manual'),
+  /** A stored plan older than this is refused at approval (and the waiting run ends): milliseconds or "24h". */
+  planMaxAge: durationSchema.default(24 * 3_600_000),
+  /** sync: most destination files it may delete; more planned and none is deleted. */
+  maxDelete: z.number().int().min(0).optional(),
+  /** sync: most bytes it may delete, a number or "10G"; more planned and none is deleted. */
+  maxDeleteBytes: sizeSchema.optional(),
+  /** sync: delete even when the source listed no file at all (an empty or unmounted source deletes nothing otherwise). */
+  allowEmptySource: z.boolean().default(false),
+  /**
+   * sync: a folder on the destination's remote (outside the job's destination) that what would be
+   * deleted or overwritten is moved to instead, under its path in the job; rclone's --backup-dir.
+   */
+  backupDir: z.string().min(1).optional(),
 });
 export type JobOptions = z.infer<typeof jobOptionsSchema>;
 
@@ -70,16 +87,5 @@ export type CreateJob = z.infer<typeof createJobSchema>;
 export const runLimitsSchema = z.strictObject({
   transfers: jobOptionsSchema.shape.transfers.unwrap().optional(),
   /** Bytes per second, a size such as "10M" (per second), or null for no limit. */
-  bwlimit: z.union([z.number(), z.string(), z.null()]).optional().transform((v, ctx) => {
-    if (v === undefined || v === null) return v;
-    try {
-      const n = parseSize(v);
-      if (n >= 1024) return n;
-      ctx.addIssue({ code: 'custom', message: 'bwlimit is bytes per second, at least 1024 ("1K"); null lifts the limit' });
-    } catch (err) {
-      if (!(err instanceof UnitError)) throw err;
-      ctx.addIssue({ code: 'custom', message: err.message });
-    }
-    return z.NEVER;
-  }),
+  bwlimit: z.union([bwlimitSchema, z.null()]).optional(),
 }).refine((l) => l.transfers !== undefined || l.bwlimit !== undefined, { message: 'give transfers, bwlimit or both' });

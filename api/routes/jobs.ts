@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { Router } from 'express';
-import { createJobSchema, supportedJobModes } from '../../core/job.js';
+import { createJobSchema } from '../../core/job.js';
+import { normalizePath, PathError } from '../../core/paths.js';
 import { parseLocation, type Location } from '../../core/location.js';
 import { runWorkflowId } from '../../core/run.js';
 import type { Db } from '../../db/client.js';
@@ -25,8 +26,8 @@ export function jobsRouter(deps: JobsDeps): Router {
   /** Checks everything before writing anything: a refused job leaves no job, run or workflow behind. */
   r.post('/', async (req, res) => {
     const body = parseBody(createJobSchema, req.body);
-    if (!supportedJobModes.includes(body.mode)) {
-      throw new ApiError(422, 'unsupported_mode', `mode "${body.mode}" is not available yet; use one of: ${supportedJobModes.join(', ')}`, 'mode');
+    if (body.mode === 'move' && !body.options.verify) {
+      throw new ApiError(400, 'invalid_request', 'move deletes each source file only once its copy is verified by hash: options.verify cannot be false for a move', 'options.verify');
     }
     const source = parseLocation(body.source);
     const destination = parseLocation(body.destination);
@@ -42,6 +43,11 @@ export function jobsRouter(deps: JobsDeps): Router {
     if (dstProbe.ok && dstProbe.entry && !dstProbe.entry.isDir) throw new ApiError(422, 'destination_not_folder', `"${body.destination}" is a file, not a folder`, 'destination');
     if (src.id === dst.id && overlaps(source.path, destination.path)) {
       throw new ApiError(422, 'overlapping_locations', 'source and destination overlap: one is inside the other', 'destination');
+    }
+
+    if (body.options.backupDir !== undefined) {
+      if (body.mode !== 'sync') throw new ApiError(400, 'invalid_request', 'options.backupDir keeps what a sync deletes or overwrites; it applies to mode "sync" only', 'options.backupDir');
+      body.options.backupDir = backupDirOf(body.options.backupDir, destination.path);
     }
 
     const { job, run } = await insertJobAndRun(deps.db, {
@@ -67,6 +73,21 @@ async function remoteOf(db: Db, loc: Location, field: string): Promise<RemoteRow
  */
 function busy(probe: ProbeResult): boolean {
   return !probe.ok && (probe.kind === 'throttled' || probe.kind === 'transient');
+}
+
+/** backupDir is a folder of the destination's remote; inside the synced tree, a later sync would delete it again. */
+function backupDirOf(dir: string, destPath: string): string {
+  let path: string;
+  try {
+    path = normalizePath(dir);
+  } catch (err) {
+    if (!(err instanceof PathError)) throw err;
+    throw new ApiError(400, 'invalid_request', `options.backupDir: ${err.message}`, 'options.backupDir');
+  }
+  if (overlaps(path, destPath)) {
+    throw new ApiError(400, 'invalid_request', `options.backupDir "${dir}" overlaps the destination "${destPath || '/'}": give a folder of the same remote outside it, such as "backup/2026-12-03"`, 'options.backupDir');
+  }
+  return path;
 }
 
 function overlaps(a: string, b: string): boolean {

@@ -56,7 +56,7 @@ describe('a worker killed mid-file', () => {
     for (const side of ['src', 'dst']) {
       expect((await api(base, 'POST', '/v1/remotes', { name: `${side}-${suffix}`, type: 'local', config: { root: join(dir, side) } })).status).toBe(201);
     }
-    const job = await api(base, 'POST', '/v1/jobs', { source: `src-${suffix}:`, destination: `dst-${suffix}:`, options: { chunkSize: chunk, bandwidthLimit } });
+    const job = await api(base, 'POST', '/v1/jobs', { source: `src-${suffix}:`, destination: `dst-${suffix}:`, options: { chunkSize: chunk, bwlimit: bandwidthLimit } });
     expect(job.status, JSON.stringify(job.body)).toBe(202);
 
     // Kill the worker once a good part of the large file is on the destination.

@@ -49,7 +49,7 @@ describe('embedded knarr, as a new user runs it', () => {
     const src = await api(base, 'POST', '/v1/remotes', { name: `src-${suffix}`, type: 'local', config: { root: join(dir, 'src') } });
     expect(src.status, JSON.stringify(src.body)).toBe(201);
     expect((await api(base, 'POST', '/v1/remotes', { name: `dst-${suffix}`, type: 'local', config: { root: join(dir, 'dst') } })).status).toBe(201);
-    const job = await api(base, 'POST', '/v1/jobs', { source: `src-${suffix}:`, destination: `dst-${suffix}:backup/2026`, mode: 'copy', options: { bandwidthLimit } });
+    const job = await api(base, 'POST', '/v1/jobs', { source: `src-${suffix}:`, destination: `dst-${suffix}:backup/2026`, mode: 'copy', options: { bwlimit: bandwidthLimit } });
     expect(job.status, JSON.stringify(job.body)).toBe(202);
     const runId = job.body.runId;
 

@@ -50,7 +50,7 @@ describe('the embedded Temporal dev server killed mid-run', () => {
     proc = spawnKnarr('server', env);
     await proc.waitFor(/server ready/, 180_000);
     await addRemotes(base, dir);
-    const job = await api(base, 'POST', '/v1/jobs', { source: 'src:', destination: 'dst:', options: { bandwidthLimit } });
+    const job = await api(base, 'POST', '/v1/jobs', { source: 'src:', destination: 'dst:', options: { bwlimit: bandwidthLimit } });
     expect(job.status, JSON.stringify(job.body)).toBe(202);
     const runId = job.body.runId;
 
@@ -116,7 +116,7 @@ describe('PostgreSQL connections terminated mid-run', () => {
     const base = `http://127.0.0.1:${apiPort}`;
     await addRemotes(base, dir);
     // Small batches, so small files are being copied (and marked) while the large one streams.
-    const job = await api(base, 'POST', '/v1/jobs', { source: 'src:', destination: 'dst:', options: { bandwidthLimit, batchFiles: 50 } });
+    const job = await api(base, 'POST', '/v1/jobs', { source: 'src:', destination: 'dst:', options: { bwlimit: bandwidthLimit, batchFiles: 50 } });
     expect(job.status, JSON.stringify(job.body)).toBe(202);
     const runId = job.body.runId;
 

@@ -99,7 +99,7 @@ describe('knarr server started again right after kill -9', () => {
       expect((await api(base, 'POST', '/v1/remotes', { name: side, type: 'local', config: { root: join(dir, side) } })).status).toBe(201);
     }
     // The limit keeps the large file in flight whatever the machine's speed.
-    const job = await api(base, 'POST', '/v1/jobs', { source: 'src:', destination: 'dst:', options: { bandwidthLimit: 16 * MiB } });
+    const job = await api(base, 'POST', '/v1/jobs', { source: 'src:', destination: 'dst:', options: { bwlimit: 16 * MiB } });
     expect(job.status, JSON.stringify(job.body)).toBe(202);
     while ((await checkpointOf(base, job.body.runId, 'big/large file.bin')) < 32 * MiB) await sleep(100);
 

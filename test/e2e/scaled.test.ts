@@ -90,7 +90,7 @@ describe('scaled out on temporal-server and PostgreSQL', () => {
     }
     const job = await api(base, 'POST', '/v1/jobs', {
       source: 'src:', destination: 'dst:',
-      options: { transfers: 6, batchFiles: 40, largeFileThreshold: 8 * MiB, chunkSize: chunk, bandwidthLimit },
+      options: { transfers: 6, batchFiles: 40, largeFileThreshold: 8 * MiB, chunkSize: chunk, bwlimit: bandwidthLimit },
     });
     expect(job.status, JSON.stringify(job.body)).toBe(202);
     const runId: string = job.body.runId;

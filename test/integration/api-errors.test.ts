@@ -90,7 +90,9 @@ describe('API refuses bad input clearly and writes nothing', () => {
     expectError(await api(k.url, 'POST', '/v1/jobs', '{"source": '), 400, 'invalid_json', null);
     expectError(await api(k.url, 'POST', '/v1/jobs', { source: `${src}:folder`, destination: `${dst}:`, colour: 'red' }), 400, 'invalid_request', null, /colour/);
     expectError(await api(k.url, 'POST', '/v1/jobs', { source: `${src}:folder`, destination: `${dst}:`, mode: 'teleport' }), 400, 'invalid_request', 'mode');
-    expectError(await api(k.url, 'POST', '/v1/jobs', { source: `${src}:folder`, destination: `${dst}:`, mode: 'sync' }), 422, 'unsupported_mode', 'mode');
+    expectError(await api(k.url, 'POST', '/v1/jobs', { source: `${src}:folder`, destination: `${dst}:`, mode: 'move', options: { verify: false } }), 400, 'invalid_request', 'options.verify', /verified by hash/);
+    expectError(await api(k.url, 'POST', '/v1/jobs', { source: `${src}:folder`, destination: `${dst}:out`, mode: 'sync', options: { backupDir: 'out/old' } }), 400, 'invalid_request', 'options.backupDir', /overlaps the destination/);
+    expectError(await api(k.url, 'POST', '/v1/jobs', { source: `${src}:folder`, destination: `${dst}:`, mode: 'sync', options: { maxDeleteBytes: '10 parsecs' } }), 400, 'invalid_request', 'options.maxDeleteBytes', /not a size/);
     expectError(await api(k.url, 'POST', '/v1/jobs', { source: `${src}:folder`, destination: `${dst}:`, options: { transfers: 0 } }), 400, 'invalid_request', 'options.transfers');
     expectError(await api(k.url, 'GET', '/v1/runs/not-a-uuid'), 404, 'not_found', null);
     expectError(await api(k.url, 'GET', `/v1/runs/${crypto.randomUUID()}`), 404, 'not_found', null);

@@ -8,6 +8,7 @@ import { isUniqueViolation, openDatabase, queryRows, type Db, type OpenedDatabas
 import { CredentialCipher } from '../../db/credentials.js';
 import { pgErrorCodes, pgErrorOf } from '../../db/errors.js';
 import { items, jobs, remotes, runs } from '../../db/schema.js';
+import { jobOptionsSchema } from '../../core/job.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
 
 const migrationFiles = readdirSync(new URL('../../db/migrations', import.meta.url)).filter((f) => f.endsWith('.sql'));
@@ -53,7 +54,7 @@ async function seedRun(db: Db, name: string): Promise<{ remoteId: string; runId:
   const [remote] = await db.insert(remotes).values({ name, type: 'local', config: { root: '/srv' } }).returning();
   const [job] = await db.insert(jobs).values({
     sourceRemoteId: remote.id, sourcePath: '', destRemoteId: remote.id, destPath: 'copy', mode: 'copy',
-    options: { transfers: 4, largeFileThreshold: 1, chunkSize: 65536, batchFiles: 1, batchBytes: 1, compare: 'size_mtime', conflict: 'overwrite', download: false, verify: true },
+    options: jobOptionsSchema.parse({ largeFileThreshold: 1, chunkSize: 65536, batchFiles: 1, batchBytes: 1 }),
   }).returning();
   const [run] = await db.insert(runs).values({ jobId: job.id, workflowId: `wf-${name}` }).returning();
   return { remoteId: remote.id, runId: run.id };

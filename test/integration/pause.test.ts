@@ -33,7 +33,7 @@ describe('pause and resume through the API', () => {
   const start = async (out: string) => {
     const r = await api(k.url, 'POST', '/v1/jobs', {
       source: `src-${suffix}:`, destination: `dst-${suffix}:${out}`, mode: 'copy',
-      options: { bandwidthLimit: 128 * kib, largeFileThreshold: 1024 * kib, chunkSize: 64 * kib, batchFiles: 10 },
+      options: { bwlimit: 128 * kib, largeFileThreshold: 1024 * kib, chunkSize: 64 * kib, batchFiles: 10 },
     });
     expect(r.status, JSON.stringify(r.body)).toBe(202);
     return r.body.runId as string;

@@ -33,7 +33,7 @@ describe('retry of a run\'s failed files through the API', () => {
   it('copies again exactly the files that failed, without listing, once their cause is fixed', async () => {
     const r = await api(k.url, 'POST', '/v1/jobs', {
       source: `src-${suffix}:`, destination: `dst-${suffix}:out`, mode: 'copy',
-      options: { bandwidthLimit: 128 * kib, batchFiles: 10 },
+      options: { bwlimit: 128 * kib, batchFiles: 10 },
     });
     expect(r.status, JSON.stringify(r.body)).toBe(202);
     const first = r.body.runId as string;
