@@ -10,6 +10,7 @@ import type { ConnectorCache } from './connectorCache.js';
 import type { ActivityDeps } from './deps.js';
 import { toActivityFailure } from './failures.js';
 import { startHeartbeat } from './heartbeat.js';
+import { throttleWatch } from './waiting.js';
 
 /** Where a batch got to; the only thing in its heartbeats (no paths, no secrets). */
 export interface BatchProgress {
@@ -29,20 +30,25 @@ export function copyActivities(deps: ActivityDeps, worker: WorkerState) {
     fn: (env: Parameters<typeof copyBatch>[0], todo: Awaited<ReturnType<typeof itemsOfBatch>>, mode: string) => Promise<T>): Promise<T> => {
     const progress: BatchProgress = { batch: input.batch, itemId: null, offset: 0 };
     const hb = startHeartbeat(() => progress);
+    let mode = '';
+    const throttle = throttleWatch(deps, input.runId, () => (what === 'verifying' ? 'verifying' : mode === 'check' ? 'checking' : 'copying'));
     try {
       const { job } = await getRunWithJob(deps.db, input.runId);
+      mode = job.mode;
       const todo = await itemsOfBatch(deps.db, input.runId, input.batch, states);
       if (todo.length === 0) return empty;
       const options = jobOptionsSchema.parse(job.options);
-      return await worker.connectors.with([job.sourceRemoteId, job.destRemoteId], ([src, dst]) => fn({
+      const result = await worker.connectors.with([job.sourceRemoteId, job.destRemoteId], ([src, dst]) => fn({
         db: deps.db, runId: input.runId, src, dst,
         sourceRoot: job.sourcePath, destRoot: job.destPath, sameRemote: job.sourceRemoteId === job.destRemoteId,
         lanes: input.lanes, verify: input.settings.verify, chunkSize: options.chunkSize,
         limiter: worker.limiters.for(input.runId, input.settings.bandwidthLimit),
         signal: hb.signal,
-        onProgress: (p) => Object.assign(progress, p),
+        onProgress: (p) => { Object.assign(progress, p); void throttle.progressed(); },
         onCheckpoint: (p) => { Object.assign(progress, p); hb.beat(); },
       }, todo, job.mode));
+      await throttle.progressed();
+      return result;
     } catch (err) {
       // Stopped because this worker is shutting down: another worker (or this one restarted)
       // should go on at once from the saved checkpoint, not after the retry policy's backoff.
@@ -51,7 +57,7 @@ export function copyActivities(deps: ActivityDeps, worker: WorkerState) {
       }
       // Stopped because the workflow asked (a pause or cancel): say so, or Temporal would retry it.
       if (hb.signal.aborted && cancellationDetails()?.cancelRequested) throw hb.signal.reason;
-      throw toActivityFailure(err, `${what} batch ${input.batch}`);
+      throw await throttle.failed(toActivityFailure(err, `${what} batch ${input.batch}`));
     } finally {
       hb.stop();
     }

@@ -11,6 +11,8 @@ export const failureTypes = {
   throttled: 'ProviderThrottled',
   transient: 'ProviderTransient',
   auth: 'AuthFailed',
+  /** The destination is full: the run waits in needs_attention until resumed. */
+  destinationFull: 'DestinationFull',
   /** The job cannot run as defined (source gone, destination is a file...): retrying cannot help. */
   invalidJob: 'InvalidJob',
   /** Not a provider's answer: a bug or an unexpected state, retried a few times, then given up. */
@@ -23,11 +25,28 @@ export const failureTypes = {
  */
 export const maxInternalAttempts = 5;
 
+/** What a throttle, a rejected credential or a full destination carries to the workflow (no secrets: a name and the provider's hint). */
+export interface WaitDetails {
+  /** The remote that answered, when known (connectors/naming.ts). */
+  remote: string | null;
+  retryAfterMs?: number | null;
+  scope?: string;
+}
+
+/**
+ * How long a throttled attempt waits before the next: the provider's Retry-After, else the retry
+ * policy's own backoff (workflows/activities.ts: 1 s doubling up to 2 minutes), always set
+ * explicitly so the run can show when it expects to go on.
+ */
+export function throttleDelayMs(retryAfterMs: number | undefined, attempt: number): number {
+  return retryAfterMs ?? Math.min(120_000, 1_000 * 2 ** Math.min(Math.max(0, attempt - 1), 7));
+}
+
 /**
  * Turns an error into what Temporal should do about it. Throttles retry after the provider's
  * Retry-After (never counted as a failure of the run), transient errors and an unreachable
- * database retry with backoff, a rejected credential stops with a message that says what to do,
- * and anything else is retried `maxInternalAttempts` times and then reported as knarr's own fault.
+ * database retry with backoff, a rejected credential or a full destination stops the activity so
+ * the workflow can wait for the user, and anything else is retried `maxInternalAttempts` times and then reported as knarr's own fault.
  */
 export function toActivityFailure(err: unknown, context: string): Error {
   if (err instanceof ApplicationFailure) return err;
@@ -44,19 +63,23 @@ export function toActivityFailure(err: unknown, context: string): Error {
     return ApplicationFailure.create({ type: failureTypes.internal, message, cause: asError(err) });
   }
   const message = `${context}: ${err.message}`;
+  const remote = err.remote ?? null;
   switch (err.kind) {
     case 'throttled':
       return ApplicationFailure.create({
         type: failureTypes.throttled,
         message,
-        nextRetryDelay: err.retryAfterMs ?? undefined,
-        details: [{ retryAfterMs: err.retryAfterMs ?? null, scope: err.scope ?? 'request' }],
+        nextRetryDelay: throttleDelayMs(err.retryAfterMs, Context.current().info.attempt),
+        details: [{ retryAfterMs: err.retryAfterMs ?? null, scope: err.scope ?? 'request', remote } satisfies WaitDetails],
         category: ApplicationFailureCategory.BENIGN,
       });
     case 'transient':
       return ApplicationFailure.create({ type: failureTypes.transient, message });
+    // Not retried by Temporal: the workflow waits (needs_reconnect, needs_attention) for the user.
     case 'auth':
-      return ApplicationFailure.create({ type: failureTypes.auth, message, nonRetryable: true });
+      return ApplicationFailure.create({ type: failureTypes.auth, message, nonRetryable: true, details: [{ remote } satisfies WaitDetails] });
+    case 'quota_exceeded':
+      return ApplicationFailure.create({ type: failureTypes.destinationFull, message, nonRetryable: true, details: [{ remote } satisfies WaitDetails] });
     default:
       return ApplicationFailure.create({ type: failureTypes.invalidJob, message, nonRetryable: true });
   }

@@ -5,6 +5,7 @@ import type { ActivityDeps } from './deps.js';
 import { planActivities } from './plan.js';
 import { probeActivities } from './probe.js';
 import { runActivities } from './run.js';
+import { waitingActivities } from './waiting.js';
 
 export type { ActivityDeps } from './deps.js';
 
@@ -19,6 +20,7 @@ export function createActivities(deps: ActivityDeps) {
     ...copyActivities(deps, worker),
     ...runActivities(deps),
     ...probeActivities(deps),
+    ...waitingActivities(deps),
   };
 }
 

@@ -11,6 +11,7 @@ import type { WorkerState } from './copy.js';
 import type { ActivityDeps } from './deps.js';
 import { startHeartbeat } from './heartbeat.js';
 import { toActivityFailure } from './failures.js';
+import { throttleWatch } from './waiting.js';
 
 export function planActivities(deps: ActivityDeps, worker: WorkerState) {
   return {
@@ -38,13 +39,14 @@ export function planActivities(deps: ActivityDeps, worker: WorkerState) {
       let listed = 0;
       let filtered = 0;
       const hb = startHeartbeat(() => ({ listed }));
+      const throttle = throttleWatch(deps, runId, () => 'planning');
       try {
         return await worker.connectors.with([job.sourceRemoteId, job.destRemoteId], async ([src, dst]) => {
           const root = await src.stat(job.sourcePath, { signal: hb.signal }).catch((err) => {
             throw toActivityFailure(err, `source "${job.sourcePath || '/'}"`);
           });
           if (!root.isDir) throw toActivityFailure(new ConnectorError('unsupported', 'the source must be a folder'), `source "${job.sourcePath}"`);
-          const onRows = (n: number) => { listed += n; };
+          const onRows = (n: number) => { listed += n; void throttle.progressed(); };
           const base = { db: deps.db, runId, filter, signal: hb.signal, onRows };
           const srcList = await listSide({ ...base, onFiltered: (n) => { filtered += n; }, side: 'src', connector: src, root: job.sourcePath, missingIsEmpty: false })
             .catch((err) => { throw toActivityFailure(err, `listing source "${job.sourcePath || '/'}"`); });
@@ -86,12 +88,13 @@ export function planActivities(deps: ActivityDeps, worker: WorkerState) {
             await addEvent(deps.db, runId, 'hash_prepass', `the destination needs each file's ${needed.toUpperCase()} before upload and the source does not store one: every file is read once to hash it, then again to send it`, { hash: needed });
           }
           await addEvent(deps.db, runId, 'plan', `planned ${totals.filesTotal} files (${totals.bytesTotal} bytes) to copy, ${totals.filesSkipped} already there`, { ...totals });
+          await throttle.progressed();
           return totals;
         });
       } catch (err) {
         // Paused or cancelled: the listing's cursor is saved; say so, or Temporal would retry it.
         if (hb.signal.aborted && cancellationDetails()?.cancelRequested) throw hb.signal.reason;
-        throw toActivityFailure(err, 'planning');
+        throw await throttle.failed(toActivityFailure(err, 'planning'));
       } finally {
         hb.stop();
       }

@@ -17,6 +17,9 @@ export function runActivities(deps: ActivityDeps) {
         await addEvent(deps.db, runId, 'paused', 'paused by request: the files in flight stopped at their last checkpoint, and nothing runs until the run is resumed (POST /v1/runs/{id}/resume)');
       } else if (run.state === 'paused' && shown !== 'paused') {
         await addEvent(deps.db, runId, 'resumed', `resumed: ${shown} goes on from where it stopped`);
+      } else if (run.state === 'needs_reconnect' || run.state === 'needs_attention') {
+        const why = run.state === 'needs_reconnect' ? 'new credentials arrived' : 'resumed after the destination was full';
+        await addEvent(deps.db, runId, run.state === 'needs_reconnect' ? 'reconnected' : 'resumed', `${why}: ${shown} goes on from where it stopped`);
       }
     },
 

@@ -26,7 +26,7 @@ export function createApp(deps: ApiDeps): Express {
   app.disable('x-powered-by');
   app.use(express.json({ limit: '1mb' }));
   app.get('/healthz', (_req, res) => { res.json({ ok: true }); });
-  app.use('/v1/remotes', remotesRouter({ db: deps.db, cipher: deps.cipher, probe }));
+  app.use('/v1/remotes', remotesRouter({ db: deps.db, cipher: deps.cipher, probe, client: deps.client }));
   app.use('/v1/jobs', jobsRouter({ db: deps.db, client: deps.client, taskQueue: deps.taskQueue, probe, heartbeatTimeoutMs: deps.heartbeatTimeoutMs }));
   app.use('/v1/runs', runsRouter({ db: deps.db, client: deps.client, taskQueue: deps.taskQueue, heartbeatTimeoutMs: deps.heartbeatTimeoutMs }));
   app.use((req, _res, next) => next(new ApiError(404, 'not_found', `no such endpoint: ${req.method} ${req.path}`)));

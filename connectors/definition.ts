@@ -16,6 +16,7 @@ export function defineConnector<Settings extends object>(def: {
   type: string;
   configSchema: z.ZodObject;
   capabilities: Capabilities;
+  reconnectHint?: string;
   /** Gets what `settingsSchema` parsed from the stored settings (the config without its secrets). */
   create(settings: Settings, ctx: ConnectorContext): Connector;
 }): ConnectorDefinition {
@@ -30,6 +31,7 @@ export function defineConnector<Settings extends object>(def: {
     settingsSchema: def.configSchema.omit(mask) as unknown as z.ZodType<Record<string, unknown>>,
     secretsSchema: def.configSchema.pick(mask) as unknown as z.ZodObject,
     capabilities: def.capabilities,
+    ...(def.reconnectHint ? { reconnectHint: def.reconnectHint } : {}),
     create: def.create as unknown as ConnectorDefinition['create'],
   });
 }

@@ -34,6 +34,11 @@ export class ConnectorError extends Error {
   readonly retryAfterMs?: number;
   readonly scope?: ThrottleScope;
   readonly status?: number;
+  /**
+   * The name of the remote whose connector met it, set where the connector was opened
+   * (registry.ts), so a run that must wait can say which remote to fix.
+   */
+  remote?: string;
 
   constructor(kind: ConnectorErrorKind, message: string, opts: ConnectorErrorOptions = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });

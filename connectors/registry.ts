@@ -1,4 +1,5 @@
 import { ConnectorError } from './errors.js';
+import { namingErrors } from './naming.js';
 import { jottacloudDefinition } from './jottacloud/definition.js';
 import { localDefinition } from './local/definition.js';
 import type { Connector, ConnectorContext, ConnectorDefinition } from './types.js';
@@ -29,5 +30,5 @@ export function connectorTypes(): string[] {
 export function createConnector(type: string, settings: Record<string, unknown>, ctx: ConnectorContext): Connector {
   const def = definitions.get(type);
   if (!def) throw new ConnectorError('unsupported', `remote "${ctx.remoteName}" has type "${type}", which this version of knarr cannot open`);
-  return def.create(def.settingsSchema.parse(settings), ctx);
+  return namingErrors(def.create(def.settingsSchema.parse(settings), ctx), ctx.remoteName);
 }

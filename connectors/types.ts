@@ -229,6 +229,8 @@ export interface ConnectorDefinition<Settings extends Record<string, unknown> = 
   /** Only the secrets: the body of a reconnect (`PUT /v1/remotes/{name}/credentials`). */
   readonly secretsSchema: z.ZodObject;
   readonly capabilities: Capabilities;
+  /** What a user does to get new secrets when the provider refused them, as a phrase ("create a new … token under …"). */
+  readonly reconnectHint?: string;
   /** Opens a connector on stored settings; the secrets come through `ctx.credentials`. */
   create(settings: Settings, ctx: ConnectorContext): Connector;
 }

@@ -2,7 +2,7 @@ import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow'
 import type { Activities } from '../activities/index.js';
 
 /** Kept in step with activities/failures.ts (workflows may not import activity code). */
-export const failureTypes = { auth: 'AuthFailed', invalidJob: 'InvalidJob', internal: 'InternalError' } as const;
+export const failureTypes = { auth: 'AuthFailed', destinationFull: 'DestinationFull', invalidJob: 'InvalidJob', internal: 'InternalError' } as const;
 
 /**
  * The copy, verify and plan activities: long, heartbeating, retried without limit (throttles wait
@@ -15,7 +15,7 @@ export function ioActivities(heartbeatTimeoutMs: number) {
     // A pause or cancel waits until the activity has stopped at its checkpoint and saved it, so
     // the run never reads `paused` while a worker is still writing.
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '2 minutes', nonRetryableErrorTypes: [failureTypes.auth, failureTypes.invalidJob] },
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '2 minutes', nonRetryableErrorTypes: [failureTypes.auth, failureTypes.destinationFull, failureTypes.invalidJob] },
   });
 }
 

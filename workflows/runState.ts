@@ -1,5 +1,7 @@
-import { CancellationScope, condition, defineQuery, defineSignal, setHandler } from '@temporalio/workflow';
-import { ledger } from './activities.js';
+import { ActivityFailure, ApplicationFailure, CancellationScope, condition, defineQuery, defineSignal, patched, setHandler } from '@temporalio/workflow';
+import type { UserWait } from '../activities/waiting.js';
+import { failureTypes, ledger } from './activities.js';
+import { patches } from './versions.js';
 import type { BatchScan, RunPhase, RunSettings, RunStatus, TransferRunInput } from '../core/run.js';
 
 export const statusQuery = defineQuery<RunStatus>('status');
@@ -7,6 +9,8 @@ export const pauseSignal = defineSignal('pause');
 export const resumeSignal = defineSignal('resume');
 /** New limits for a running run; fields left out stay as they are (the API has checked them). */
 export const setLimitsSignal = defineSignal<[Partial<Pick<RunSettings, 'transfers' | 'bandwidthLimit'>>]>('setLimits');
+/** A remote's credentials were replaced (PUT /v1/remotes/{name}/credentials); the argument is its name. */
+export const credentialsUpdatedSignal = defineSignal<[string]>('credentialsUpdated');
 
 /** What the run reads while each phase works, to go back to after a pause. */
 const workingState = { plan: 'planning', copy: 'copying', verify: 'verifying', finalize: 'copying', done: 'copying' } as const;
@@ -50,6 +54,7 @@ export class RunState {
     });
     setHandler(resumeSignal, () => {
       this.paused = false;
+      this.blocked = null;
     });
     setHandler(setLimitsSignal, (limits) => {
       const from = this.limitsChanged?.from ?? { ...this.settings };
@@ -59,6 +64,7 @@ export class RunState {
       // their next checkpoint and the scheduler starts them again with the new settings.
       for (const [scope, kind] of this.working) if (kind === 'batch') scope.cancel();
     });
+    this.listenForUser();
   }
 
   /**
@@ -69,21 +75,65 @@ export class RunState {
   async pausable<T>(kind: 'plan' | 'batch', fn: () => Promise<T>): Promise<T | typeof interrupted> {
     const scope = new CancellationScope();
     this.working.set(scope, kind);
+    const updates = this.credentialUpdates;
     try {
       return await scope.run(fn);
     } catch (err) {
-      if ((this.paused || (kind === 'batch' && this.limitsChanged)) && scope.consideredCancelled) return interrupted;
+      if ((this.paused || this.blocked || (kind === 'batch' && this.limitsChanged)) && scope.consideredCancelled) return interrupted;
+      if (this.waitsForUser(err, updates, scope)) return interrupted;
       throw err;
     } finally {
       this.working.delete(scope);
     }
   }
 
-  /** While paused: the run reads `paused` and holds no worker until resumed. */
+  /** While paused (or waiting for the user, below): the run reads `paused` and holds no worker until resumed. */
   async waitWhilePaused(): Promise<void> {
+    await this.waitWhileBlocked();
     if (!this.paused) return;
     await ledger.markRunState(this.runId, 'paused', this.phase);
     await condition(() => !this.paused);
+    await ledger.markRunState(this.runId, workingState[this.phase], this.phase);
+  }
+
+  // ---- Waiting for the user: a rejected credential (needs_reconnect) or a full destination
+  // (needs_attention). `pausable` turns such a failure into `interrupted`, so the plan loop and the
+  // scheduler stop as for a pause and go on from the same place; nothing is failed or copied twice.
+
+  /** What only the user can fix, met by a call that stopped: nothing new starts until it clears. */
+  blocked: UserWait | null = null;
+  /** Replacements of credentials seen so far. */
+  private credentialUpdates = 0;
+
+  private listenForUser(): void {
+    setHandler(credentialsUpdatedSignal, (remote) => {
+      this.credentialUpdates++;
+      if (this.blocked?.state === 'needs_reconnect' && (this.blocked.remote === null || this.blocked.remote === remote)) this.blocked = null;
+    });
+  }
+
+  /** Whether `err` waits for the user (and is recorded as what the run waits for) rather than failing. */
+  private waitsForUser(err: unknown, updatesBefore: number, failed: CancellationScope): boolean {
+    const cause = err instanceof ActivityFailure ? err.cause : undefined;
+    if (!(cause instanceof ApplicationFailure)) return false;
+    const state = cause.type === failureTypes.auth ? 'needs_reconnect' : cause.type === failureTypes.destinationFull ? 'needs_attention' : null;
+    if (!state || !patched(patches.waitForUser)) return false;
+    // The call ran with credentials that have since been replaced: it goes again at once.
+    if (state === 'needs_reconnect' && this.credentialUpdates !== updatesBefore) return true;
+    const remote = (cause.details?.[0] as { remote?: string | null } | undefined)?.remote ?? null;
+    if (!this.blocked) {
+      this.blocked = { state, message: cause.message, remote };
+      // The other batches would meet the same answer: they stop at their checkpoints now.
+      for (const scope of this.working.keys()) if (scope !== failed) scope.cancel();
+    }
+    return true;
+  }
+
+  /** The run reads the state with what to do, holds no worker, and goes on once new credentials arrive or it is resumed. */
+  private async waitWhileBlocked(): Promise<void> {
+    if (!this.blocked) return;
+    await ledger.markRunWaiting(this.runId, this.phase, this.blocked);
+    await condition(() => this.blocked === null);
     await ledger.markRunState(this.runId, workingState[this.phase], this.phase);
   }
 

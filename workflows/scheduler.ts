@@ -16,8 +16,9 @@ const pageSize = 200;
  * once with the new lanes and bandwidth limit.
  *
  * Failure policy, per batch: a batch whose own attempts gave up (an internal error) has its
- * files marked failed and the scan goes on; a rejected credential or a job that cannot run as
- * defined stops the run; cancellation passes through.
+ * files marked failed and the scan goes on; a rejected credential or a full destination stops
+ * the scan like a pause until the user acts (RunState.blocked); a job that cannot run as defined
+ * stops the run; cancellation passes through.
  */
 export async function runScan(
   run: RunState, scan: BatchScan, after: number,
@@ -36,7 +37,7 @@ export async function runScan(
   let interruptedFrom: number | null = null;
 
   for (;;) {
-    while (!run.paused && !run.limitsChanged) {
+    while (!run.paused && !run.limitsChanged && !run.blocked) {
       if (page.length === 0 && !exhausted) {
         page = await ledger.nextBatches(run.runId, scan, fetchedAfter, pageSize);
         exhausted = page.length < pageSize;
@@ -52,8 +53,8 @@ export async function runScan(
           cursor: { scan, after: dispatched, batchesDone: run.batchesDone },
         });
       }
-      await condition(() => run.paused || !!run.limitsChanged || run.filesInFlight < run.settings.transfers || fatal !== undefined);
-      if (fatal !== undefined || run.paused || run.limitsChanged) break;
+      await condition(() => run.paused || !!run.limitsChanged || !!run.blocked || run.filesInFlight < run.settings.transfers || fatal !== undefined);
+      if (fatal !== undefined || run.paused || run.limitsChanged || run.blocked) break;
       if (!started) {
         started = true;
         await onFirstBatch();

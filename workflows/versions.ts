@@ -13,4 +13,7 @@
  * Every recorded history (test/fixtures/histories/) is replayed against today's code in CI, so
  * a change that breaks a running run fails there first.
  */
-export const patches = {} as const satisfies Record<string, string>;
+export const patches = {
+  /** A rejected credential or a full destination waits for the user (needs_reconnect, needs_attention) instead of failing the run. */
+  waitForUser: 'wait-for-user',
+} as const satisfies Record<string, string>;

@@ -1,3 +1,4 @@
+import type { Client } from '@temporalio/client';
 import { Router } from 'express';
 import { connectorTypes, findConnector } from '../../connectors/registry.js';
 import type { ConnectorDefinition } from '../../connectors/types.js';
@@ -6,10 +7,11 @@ import type { Db } from '../../db/client.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import type { CredentialCipher } from '../../db/credentials.js';
 import { deleteRemote, findRemoteByName, insertRemote, listRemotes, remoteView, replaceCredentials } from '../../db/queries/remotes.js';
+import { unfinishedRunsOfRemote } from '../../db/queries/waiting.js';
 import { ApiError, parseBody } from '../errors.js';
 import type { Probe } from '../probe.js';
 
-export function remotesRouter(deps: { db: Db; cipher: CredentialCipher; probe: Probe }): Router {
+export function remotesRouter(deps: { db: Db; cipher: CredentialCipher; probe: Probe; client: Client }): Router {
   const r = Router();
 
   r.post('/', async (req, res) => {
@@ -59,7 +61,9 @@ export function remotesRouter(deps: { db: Db; cipher: CredentialCipher; probe: P
 
   /**
    * Reconnects a remote with new secrets (a new Personal Login Token after the old session was
-   * revoked). The new secrets are checked at once; if they fail, the old ones are put back.
+   * revoked). The new secrets are checked at once; if they fail, the old ones are put back. Then
+   * every unfinished run using the remote is told: one waiting in needs_reconnect goes on where
+   * it stopped (the connector cache opens the remote again on the new credentials version).
    */
   r.put('/:name/credentials', async (req, res) => {
     const row = await findRemoteByName(deps.db, req.params.name);
@@ -76,6 +80,9 @@ export function remotesRouter(deps: { db: Db; cipher: CredentialCipher; probe: P
       await replaceCredentials(deps.db, row.id, previous);
       throw new ApiError(422, 'remote_unreachable', `remote "${row.name}" could not be opened with the new credentials: ${probe.message}`, Object.keys(secrets)[0]);
     }
+    // Settled, not all: a run that ended meanwhile has no workflow to tell, which is not the caller's problem.
+    await Promise.allSettled((await unfinishedRunsOfRemote(deps.db, row.id))
+      .map((workflowId) => deps.client.workflow.getHandle(workflowId).signal('credentialsUpdated', row.name)));
     res.json(remoteView(row));
   });
 

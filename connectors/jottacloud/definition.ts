@@ -36,5 +36,6 @@ export const jottacloudDefinition = defineConnector<JottacloudConfig>({
   type: 'jottacloud',
   configSchema: jottacloudConfigSchema,
   capabilities: jottacloudCapabilities,
+  reconnectHint: 'create a new Personal Login Token in Jottacloud under Account → Security',
   create: (settings, ctx) => createJottacloudConnector(settings, ctx),
 });

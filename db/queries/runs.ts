@@ -41,8 +41,9 @@ export async function getRunWithJob(db: Db, runId: string): Promise<{ run: RunRo
   return row;
 }
 
-export async function setRunState(db: Db, runId: string, state: RunState, phase: RunPhase, extra: Partial<Pick<RunRow, 'error' | 'finishedAt' | 'copyStartedAt'>> = {}): Promise<void> {
-  await db.update(runs).set({ state, phase, ...extra, updatedAt: new Date() }).where(eq(runs.id, runId));
+/** Every state change goes through here; `waiting` is kept only when given, so it never outlives the wait it describes. */
+export async function setRunState(db: Db, runId: string, state: RunState, phase: RunPhase, extra: Partial<Pick<RunRow, 'error' | 'finishedAt' | 'copyStartedAt' | 'waiting'>> = {}): Promise<void> {
+  await db.update(runs).set({ state, phase, waiting: null, ...extra, updatedAt: new Date() }).where(eq(runs.id, runId));
 }
 
 export async function addEvent(db: Db, runId: string, kind: string, message: string, data: Record<string, unknown> = {}): Promise<void> {
