@@ -1,10 +1,12 @@
 import { cancellationDetails } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { jobOptionsSchema } from '../core/job.js';
-import type { BatchInput } from '../core/run.js';
+import type { BatchInput, BatchScan } from '../core/run.js';
 import type { Limiters } from '../engine/bandwidth.js';
-import { checkBatch, copyBatch, verifyBatch, type BatchResult, type VerifyResult } from '../engine/batch.js';
-import { itemsOfBatch } from '../db/queries/ledger.js';
+import { checkBatch, copyBatch, verifyBatch, type BatchEnv, type BatchResult, type VerifyResult } from '../engine/batch.js';
+import { deleteBatch } from '../engine/delete.js';
+import { itemsOfBatch, type ItemRow } from '../db/queries/ledger.js';
+import { scanSelection } from './run.js';
 import { getRunWithJob } from '../db/queries/runs.js';
 import type { ConnectorCache } from './connectorCache.js';
 import type { ActivityDeps } from './deps.js';
@@ -26,8 +28,8 @@ export interface WorkerState {
 
 export function copyActivities(deps: ActivityDeps, worker: WorkerState) {
   /** Loads a batch and its connectors, runs `fn` under heartbeats, and maps what it throws for Temporal. */
-  const overBatch = async <T>(input: BatchInput, what: string, states: Parameters<typeof itemsOfBatch>[3], empty: T,
-    fn: (env: Parameters<typeof copyBatch>[0], todo: Awaited<ReturnType<typeof itemsOfBatch>>, mode: string) => Promise<T>): Promise<T> => {
+  const overBatch = async <T>(input: BatchInput, what: string, scan: BatchScan, empty: T,
+    fn: (env: BatchEnv, todo: ItemRow[], mode: string) => Promise<T>): Promise<T> => {
     const progress: BatchProgress = { batch: input.batch, itemId: null, offset: 0 };
     const hb = startHeartbeat(() => progress);
     let mode = '';
@@ -35,7 +37,7 @@ export function copyActivities(deps: ActivityDeps, worker: WorkerState) {
     try {
       const { job } = await getRunWithJob(deps.db, input.runId);
       mode = job.mode;
-      const todo = await itemsOfBatch(deps.db, input.runId, input.batch, states);
+      const todo = await itemsOfBatch(deps.db, input.runId, input.batch, scanSelection(scan, job.mode));
       if (todo.length === 0) return empty;
       const options = jobOptionsSchema.parse(job.options);
       const result = await worker.connectors.with([job.sourceRemoteId, job.destRemoteId], ([src, dst]) => fn({
@@ -43,6 +45,7 @@ export function copyActivities(deps: ActivityDeps, worker: WorkerState) {
         sourceRoot: job.sourcePath, destRoot: job.destPath, sameRemote: job.sourceRemoteId === job.destRemoteId,
         lanes: input.lanes, verify: input.settings.verify, chunkSize: options.chunkSize,
         limiter: worker.limiters.for(input.runId, input.settings.bandwidthLimit),
+        backupDir: job.mode === 'sync' ? options.backupDir ?? null : null,
         signal: hb.signal,
         onProgress: (p) => { Object.assign(progress, p); void throttle.progressed(); },
         onCheckpoint: (p) => { Object.assign(progress, p); hb.beat(); },
@@ -69,12 +72,16 @@ export function copyActivities(deps: ActivityDeps, worker: WorkerState) {
      * file resumes from its last checkpoint in the ledger, so a crash re-sends at most one chunk.
      */
     copyBatch: (input: BatchInput): Promise<BatchResult> =>
-      overBatch(input, 'copying', ['pending', 'copying'], { copied: 0, verified: 0, failed: 0, bytes: 0 },
+      overBatch(input, 'copying', 'copy', { copied: 0, verified: 0, failed: 0, bytes: 0 },
         // A check run's "copy" is reading both sides: same scan, same lanes, nothing written.
         (env, todo, mode) => (mode === 'check' ? checkBatch(env, todo) : copyBatch(env, todo))),
 
     /** Checks the copied files of a batch whose hashes were not both known when they were copied. */
     verifyBatch: (input: BatchInput): Promise<VerifyResult> =>
-      overBatch(input, 'verifying', ['copied'], { verified: 0, requeued: 0, failed: 0 }, verifyBatch),
+      overBatch(input, 'verifying', 'verify', { verified: 0, requeued: 0, failed: 0 }, verifyBatch),
+
+    /** sync: deletes one batch of destination-only files; move: deletes the sources whose copies verified. */
+    deleteBatch: (input: BatchInput): Promise<BatchResult> =>
+      overBatch(input, 'deleting', 'delete', { copied: 0, verified: 0, failed: 0, bytes: 0 }, deleteBatch),
   };
 }

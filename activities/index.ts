@@ -1,5 +1,6 @@
 import { Limiters } from '../engine/bandwidth.js';
 import { ConnectorCache } from './connectorCache.js';
+import { approvalActivities } from './approval.js';
 import { copyActivities } from './copy.js';
 import type { ActivityDeps } from './deps.js';
 import { planActivities } from './plan.js';
@@ -18,6 +19,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...planActivities(deps, worker),
     ...copyActivities(deps, worker),
+    ...approvalActivities(deps, worker),
     ...runActivities(deps),
     ...probeActivities(deps),
     ...waitingActivities(deps),

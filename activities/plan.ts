@@ -67,6 +67,8 @@ export function planActivities(deps: ActivityDeps, worker: WorkerState) {
             compare: options.compare,
             conflict: options.conflict,
             listedHash,
+            mode: job.mode === 'sync' || job.mode === 'move' ? job.mode : 'copy',
+            renamesAt: job.mode === 'sync' && dst.capabilities.serverSideMove ? { remoteId: job.destRemoteId, path: job.destPath } : null,
           });
           if (filtered > 0) {
             await addEvent(deps.db, runId, 'filtered', `the job's filters left out ${filtered} source files${srcList.resumed ? ' (counted in this attempt of the plan only)' : ''}`, { files: filtered });
@@ -87,7 +89,7 @@ export function planActivities(deps: ActivityDeps, worker: WorkerState) {
           if (needed && !src.capabilities.hashes.includes(needed) && totals.filesTotal > 0) {
             await addEvent(deps.db, runId, 'hash_prepass', `the destination needs each file's ${needed.toUpperCase()} before upload and the source does not store one: every file is read once to hash it, then again to send it`, { hash: needed });
           }
-          await addEvent(deps.db, runId, 'plan', `planned ${totals.filesTotal} files (${totals.bytesTotal} bytes) to copy, ${totals.filesSkipped} already there`, { ...totals });
+          await addEvent(deps.db, runId, 'plan', `planned ${totals.filesTotal} files (${totals.bytesTotal} bytes) to copy${totals.moves ? ` (${totals.moves} of them renames, moved on the destination)` : ''}, ${totals.filesSkipped} already there${job.mode === 'sync' ? `, ${totals.deletes} only on the destination to delete` : ''}`, { ...totals });
           await throttle.progressed();
           return totals;
         });

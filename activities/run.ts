@@ -1,6 +1,6 @@
 import type { BatchRef, BatchScan, RunPhase, RunSettings, RunState } from '../core/run.js';
-import type { ItemState } from '../core/run.js';
-import { failBatch, nextBatches, recountRun } from '../db/queries/ledger.js';
+import type { ItemAction } from '../core/run.js';
+import { failBatch, nextBatches, recountRun, type ScanSelection } from '../db/queries/ledger.js';
 import { checkSummary } from '../db/queries/check.js';
 import { addEvent, getRun, getRunWithJob, setRunState } from '../db/queries/runs.js';
 import type { ActivityDeps } from './deps.js';
@@ -23,6 +23,11 @@ export function runActivities(deps: ActivityDeps) {
       }
     },
 
+    /** The stored plan was approved: the run goes on with exactly its files. */
+    async noteApproved(runId: string, digest: string): Promise<void> {
+      await addEvent(deps.db, runId, 'approved', `plan ${digest} approved: the run goes on with exactly the planned files, nothing listed again`, { digest });
+    },
+
     /** Records new limits of a running run, as they take effect. */
     async noteLimits(runId: string, from: RunSettings, to: RunSettings): Promise<void> {
       const bw = (b: number | null) => (b ? `${b} bytes/s` : 'unlimited');
@@ -31,13 +36,16 @@ export function runActivities(deps: ActivityDeps) {
 
     /** The scheduler's next page of batches after `after` for a scan, from the ledger. */
     async nextBatches(runId: string, scan: BatchScan, after: number, limit: number): Promise<BatchRef[]> {
-      return nextBatches(deps.db, runId, scanStates[scan], after, limit);
+      const { job } = await getRunWithJob(deps.db, runId);
+      return nextBatches(deps.db, runId, scanSelection(scan, job.mode), after, limit);
     },
 
     /** Gives up on one batch: its unfinished files are marked failed with `reason`, and the run goes on. */
     async failBatch(runId: string, scan: BatchScan, batch: number, reason: string): Promise<void> {
-      const files = await failBatch(deps.db, runId, batch, scanStates[scan], reason);
-      await addEvent(deps.db, runId, 'batch_failed', `batch ${batch}: ${files} files not ${scan.endsWith('verify') ? 'verified' : 'copied'}: ${reason}`, { batch, files });
+      const { job } = await getRunWithJob(deps.db, runId);
+      const files = await failBatch(deps.db, runId, batch, scanSelection(scan, job.mode), reason);
+      const what = scan === 'delete' ? 'deleted' : scan.endsWith('verify') ? 'verified' : 'copied';
+      await addEvent(deps.db, runId, 'batch_failed', `batch ${batch}: ${files} files not ${what}: ${reason}`, { batch, files });
     },
 
     /** Exact totals from the ledger, then the final state. */
@@ -65,10 +73,17 @@ export function runActivities(deps: ActivityDeps) {
   };
 }
 
-/** The item states each scan works on. */
-const scanStates: Record<BatchScan, readonly ItemState[]> = {
-  copy: ['pending', 'copying'],
-  verify: ['copied'],
-  recopy: ['pending', 'copying'],
-  reverify: ['copied'],
-};
+/** The items each scan works on; a copy scan leaves a sync's deletes for the delete scan. */
+export function scanSelection(scan: BatchScan, mode: string): ScanSelection {
+  const transfers: ItemAction[] = ['copy', 'move', 'skip', 'conflict', 'check'];
+  switch (scan) {
+    case 'copy':
+    case 'recopy':
+      return { states: ['pending', 'copying'], actions: transfers };
+    case 'verify':
+    case 'reverify':
+      return { states: ['copied'], actions: transfers };
+    case 'delete':
+      return mode === 'move' ? { states: ['verified'], actions: ['copy'] } : { states: ['pending'], actions: ['delete'] };
+  }
+}

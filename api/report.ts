@@ -14,9 +14,11 @@ export interface ReportRow {
   error: string | null;
   /** Where the file was written when not at `path` (conflict=rename). */
   dstPath: string | null;
+  /** A rename done on the destination (action=move): the destination path it was moved from. */
+  fromPath: string | null;
 }
 
-const columns: readonly (keyof ReportRow)[] = ['path', 'action', 'state', 'size', 'srcHash', 'dstHash', 'error', 'dstPath'];
+const columns: readonly (keyof ReportRow)[] = ['path', 'action', 'state', 'size', 'srcHash', 'dstHash', 'error', 'dstPath', 'fromPath'];
 const pageSize = 1000;
 
 export function reportRow(i: ItemRow): ReportRow {
@@ -25,7 +27,7 @@ export function reportRow(i: ItemRow): ReportRow {
     const t = shared ?? (Object.keys(h) as (keyof Hashes)[])[0];
     return t && h[t] ? `${t}:${h[t]}` : null;
   };
-  return { path: i.path, action: i.action, state: i.state, size: i.size, srcHash: pick(i.srcHashes), dstHash: pick(i.dstHashes), error: i.lastError, dstPath: i.dstPath };
+  return { path: i.path, action: i.action, state: i.state, size: i.size, srcHash: pick(i.srcHashes), dstHash: pick(i.dstHashes), error: i.lastError, dstPath: i.dstPath, fromPath: i.fromPath };
 }
 
 /** RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled. */

@@ -87,5 +87,5 @@ export type CreateJob = z.infer<typeof createJobSchema>;
 export const runLimitsSchema = z.strictObject({
   transfers: jobOptionsSchema.shape.transfers.unwrap().optional(),
   /** Bytes per second, a size such as "10M" (per second), or null for no limit. */
-  bwlimit: z.union([bwlimitSchema, z.null()]).optional(),
+  bwlimit: bwlimitSchema.nullable().optional(),
 }).refine((l) => l.transfers !== undefined || l.bwlimit !== undefined, { message: 'give transfers, bwlimit or both' });

@@ -25,7 +25,7 @@ export const runStates = [
 export type RunState = (typeof runStates)[number];
 export const terminalRunStates: readonly RunState[] = ['completed', 'completed_with_errors', 'failed', 'cancelled'];
 
-export const runPhases = ['plan', 'copy', 'verify', 'finalize', 'done'] as const;
+export const runPhases = ['plan', 'copy', 'verify', 'delete', 'finalize', 'done'] as const;
 export type RunPhase = (typeof runPhases)[number];
 
 /**
@@ -104,8 +104,12 @@ export interface RunSettings {
   bandwidthLimit: number | null;
 }
 
-/** The scans a run makes over its batches, in order: each picks the batches holding items in some states. */
-export const batchScans = ['copy', 'verify', 'recopy', 'reverify'] as const;
+/**
+ * The scans a run makes over its batches, in order: each picks the batches holding items in some
+ * states. `delete` is sync's deletes of destination-only files, or move's deletes of sources
+ * whose copies verified; it runs only when the copy had no errors (activities/plan.ts prepareDeletes).
+ */
+export const batchScans = ['copy', 'verify', 'recopy', 'reverify', 'delete'] as const;
 export type BatchScan = (typeof batchScans)[number];
 
 /** Where a run is, carried across continue-as-new: a cursor and counters, never a list. */

@@ -5,23 +5,21 @@ import { isConnectorError } from '../connectors/errors.js';
 import type { Connector, UploadState } from '../connectors/types.js';
 import type { Db } from '../db/client.js';
 import {
-  recordAttemptError, recordOutcomes, recordVerifications, saveCheckpoint,
+  addDelete, recordAttemptError, recordOutcomes, recordVerifications, saveCheckpoint,
   type ItemOutcome, type ItemRow, type VerifyOutcome,
 } from '../db/queries/ledger.js';
 import { recordChecks, type CheckOutcome } from '../db/queries/check.js';
 import { addEvents, type NewEvent } from '../db/queries/runs.js';
 import type { BandwidthLimiter } from './bandwidth.js';
 import { copyOne, hashTypeFor, type CopyOutcome } from './copy.js';
+import { isNodeHashType } from '../connectors/shared/hashing.js';
 import { errorMessage, isPerFileError } from './errors.js';
 import { forEachLimited } from '../core/limit.js';
 import { hashOf } from './verify.js';
+import { Ledger } from './groupCommit.js';
 
 /** Re-copies a file whose checksums differ this many times before giving up on it. */
 export const maxRecopies = 1;
-/** A batch's outcomes reach the ledger at least this often, so progress shows and a crash redoes little. */
-const flushEveryMs = 1_000;
-const flushEveryItems = 500;
-
 export interface BatchEnv {
   db: Db;
   runId: string;
@@ -35,6 +33,8 @@ export interface BatchEnv {
   verify: boolean;
   chunkSize?: number;
   limiter?: BandwidthLimiter | null;
+  /** sync's backupDir on the destination's remote: what is overwritten or deleted goes there first. */
+  backupDir?: string | null;
   signal: AbortSignal;
   /** Where the batch got to, for heartbeats. */
   onProgress?: (p: { itemId: number; offset: number }) => void;
@@ -46,57 +46,6 @@ export interface BatchResult {
   verified: number;
   failed: number;
   bytes: number;
-}
-
-/**
- * Buffers a batch's outcomes and events and writes them in one statement per flush. Everything
- * before a flush that a crash loses is simply copied again: writes are idempotent.
- */
-class Ledger<O> {
-  private outcomes: O[] = [];
-  private events: NewEvent[] = [];
-  private last = Date.now();
-  private writing: Promise<void> = Promise.resolve();
-  private pending = 0;
-  private failure: unknown;
-
-  constructor(private readonly write: (outcomes: O[], events: NewEvent[]) => Promise<void>) {}
-
-  /**
-   * Buffers one outcome. A flush runs behind the copies instead of holding up the lane that
-   * triggered it; a lane waits only when two flushes are already queued, which bounds memory.
-   * A failed flush fails the next add, so the batch stops.
-   */
-  async add(outcome: O | null, ...events: NewEvent[]): Promise<void> {
-    if (this.failure !== undefined) throw this.failure;
-    if (outcome) this.outcomes.push(outcome);
-    this.events.push(...events);
-    if (this.outcomes.length < flushEveryItems && Date.now() - this.last < flushEveryMs) return;
-    const flushed = this.flush();
-    if (this.pending > 2) await flushed;
-    // Not awaited otherwise: its failure is kept and thrown by the next add or the last flush.
-    else flushed.catch(() => {});
-  }
-
-  /** Flushes are chained, so the ledger sees them in order and never two at once. */
-  flush(): Promise<void> {
-    const outcomes = this.outcomes.splice(0);
-    const events = this.events.splice(0);
-    this.last = Date.now();
-    this.pending++;
-    this.writing = this.writing.then(async () => {
-      try {
-        if (this.failure === undefined && (outcomes.length || events.length)) await this.write(outcomes, events);
-      } catch (err) {
-        this.failure ??= err;
-      } finally {
-        this.pending--;
-      }
-    });
-    return this.writing.then(() => {
-      if (this.failure !== undefined) throw this.failure;
-    });
-  }
 }
 
 /**
@@ -120,7 +69,7 @@ export async function copyBatch(env: BatchEnv, todo: readonly ItemRow[]): Promis
     await forEachLimited(todo, env.lanes, async (item) => {
       try {
         const syncLater = !!groupSync && !item.large;
-        const { outcome, events } = await copyChecked(env, item, syncLater);
+        const { outcome, events } = (item.action === 'move' ? await moveRenamed(env, item) : null) ?? await copyChecked(env, item, syncLater);
         if (outcome.state === 'failed') result.failed++;
         else {
           result[outcome.state === 'verified' ? 'verified' : 'copied']++;
@@ -154,6 +103,7 @@ async function copyChecked(env: BatchEnv, item: ItemRow, syncLater: boolean): Pr
   let resume = item.uploadState as UploadState | null;
   let recopies = item.recopies;
   let corruptRetried = false;
+  if (item.replaces && env.backupDir && !resume) await keepInBackup(env, item.path);
   if (item.checkFirst && !resume) {
     const same = await sameByHash(env, item, srcPath, joinPath(env.destRoot, item.path));
     if (same) return { outcome: { id: item.id, state: env.verify ? 'verified' : 'copied', ...same, deduplicated: true, recopies, error: null }, events };
@@ -199,6 +149,57 @@ async function copyChecked(env: BatchEnv, item: ItemRow, syncLater: boolean): Pr
     events.push({ kind: 'verify_mismatch', message: `${item.path}: ${why}; copying it again`, data: { path: item.path } });
     recopies++;
     resume = null;
+  }
+}
+
+/**
+ * A rename at the source, planned from the ledger (db/queries/ledger.ts planRenames): the
+ * source file's hash must equal the one the ledger holds for the destination's file at its old
+ * path, and then that file is moved server-side, nothing sent. Null when the hashes differ or
+ * the old file is gone: the file is uploaded, and the old one is deleted with sync's deletes.
+ */
+async function moveRenamed(env: BatchEnv, item: ItemRow): Promise<{ outcome: ItemOutcome; events: NewEvent[] } | null> {
+  const from = joinPath(env.destRoot, item.fromPath!);
+  const to = joinPath(env.destRoot, item.path);
+  const known = Object.keys(item.dstHashes) as HashType[];
+  const type = known.find((t) => env.src.capabilities.hashes.includes(t)) ?? known.find(isNodeHashType);
+  const uploadInstead = async (why: string) => {
+    await addDelete(env.db, env.runId, item.fromPath!);
+    return { kind: 'rename_uploaded', message: `${item.path}: ${why}; uploaded instead, and "${item.fromPath}" is deleted with the sync's deletes`, data: { path: item.path, from: item.fromPath } };
+  };
+  if (!type) return null;
+  const srcHashes = { ...item.srcHashes, [type]: item.srcHashes[type] ?? (await hashOf(env.src, joinPath(env.sourceRoot, item.path), type, env.signal)) };
+  if (compareHash(type, srcHashes, item.dstHashes) !== 'match') {
+    const event = await uploadInstead(`not the file that was at "${item.fromPath}" (${type} differs)`);
+    const copied = await copyChecked(env, item, false);
+    return { outcome: copied.outcome, events: [event, ...copied.events] };
+  }
+  try {
+    await env.dst.move(from, to);
+  } catch (err) {
+    if (!isConnectorError(err, 'not_found')) throw err;
+    // Moved by an earlier attempt that was cut before recording it, or gone since the plan.
+    const there = await env.dst.stat(to, { signal: env.signal }).catch(() => null);
+    if (!there || there.isDir || there.size !== item.size) {
+      const event = await uploadInstead(`"${item.fromPath}" is no longer on the destination`);
+      const copied = await copyChecked(env, item, false);
+      return { outcome: copied.outcome, events: [event, ...copied.events] };
+    }
+  }
+  env.onProgress?.({ itemId: item.id, offset: item.size });
+  return {
+    outcome: { id: item.id, state: 'moved', srcHashes, dstHashes: item.dstHashes, error: null, sent: false },
+    events: [{ kind: 'renamed', message: `${item.path}: moved on the destination from "${item.fromPath}" (same ${type}), nothing sent`, data: { path: item.path, from: item.fromPath } }],
+  };
+}
+
+/** backupDir: the destination's file at `path` moves there (under the same relative path) before it is replaced or deleted. */
+export async function keepInBackup(env: Pick<BatchEnv, 'dst' | 'destRoot' | 'backupDir'>, path: string): Promise<void> {
+  try {
+    await env.dst.move(joinPath(env.destRoot, path), joinPath(env.backupDir!, path));
+  } catch (err) {
+    // Already moved by an earlier attempt, or never there.
+    if (!isConnectorError(err, 'not_found')) throw err;
   }
 }
 

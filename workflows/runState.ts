@@ -13,7 +13,7 @@ export const setLimitsSignal = defineSignal<[Partial<Pick<RunSettings, 'transfer
 export const credentialsUpdatedSignal = defineSignal<[string]>('credentialsUpdated');
 
 /** What the run reads while each phase works, to go back to after a pause. */
-const workingState = { plan: 'planning', copy: 'copying', verify: 'verifying', finalize: 'copying', done: 'copying' } as const;
+const workingState = { plan: 'planning', copy: 'copying', verify: 'verifying', delete: 'deleting', finalize: 'copying', done: 'copying' } as const;
 
 /** What `pausable` answers for a call a pause stopped. */
 export const interrupted = Symbol('interrupted by a pause');
@@ -44,7 +44,7 @@ export class RunState {
     this.heartbeatTimeoutMs = input.heartbeatTimeoutMs;
     this.retryOf = input.retryOf;
     this.settings = { ...input.settings };
-    this.phase = input.cursor ? (input.cursor.scan.endsWith('verify') ? 'verify' : 'copy') : 'plan';
+    this.phase = input.cursor ? (input.cursor.scan.endsWith('verify') ? 'verify' : input.cursor.scan === 'delete' ? 'delete' : 'copy') : 'plan';
     this.scan = input.cursor?.scan ?? null;
     this.batchesDone = input.cursor?.batchesDone ?? 0;
     setHandler(statusQuery, () => this.status());

@@ -1,14 +1,18 @@
-import { CancellationScope, ContinueAsNew, isCancellation } from '@temporalio/workflow';
+import { CancellationScope, ContinueAsNew, isCancellation, patched } from '@temporalio/workflow';
 import { batchScans, type BatchScan, type RunStatus, type TransferRunInput } from '../core/run.js';
 import { ledger } from './activities.js';
+import { PlanApproval } from './phases/approve.js';
 import { copyPhase } from './phases/copy.js';
+import { deletePhase } from './phases/delete.js';
 import { finalizePhase } from './phases/finalize.js';
 import { planPhase } from './phases/plan.js';
 import { verifyPhase } from './phases/verify.js';
 import { RunState } from './runState.js';
 import { failureMessage } from './scheduler.js';
+import { patches } from './versions.js';
 
 export { statusQuery } from './runState.js';
+export { approveUpdate } from './phases/approve.js';
 
 /**
  * One run of a job: plan, copy, verify, finalize. Only ids, cursors and counters pass through
@@ -17,15 +21,22 @@ export { statusQuery } from './runState.js';
  */
 export async function transferRun(input: TransferRunInput): Promise<RunStatus> {
   const run = new RunState(input);
+  const approval = new PlanApproval(run);
   try {
-    if (!input.cursor) await planPhase(run);
+    if (!input.cursor) {
+      await planPhase(run);
+      // A stored plan, approved where it must be, before anything is written (retries take failed files, not a plan).
+      if (!run.retryOf && patched(patches.storedPlan) && !(await approval.approve())) return run.status();
+    }
     // A continued run picks up its scan where the cursor says and goes on with the later ones.
     const from = input.cursor ? batchScans.indexOf(input.cursor.scan) : 0;
     for (const scan of batchScans.slice(from)) {
       const after = input.cursor?.scan === scan ? input.cursor.after : 0;
       if (isVerifyScan(scan) && !run.settings.verify) continue;
       if (scan === 'copy' || scan === 'recopy') await copyPhase(run, scan, after);
-      else await verifyPhase(run, scan, after);
+      else if (scan === 'delete') {
+        if (patched(patches.deleteScan)) await deletePhase(run, after);
+      } else await verifyPhase(run, scan, after);
     }
     await finalizePhase(run);
     return run.status();

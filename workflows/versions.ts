@@ -16,4 +16,8 @@
 export const patches = {
   /** A rejected credential or a full destination waits for the user (needs_reconnect, needs_attention) instead of failing the run. */
   waitForUser: 'wait-for-user',
+  /** The plan is stored with its digest after planning, and a dry run or a sync that would delete waits for approval. */
+  storedPlan: 'stored-plan',
+  /** After the copy and verify scans, sync's deletes and move's source deletes (the delete scan). */
+  deleteScan: 'delete-scan',
 } as const satisfies Record<string, string>;

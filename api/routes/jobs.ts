@@ -45,6 +45,9 @@ export function jobsRouter(deps: JobsDeps): Router {
       throw new ApiError(422, 'overlapping_locations', 'source and destination overlap: one is inside the other', 'destination');
     }
 
+    if (body.mode === 'sync' && body.options.conflict === 'rename') {
+      throw new ApiError(400, 'invalid_request', 'sync makes the destination a mirror of the source, and conflict=rename would keep copies there that the next sync deletes: use mode "copy" to keep both', 'options.conflict');
+    }
     if (body.options.backupDir !== undefined) {
       if (body.mode !== 'sync') throw new ApiError(400, 'invalid_request', 'options.backupDir keeps what a sync deletes or overwrites; it applies to mode "sync" only', 'options.backupDir');
       body.options.backupDir = backupDirOf(body.options.backupDir, destination.path);

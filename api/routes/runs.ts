@@ -1,4 +1,6 @@
+import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { Router } from 'express';
+import { z } from 'zod';
 import { itemStates, runWorkflowId, terminalRunStates, type ItemState, type RunState } from '../../core/run.js';
 import { listItems, listedSoFar, retryableFiles } from '../../db/queries/ledger.js';
 import { getRun, getRunWithJob, insertRun, listEvents, runView } from '../../db/queries/runs.js';
@@ -6,6 +8,8 @@ import { ApiError, parseBody } from '../errors.js';
 import { jobOptionsSchema, runLimitsSchema } from '../../core/job.js';
 import { streamReport } from '../report.js';
 import { startRun, type StartRunDeps } from '../startRun.js';
+
+const approveSchema = z.strictObject({ digest: z.string({ error: 'digest is required: the plan\'s digest from GET /v1/runs/{id}' }).min(1) });
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -82,6 +86,29 @@ export function runsRouter(deps: StartRunDeps): Router {
       ...(limits.bwlimit !== undefined ? { bandwidthLimit: limits.bwlimit } : {}),
     });
     res.status(202).json(runView(row));
+  });
+
+  /**
+   * Runs exactly the stored plan of a run waiting in awaiting_approval. The run answers itself
+   * (a Temporal update): a plan past options.planMaxAge, or whose source changed, is refused.
+   */
+  r.post('/:id/approve', async (req, res) => {
+    const { digest } = parseBody(approveSchema, req.body);
+    const row = await load(req.params.id);
+    if (row.state !== 'awaiting_approval' || !row.plan) {
+      throw new ApiError(409, 'not_awaiting_approval', `run ${row.id} is ${row.state}, not awaiting_approval: only a dry run or a sync that would delete waits for approval`);
+    }
+    if (digest !== row.plan.digest) {
+      throw new ApiError(409, 'digest_mismatch', `digest "${digest}" is not this run's plan: its digest is "${row.plan.digest}" (GET /v1/runs/${row.id})`, 'digest');
+    }
+    try {
+      await deps.client.workflow.getHandle(row.workflowId).executeUpdate('approve', { args: [{ digest }] });
+    } catch (err) {
+      if (!(err instanceof WorkflowUpdateFailedError)) throw err;
+      const why = err.cause instanceof Error ? err.cause.message : err.message;
+      throw new ApiError(409, 'plan_refused', `the plan was not approved: ${why}`);
+    }
+    res.status(202).json(runView((await getRun(deps.db, row.id)) ?? row));
   });
 
   /** A new run of the same job over only the files this one failed to copy. */

@@ -1,7 +1,7 @@
 import { and, asc, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Entry, Hashes, HashType } from '../../core/entry.js';
 import type { CompareMode, ConflictPolicy } from '../../core/job.js';
-import type { ItemState } from '../../core/run.js';
+import { planGroups, type ItemAction, type ItemState, type PlanGroup } from '../../core/run.js';
 import { queryRows, type Db } from '../client.js';
 import { items, runs } from '../schema.js';
 
@@ -79,6 +79,17 @@ export interface PlanRules {
   listedHash?: HashType | null;
   /** What to do with a file on both sides that differs (JobOptions.conflict). */
   conflict?: ConflictPolicy;
+  /**
+   * `sync` also plans deletes of what only the destination has; `move` hashes files already at
+   * the destination before their source is deleted. Default copy.
+   */
+  mode?: 'copy' | 'sync' | 'move';
+  /**
+   * sync, where the destination moves files server-side: the destination whose earlier runs'
+   * ledgers (of any job writing to the same remote and folder) tell a renamed source file from a
+   * new one (same size, mtime and hash at an old destination path).
+   */
+  renamesAt?: { remoteId: string; path: string } | null;
 }
 
 /** Why a planned file is skipped, where it is not simply the same on both sides (items.last_error). */
@@ -101,6 +112,10 @@ export interface PlanTotals {
   conflictsKept: number;
   /** Files copied beside the destination's under a conflict name (conflict=rename). */
   renamed: number;
+  /** sync: source renames done as moves on the destination. */
+  moves: number;
+  /** sync: destination-only files to delete. */
+  deletes: number;
 }
 
 /**
@@ -115,12 +130,14 @@ export async function diffIntoItems(db: Db, runId: string, rules: PlanRules): Pr
   // that finds them (its predecessor was timed out while embedded PGlite held the event loop in
   // this statement, 31 s at a million files) does not pay for the diff again.
   const [done] = await queryRows<{ one: number }>(db, sql`SELECT 1 AS one FROM items WHERE run_id = ${runId} LIMIT 1`);
-  if (!done) await insertItems(db, runId, rules);
+  // A sync's renames and deletes commit with the copies, so a plan is whole or absent.
+  if (!done) await db.transaction((tx) => insertItems(tx, runId, rules));
   return planTotals(db, runId);
 }
 
 async function insertItems(db: Db, runId: string, rules: PlanRules): Promise<void> {
   const ci = rules.caseInsensitive;
+  const move = rules.mode === 'move';
   const h = rules.listedHash ?? null;
   // Whether the destination's file is a different one, by the job's compare rule; for checksum,
   // `unknown` when the sizes agree but no listing gave both hashes (hashed before copying).
@@ -151,10 +168,11 @@ async function insertItems(db: Db, runId: string, rules: PlanRules): Promise<voi
   // One statement writes every item once, with its batch: a million-file plan is one pass of
   // sorts and window functions, not an insert followed by updates of every row.
   await db.execute(sql`
-    INSERT INTO items (run_id, path, action, state, size, mtime_ms, src_hashes, large, batch, last_error, check_first, dst_path)
+    INSERT INTO items (run_id, path, action, state, size, mtime_ms, src_hashes, large, batch, last_error, check_first, dst_path, replaces)
     WITH joined AS (
-      SELECT DISTINCT ON (s.path) s.path, s.size, s.mtime_ms, s.hashes, v.verdict = 'unknown' AS check_first,
-        CASE WHEN v.verdict = 'same' THEN 'skip'
+      SELECT DISTINCT ON (s.path) s.path, s.size, s.mtime_ms, s.hashes, v.verdict = 'unknown' OR (${move} AND v.verdict = 'same') AS check_first,
+        d.path IS NOT NULL AND NOT d.is_dir AS had_dst,
+        CASE WHEN v.verdict = 'same' AND NOT ${move} THEN 'skip'
           WHEN s.size > ${rules.maxFileSize ?? null}::bigint THEN 'too_large'
           WHEN d.path IS NULL OR d.is_dir THEN 'copy'
           ${conflictArms}
@@ -189,9 +207,116 @@ async function insertItems(db: Db, runId: string, rules: PlanRules): Promise<voi
         WHEN 'older' THEN ${skipReasons.older}
       END,
       b.check_first AND b.act = 'copy',
-      CASE WHEN b.act = 'copy' THEN b.dst_path END
+      CASE WHEN b.act = 'copy' THEN b.dst_path END,
+      b.act = 'copy' AND b.had_dst AND b.dst_path IS NULL
     FROM batched b
     ON CONFLICT (run_id, path) DO NOTHING`);
+  if (rules.renamesAt) await planRenames(db, runId, rules.renamesAt, rules.mtimeToleranceMs);
+  if (rules.mode === 'sync') await planDeletes(db, runId, rules);
+}
+
+/**
+ * sync's renames without re-uploading: a file new at a source path whose size and mtime match a
+ * destination-only file that an earlier run into this destination copied and verified (so the ledger holds
+ * its hash) becomes a `move` of that file. Each file on either side pairs once. The batch
+ * confirms the hash before moving (engine/batch.ts) and uploads if it differs; rclone's
+ * --track-renames forgets between runs, the ledger does not.
+ */
+async function planRenames(db: Db, runId: string, at: { remoteId: string; path: string }, toleranceMs: number): Promise<void> {
+  const name = (col: string) => sql.raw(`regexp_replace(${col}, '^.*/', '')`);
+  // The items were just written: without fresh statistics the ledger lookups below take the wrong index.
+  await db.execute(sql`ANALYZE items`);
+  // Each pass pairs the files that are each other's best candidate (same name first); files
+  // left over, many alike in size and time, pair in the next passes.
+  for (let pass = 0; pass < 8; pass++) {
+    const paired = await queryRows<{ id: number }>(db, sql`
+      WITH known AS MATERIALIZED (
+        -- Destination-only files not yet claimed whose hash the ledger holds: looked up once each.
+        SELECT q.path, q.size, q.mtime_ms, p.hashes FROM entries q
+        CROSS JOIN LATERAL (
+          SELECT pi.src_hashes || pi.dst_hashes AS hashes FROM jobs pj
+          JOIN runs pr ON pr.job_id = pj.id
+          JOIN items pi ON pi.run_id = pr.id AND pi.path = q.path
+          WHERE pj.dest_remote_id = ${at.remoteId} AND pj.dest_path = ${at.path} AND pr.id <> ${runId} AND pi.dst_path IS NULL
+            AND pi.state IN ('verified', 'moved') AND pi.size = q.size
+          ORDER BY pr.started_at DESC LIMIT 1
+        ) p
+        WHERE q.run_id = ${runId} AND q.side = 'dst' AND NOT q.is_dir AND q.path <> '' AND p.hashes <> '{}'::jsonb
+          AND NOT EXISTS (SELECT 1 FROM entries s WHERE s.run_id = q.run_id AND s.side = 'src' AND s.path = q.path)
+          AND q.path NOT IN (SELECT m.from_path FROM items m WHERE m.run_id = ${runId} AND m.action = 'move')
+          -- A hash the destination's listing gives must agree with the ledger's.
+          AND NOT EXISTS (SELECT 1 FROM jsonb_each_text(q.hashes) h WHERE p.hashes->>h.key IS NOT NULL AND p.hashes->>h.key <> h.value)
+      ), cand AS (
+        SELECT i.id, k.path AS from_path, k.hashes,
+          row_number() OVER (PARTITION BY i.id ORDER BY ${name('k.path')} = ${name('i.path')} DESC, k.path) AS per_new,
+          row_number() OVER (PARTITION BY k.path ORDER BY ${name('k.path')} = ${name('i.path')} DESC, i.path) AS per_old
+        FROM items i JOIN known k ON k.size = i.size AND abs(k.mtime_ms - i.mtime_ms) <= ${toleranceMs}
+        WHERE i.run_id = ${runId} AND i.action = 'copy' AND NOT i.replaces AND i.dst_path IS NULL AND i.state = 'pending'
+      )
+      UPDATE items SET action = 'move', from_path = c.from_path, dst_hashes = c.hashes, check_first = false
+      FROM cand c WHERE items.id = c.id AND c.per_new = 1 AND c.per_old = 1
+      RETURNING items.id`);
+    if (paired.length === 0) return;
+  }
+}
+
+/**
+ * sync's deletes: every destination file and folder the source lacks (filters left both sides'
+ * excluded files out of `entries`, so an excluded file is never among them) and no rename takes
+ * away, in batches after every copy batch. Folders get no batch: they are removed after every
+ * file delete, when empty (pendingFolderDeletes).
+ */
+async function planDeletes(db: Db, runId: string, rules: PlanRules): Promise<void> {
+  const same = rules.caseInsensitive ? sql`lower(s.path) = lower(d.path)` : sql`s.path = d.path`;
+  await db.execute(sql`
+    INSERT INTO items (run_id, path, action, state, size, mtime_ms, dst_hashes, is_dir, batch)
+    WITH gone AS (
+      SELECT d.path, d.size, d.mtime_ms, d.hashes, d.is_dir FROM entries d
+      WHERE d.run_id = ${runId} AND d.side = 'dst' AND d.path <> ''
+        AND NOT EXISTS (SELECT 1 FROM entries s WHERE s.run_id = d.run_id AND s.side = 'src' AND s.is_dir = d.is_dir AND ${same})
+        AND NOT EXISTS (SELECT 1 FROM items m WHERE m.run_id = d.run_id AND m.action = 'move' AND m.from_path = d.path)
+    ), base AS (SELECT coalesce(max(batch), 0) AS n FROM items WHERE run_id = ${runId}),
+    numbered AS (
+      SELECT g.*, row_number() OVER (ORDER BY g.path) AS rn FROM gone g WHERE NOT g.is_dir
+      UNION ALL SELECT g.*, 0 FROM gone g WHERE g.is_dir
+    )
+    SELECT ${runId}::uuid, n.path, 'delete', 'pending', CASE WHEN n.is_dir THEN 0 ELSE n.size END, n.mtime_ms, n.hashes, n.is_dir,
+      CASE WHEN n.is_dir THEN 0 ELSE base.n + 1 + (n.rn - 1) / ${rules.batchFiles} END
+    FROM numbered n, base
+    ON CONFLICT (run_id, path) DO NOTHING`);
+}
+
+/**
+ * Whether sync may delete what it planned to: not when the source listed no file (an empty or
+ * unmounted source would wipe the destination) unless allowed, nor beyond maxDelete or
+ * maxDeleteBytes. A refused delete is marked failed with the reason, so the run reads
+ * completed_with_errors and the report says why; returns that reason, or null.
+ */
+export async function guardDeletes(db: Db, runId: string, g: { allowEmptySource: boolean; maxDelete?: number; maxDeleteBytes?: number }): Promise<string | null> {
+  const [c] = await queryRows<{ files: number; bytes: number; src: number }>(db, sql`
+    SELECT count(*) FILTER (WHERE NOT is_dir)::int AS files, coalesce(sum(size), 0)::bigint AS bytes,
+      (SELECT count(*)::int FROM entries WHERE run_id = ${runId} AND side = 'src' AND NOT is_dir) AS src
+    FROM items WHERE run_id = ${runId} AND action = 'delete' AND state = 'pending'`);
+  const files = Number(c.files);
+  const bytes = Number(c.bytes);
+  let reason: string | null = null;
+  if (files > 0 && Number(c.src) === 0 && !g.allowEmptySource) {
+    reason = `the source listed no file at all, so sync deletes none of the destination's ${files}; if the source really is empty, set options.allowEmptySource`;
+  } else if (g.maxDelete !== undefined && files > g.maxDelete) {
+    reason = `sync would delete ${files} files, more than maxDelete (${g.maxDelete}): none deleted; raise options.maxDelete to allow it`;
+  } else if (g.maxDeleteBytes !== undefined && bytes > g.maxDeleteBytes) {
+    reason = `sync would delete ${bytes} bytes, more than maxDeleteBytes (${g.maxDeleteBytes}): none deleted; raise options.maxDeleteBytes to allow it`;
+  }
+  if (reason) await settleDeletes(db, runId, 'failed', reason);
+  return reason;
+}
+
+/** Every delete still pending ends in `state` with `reason` (refused by a guard, or not run after copy errors). */
+export async function settleDeletes(db: Db, runId: string, state: 'failed' | 'skipped', reason: string): Promise<number> {
+  const rows = await queryRows<{ id: number }>(db, sql`
+    UPDATE items SET state = ${state}, last_error = ${reason}, updated_at = now()
+    WHERE run_id = ${runId} AND action = 'delete' AND state = 'pending' RETURNING id`);
+  return rows.length;
 }
 
 /**
@@ -243,25 +368,125 @@ export function batchCtes(rules: Pick<PlanRules, 'batchFiles' | 'batchBytes'>): 
 /** The plan's totals from the ledger, written to the run as the base of its progress. */
 async function planTotals(db: Db, runId: string): Promise<PlanTotals> {
   const [t] = await db.select({
-    filesTotal: sql<number>`count(*) FILTER (WHERE ${items.action} = 'copy')`.mapWith(Number),
-    bytesTotal: sql<number>`coalesce(sum(${items.size}) FILTER (WHERE ${items.action} = 'copy'), 0)`.mapWith(Number),
+    filesTotal: sql<number>`count(*) FILTER (WHERE ${items.action} IN ('copy', 'move'))`.mapWith(Number),
+    bytesTotal: sql<number>`coalesce(sum(${items.size}) FILTER (WHERE ${items.action} IN ('copy', 'move')), 0)`.mapWith(Number),
     filesSkipped: sql<number>`count(*) FILTER (WHERE ${items.action} = 'skip')`.mapWith(Number),
     filesFailed: sql<number>`count(*) FILTER (WHERE ${items.action} = 'conflict')`.mapWith(Number),
     tooLarge: sql<number>`count(*) FILTER (WHERE ${items.action} = 'skip' AND starts_with(${items.lastError}, ${skipReasons.tooLarge}))`.mapWith(Number),
     conflictsKept: sql<number>`count(*) FILTER (WHERE ${items.action} = 'skip' AND ${items.lastError} IN (${skipReasons.kept}, ${skipReasons.older}))`.mapWith(Number),
     renamed: sql<number>`count(*) FILTER (WHERE ${items.dstPath} IS NOT NULL)`.mapWith(Number),
+    moves: sql<number>`count(*) FILTER (WHERE ${items.action} = 'move')`.mapWith(Number),
+    deletes: sql<number>`count(*) FILTER (WHERE ${items.action} = 'delete' AND NOT ${items.isDir})`.mapWith(Number),
     batchCount: sql<number>`coalesce(max(${items.batch}), 0)`.mapWith(Number),
   }).from(items).where(eq(items.runId, runId));
 
-  const { tooLarge, conflictsKept, renamed, ...counters } = t;
+  const { tooLarge, conflictsKept, renamed, moves, deletes, ...counters } = t;
   await db.update(runs).set({ ...counters, filesDone: 0, bytesDone: 0, filesDeduplicated: 0, updatedAt: new Date() }).where(eq(runs.id, runId));
-  return { filesTotal: t.filesTotal, bytesTotal: t.bytesTotal, filesSkipped: t.filesSkipped, batchCount: t.batchCount, caseCollisions: t.filesFailed, tooLarge, conflictsKept, renamed };
+  return { filesTotal: t.filesTotal, bytesTotal: t.bytesTotal, filesSkipped: t.filesSkipped, batchCount: t.batchCount, caseCollisions: t.filesFailed, tooLarge, conflictsKept, renamed, moves, deletes };
 }
 
-export async function itemsOfBatch(db: Db, runId: string, batch: number, states: readonly ItemState[]): Promise<ItemRow[]> {
+/** Which items a scan works on: their states and actions (all actions when absent). */
+export interface ScanSelection {
+  states: readonly ItemState[];
+  actions?: readonly ItemAction[];
+}
+
+function scanWhere(sel: ScanSelection): SQL {
+  const st = inArray(items.state, [...sel.states]);
+  return sel.actions ? and(st, inArray(items.action, [...sel.actions]))! : st;
+}
+
+export async function itemsOfBatch(db: Db, runId: string, batch: number, sel: ScanSelection): Promise<ItemRow[]> {
   return db.select().from(items)
-    .where(and(eq(items.runId, runId), eq(items.batch, batch), inArray(items.state, [...states])))
+    .where(and(eq(items.runId, runId), eq(items.batch, batch), scanWhere(sel)))
     .orderBy(asc(items.path));
+}
+
+/** A delete's outcome: sync's destination file `deleted`, or move mode's source deleted after its verified copy (`moved`). */
+export interface DeleteOutcome {
+  id: number;
+  /** `skipped`: a folder kept because something is still in it. */
+  state: 'deleted' | 'moved' | 'skipped' | 'failed';
+  error?: string | null;
+}
+
+/** Group commit of deletes, counting each once (only items still in the state their scan picked). */
+export async function recordDeletes(db: Db, runId: string, outcomes: readonly DeleteOutcome[]): Promise<void> {
+  if (outcomes.length === 0) return;
+  const rows = outcomes.map((o) => ({ id: o.id, state: o.state, err: o.error ?? null }));
+  await db.execute(sql`
+    WITH v AS (
+      SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS v(id bigint, state text, err text)
+    ), done AS (
+      UPDATE items i SET state = v.state,
+        last_error = v.err, attempts = i.attempts + CASE WHEN v.state = 'failed' THEN 1 ELSE 0 END, updated_at = now()
+      FROM v WHERE i.id = v.id AND i.run_id = ${runId}
+        AND ((i.action = 'delete' AND i.state = 'pending') OR (i.action = 'copy' AND i.state = 'verified'))
+      RETURNING v.state, i.is_dir
+    )
+    UPDATE runs SET
+      files_deleted = files_deleted + (SELECT count(*) FROM done WHERE state = 'deleted' AND NOT is_dir),
+      files_moved = files_moved + (SELECT count(*) FROM done WHERE state = 'moved'),
+      files_failed = files_failed + (SELECT count(*) FROM done WHERE state = 'failed'),
+      updated_at = now()
+    WHERE id = ${runId}`);
+}
+
+/** A page of a run's planned items in path order, with what the plan's digest covers. */
+export async function planPage(db: Db, runId: string, after: string, limit: number): Promise<Pick<ItemRow, 'path' | 'action' | 'size' | 'mtimeMs' | 'dstPath' | 'fromPath' | 'state'>[]> {
+  return db.select({ path: items.path, action: items.action, size: items.size, mtimeMs: items.mtimeMs, dstPath: items.dstPath, fromPath: items.fromPath, state: items.state })
+    .from(items).where(and(eq(items.runId, runId), sql`${items.path} > ${after}`)).orderBy(asc(items.path)).limit(limit);
+}
+
+/** The plan's groups as the API shows them: files, bytes and the first paths of each. */
+export async function planGroupCounts(db: Db, runId: string, firstN: number): Promise<Record<PlanGroup, { files: number; bytes: number; first: string[] }>> {
+  const group = sql`CASE
+    WHEN action = 'copy' AND replaces AND NOT check_first THEN 'overwrite'
+    WHEN action = 'copy' THEN 'copy'
+    WHEN action = 'delete' AND state = 'pending' THEN 'delete'
+    WHEN action = 'move' THEN 'move'
+    ELSE 'skip' END`;
+  const rows = await queryRows<{ g: PlanGroup; files: number; bytes: number; first: string[] | null }>(db, sql`
+    WITH g AS (
+      SELECT ${group} AS g, path, size, is_dir, row_number() OVER (PARTITION BY ${group} ORDER BY path) AS rn
+      FROM items WHERE run_id = ${runId}
+    )
+    SELECT g, count(*) FILTER (WHERE NOT is_dir)::int AS files, coalesce(sum(size), 0)::bigint AS bytes,
+      array_agg(path ORDER BY path) FILTER (WHERE rn <= ${firstN}) AS first
+    FROM g GROUP BY g`);
+  const out = Object.fromEntries(planGroups.map((g) => [g, { files: 0, bytes: 0, first: [] as string[] }])) as Record<PlanGroup, { files: number; bytes: number; first: string[] }>;
+  for (const r of rows) out[r.g] = { files: Number(r.files), bytes: Number(r.bytes), first: r.first ?? [] };
+  return out;
+}
+
+/** The source's top level as planned (after filters): what a cheap "did the source change?" check compares against. */
+export async function sourceTopLevel(db: Db, runId: string): Promise<Entry[]> {
+  const rows = await queryRows<{ path: string; is_dir: boolean; size: number; mtime_ms: number }>(db, sql`
+    SELECT path, is_dir, size, mtime_ms FROM entries
+    WHERE run_id = ${runId} AND side = 'src' AND path <> '' AND strpos(path, '/') = 0 ORDER BY path`);
+  return rows.map((r) => ({ path: r.path, isDir: r.is_dir, size: Number(r.size), mtimeMs: Number(r.mtime_ms), hashes: {} }));
+}
+
+/** Files of a sync whose copy failed: sync deletes nothing after errors. */
+export async function copyFailures(db: Db, runId: string): Promise<number> {
+  const [r] = await queryRows<{ n: number }>(db, sql`
+    SELECT count(*)::int AS n FROM items WHERE run_id = ${runId} AND action IN ('copy', 'move', 'conflict') AND state = 'failed'`);
+  return r?.n ?? 0;
+}
+
+/** sync's destination-only folders still to remove, deepest first (they are in no batch: removed after every file delete). */
+export async function pendingFolderDeletes(db: Db, runId: string): Promise<ItemRow[]> {
+  return db.select().from(items)
+    .where(and(eq(items.runId, runId), eq(items.action, 'delete'), eq(items.state, 'pending'), eq(items.isDir, true)))
+    .orderBy(sql`length(${items.path}) - length(replace(${items.path}, '/', '')) DESC`, asc(items.path));
+}
+
+/** A rename the batch could not confirm by hash was uploaded instead: its old destination file is deleted with the others. */
+export async function addDelete(db: Db, runId: string, path: string): Promise<void> {
+  await db.execute(sql`
+    INSERT INTO items (run_id, path, action, state, size, mtime_ms, batch)
+    SELECT ${runId}, ${path}, 'delete', 'pending', 0, 0, coalesce(max(batch), 0) + 1 FROM items WHERE run_id = ${runId}
+    ON CONFLICT (run_id, path) DO NOTHING`);
 }
 
 /**
@@ -272,19 +497,23 @@ export async function saveCheckpoint(db: Db, item: Pick<ItemRow, 'id' | 'runId'>
   await db.transaction(async (tx) => {
     const [prev] = await tx.select({ bytesDone: items.bytesDone }).from(items).where(eq(items.id, item.id)).for('update');
     await tx.update(items).set({ uploadState, bytesDone: uploadState.offset, state: 'copying', updatedAt: new Date() }).where(eq(items.id, item.id));
-    await tx.update(runs).set({ bytesDone: sql`${runs.bytesDone} + ${uploadState.offset - (prev?.bytesDone ?? 0)}`, updatedAt: new Date() }).where(eq(runs.id, item.runId));
+    const delta = uploadState.offset - (prev?.bytesDone ?? 0);
+    await tx.update(runs).set({ bytesDone: sql`${runs.bytesDone} + ${delta}`, bytesSent: sql`${runs.bytesSent} + ${Math.max(0, delta)}`, updatedAt: new Date() }).where(eq(runs.id, item.runId));
   });
 }
 
 /** What became of one file in a batch; written with the others of the batch in one statement. */
 export interface ItemOutcome {
   id: number;
-  state: 'copied' | 'verified' | 'failed';
+  /** `moved`: a rename done on the destination (action=move), nothing sent. */
+  state: 'copied' | 'verified' | 'moved' | 'failed';
   srcHashes?: Hashes;
   dstHashes?: Hashes;
   error?: string | null;
   deduplicated?: boolean;
   recopies?: number;
+  /** The bytes went through knarr (not a server-side copy or move, nor a deduplicated upload); default true. */
+  sent?: boolean;
 }
 
 /**
@@ -297,12 +526,12 @@ export async function recordOutcomes(db: Db, runId: string, outcomes: readonly I
   if (outcomes.length === 0) return;
   const rows = outcomes.map((o) => ({
     id: o.id, state: o.state, src: o.srcHashes ?? {}, dst: o.dstHashes ?? null, err: o.error ?? null,
-    dedup: o.deduplicated ?? false, recopies: o.recopies ?? null,
+    dedup: o.deduplicated ?? false, recopies: o.recopies ?? null, sent: (o.sent ?? true) && !o.deduplicated && o.state !== 'moved',
   }));
   await db.execute(sql`
     WITH v AS (
       SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-        AS v(id bigint, state text, src jsonb, dst jsonb, err text, dedup boolean, recopies int)
+        AS v(id bigint, state text, src jsonb, dst jsonb, err text, dedup boolean, recopies int, sent boolean)
     ), prev AS (
       SELECT i.id, i.bytes_done, i.size FROM items i JOIN v ON v.id = i.id
       WHERE i.run_id = ${runId} AND i.state IN ('pending', 'copying')
@@ -318,10 +547,12 @@ export async function recordOutcomes(db: Db, runId: string, outcomes: readonly I
         attempts = i.attempts + CASE WHEN v.state = 'failed' THEN 1 ELSE 0 END,
         updated_at = now()
       FROM v, prev WHERE i.id = v.id AND prev.id = v.id
-      RETURNING i.id, v.state, v.dedup, i.size, prev.bytes_done
+      RETURNING i.id, v.state, v.dedup, v.sent, i.size, prev.bytes_done
     )
     UPDATE runs SET
       files_done = files_done + (SELECT count(*) FROM done WHERE state <> 'failed'),
+      files_moved = files_moved + (SELECT count(*) FROM done WHERE state = 'moved'),
+      bytes_sent = bytes_sent + (SELECT coalesce(sum(size - bytes_done), 0) FROM done WHERE state <> 'failed' AND sent),
       files_failed = files_failed + (SELECT count(*) FROM done WHERE state = 'failed'),
       files_deduplicated = files_deduplicated + (SELECT count(*) FROM done WHERE dedup),
       bytes_done = bytes_done + (SELECT coalesce(sum(size - bytes_done), 0) FROM done WHERE state <> 'failed'),
@@ -371,11 +602,13 @@ export async function recordAttemptError(db: Db, itemId: number, error: string):
 }
 
 /** Exact counters from the ledger, written when a run ends so drift from retries cannot survive. */
-export async function recountRun(db: Db, runId: string): Promise<{ filesDone: number; filesFailed: number; bytesDone: number }> {
+export async function recountRun(db: Db, runId: string): Promise<{ filesDone: number; filesFailed: number; bytesDone: number; filesMoved: number; filesDeleted: number }> {
   const [c] = await db.select({
-    filesDone: sql<number>`count(*) FILTER (WHERE ${items.state} IN ('copied', 'verified', 'checked'))`.mapWith(Number),
+    filesDone: sql<number>`count(*) FILTER (WHERE ${items.state} IN ('copied', 'verified', 'checked') OR (${items.state} = 'moved' AND ${items.action} <> 'delete'))`.mapWith(Number),
     filesFailed: sql<number>`count(*) FILTER (WHERE ${items.state} = 'failed')`.mapWith(Number),
-    bytesDone: sql<number>`coalesce(sum(${items.size}) FILTER (WHERE ${items.state} IN ('copied', 'verified', 'checked')), 0)`.mapWith(Number),
+    bytesDone: sql<number>`coalesce(sum(${items.size}) FILTER (WHERE ${items.state} IN ('copied', 'verified', 'checked', 'moved') AND ${items.action} <> 'delete'), 0)`.mapWith(Number),
+    filesMoved: sql<number>`count(*) FILTER (WHERE ${items.state} = 'moved')`.mapWith(Number),
+    filesDeleted: sql<number>`count(*) FILTER (WHERE ${items.state} = 'deleted' AND NOT ${items.isDir})`.mapWith(Number),
   }).from(items).where(eq(items.runId, runId));
   await db.update(runs).set({ ...c, updatedAt: new Date() }).where(eq(runs.id, runId));
   return c;
@@ -392,16 +625,16 @@ export async function listItems(db: Db, runId: string, state: ItemState | undefi
  * The next batches after `after` that hold items in one of `states`, with how many: the
  * scheduler's cursor into the ledger, so no list of batches ever passes through Temporal.
  */
-export async function nextBatches(db: Db, runId: string, states: readonly ItemState[], after: number, limit: number): Promise<{ batch: number; files: number }[]> {
+export async function nextBatches(db: Db, runId: string, sel: ScanSelection, after: number, limit: number): Promise<{ batch: number; files: number }[]> {
   return db.select({ batch: items.batch, files: sql<number>`count(*)`.mapWith(Number) }).from(items)
-    .where(and(eq(items.runId, runId), inArray(items.state, [...states]), sql`${items.batch} > ${after}`))
+    .where(and(eq(items.runId, runId), scanWhere(sel), sql`${items.batch} > ${after}`))
     .groupBy(items.batch).orderBy(asc(items.batch)).limit(limit);
 }
 
 /** A batch given up on (an internal error outlived its retries): its unfinished files fail with the reason, the run goes on. */
-export async function failBatch(db: Db, runId: string, batch: number, states: readonly ItemState[], error: string): Promise<number> {
+export async function failBatch(db: Db, runId: string, batch: number, sel: ScanSelection, error: string): Promise<number> {
   const failed = await db.update(items).set({ state: 'failed', lastError: error, attempts: sql`${items.attempts} + 1`, updatedAt: new Date() })
-    .where(and(eq(items.runId, runId), eq(items.batch, batch), inArray(items.state, [...states])))
+    .where(and(eq(items.runId, runId), eq(items.batch, batch), scanWhere(sel)))
     .returning({ id: items.id });
   await db.update(runs).set({ filesFailed: sql`${runs.filesFailed} + ${failed.length}`, updatedAt: new Date() }).where(eq(runs.id, runId));
   return failed.length;

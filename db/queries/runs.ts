@@ -2,7 +2,7 @@ import { and, desc, eq } from 'drizzle-orm';
 import type { JobFilters } from '../../core/filters.js';
 import type { JobOptions } from '../../core/job.js';
 import { speedAndEta } from '../../core/progress.js';
-import type { RunPhase, RunState, RunView } from '../../core/run.js';
+import type { RunPhase, RunPlan, RunState, RunView } from '../../core/run.js';
 import type { Db } from '../client.js';
 import { events, jobs, runs } from '../schema.js';
 
@@ -44,6 +44,10 @@ export async function getRunWithJob(db: Db, runId: string): Promise<{ run: RunRo
 /** Every state change goes through here; `waiting` is kept only when given, so it never outlives the wait it describes. */
 export async function setRunState(db: Db, runId: string, state: RunState, phase: RunPhase, extra: Partial<Pick<RunRow, 'error' | 'finishedAt' | 'copyStartedAt' | 'waiting'>> = {}): Promise<void> {
   await db.update(runs).set({ state, phase, waiting: null, ...extra, updatedAt: new Date() }).where(eq(runs.id, runId));
+}
+
+export async function setRunPlan(db: Db, runId: string, plan: RunPlan): Promise<void> {
+  await db.update(runs).set({ plan, updatedAt: new Date() }).where(eq(runs.id, runId));
 }
 
 export async function addEvent(db: Db, runId: string, kind: string, message: string, data: Record<string, unknown> = {}): Promise<void> {

@@ -48,8 +48,8 @@ for (const db of ['postgres', 'pglite'] as const) {
       const src = await expectSameTree(join(dir, 'src'), join(dir, 'dst/backup/2026'));
       expect(src.size).toBeGreaterThanOrEqual(1_050);
       const totalBytes = [...src.values()].reduce((a, f) => a + f.size, 0);
-      expect(run.files).toEqual({ done: src.size, total: src.size, failed: 0, skipped: 0, deduplicated: 0 });
-      expect(run.bytes).toEqual({ done: totalBytes, total: totalBytes });
+      expect(run.files).toEqual({ done: src.size, total: src.size, failed: 0, skipped: 0, deduplicated: 0, moved: 0, deleted: 0 });
+      expect(run.bytes).toEqual({ done: totalBytes, total: totalBytes, sent: totalBytes });
 
       const handle = k.client.workflow.getHandle(`run-${r.body.runId}`);
       expect((await handle.describe()).status.name).toBe('COMPLETED');
