@@ -1,11 +1,11 @@
 import type { Hashes, HashType } from '../core/entry.js';
 import { compareHash } from '../core/hashes.js';
 import { joinPath } from '../core/paths.js';
-import { isConnectorError } from '../connectors/errors.js';
+import { ConnectorError, isConnectorError } from '../connectors/errors.js';
 import type { Connector, UploadState } from '../connectors/types.js';
 import type { Db } from '../db/client.js';
 import {
-  addDelete, recordAttemptError, recordOutcomes, recordVerifications, saveCheckpoint,
+  addDelete, recordAttemptError, recordOutcomes, replanSource, recordVerifications, saveCheckpoint,
   type ItemOutcome, type ItemRow, type VerifyOutcome,
 } from '../db/queries/ledger.js';
 import { recordChecks, type CheckOutcome } from '../db/queries/check.js';
@@ -96,13 +96,35 @@ export async function copyBatch(env: BatchEnv, todo: readonly ItemRow[]): Promis
 }
 
 /** One file: copied, resent once if the provider saw other bytes than were sent, checked, and resent once on a hash mismatch. */
-async function copyChecked(env: BatchEnv, item: ItemRow, syncLater: boolean): Promise<{ outcome: ItemOutcome; events: NewEvent[] }> {
+async function copyChecked(env: BatchEnv, planned: ItemRow, syncLater: boolean): Promise<{ outcome: ItemOutcome; events: NewEvent[] }> {
   const events: NewEvent[] = [];
+  let item = planned;
   const srcPath = joinPath(env.sourceRoot, item.path);
   const dstPath = destinationOf(env, item);
   let resume = item.uploadState as UploadState | null;
   let recopies = item.recopies;
   let corruptRetried = false;
+  let changedRetried = false;
+  /**
+   * A source file that is not the one planned (or last checkpointed) is copied again from the
+   * start as it is now, once: an upload is never half old bytes and half new. Null when it is
+   * unchanged; throws when it changed a second time.
+   */
+  const changedSource = async (): Promise<boolean> => {
+    const now = await env.src.stat(srcPath, { signal: env.signal });
+    if (!now.isDir && now.size === item.size && Math.abs(now.mtimeMs - item.mtimeMs) <= env.src.capabilities.mtimePrecisionMs) return false;
+    if (changedRetried || now.isDir) {
+      throw new ConnectorError('corrupt', `${item.path}: the source file kept changing while it was copied (now ${now.size} bytes); not copied: copy it again once it is stable`);
+    }
+    changedRetried = true;
+    events.push({ kind: 'source_changed', message: `${item.path}: the source changed since it was planned (${item.size} → ${now.size} bytes); copying it again from the start as it is now`, data: { path: item.path, from: item.size, to: now.size } });
+    await replanSource(env.db, item, now.size, now.mtimeMs);
+    item = { ...item, size: now.size, mtimeMs: now.mtimeMs, srcHashes: now.hashes, uploadState: null, bytesDone: 0 };
+    resume = null;
+    return true;
+  };
+  // A resumed upload goes on only if the source is still what its first bytes came from.
+  if (resume) await changedSource();
   if (item.replaces && env.backupDir && !resume) await keepInBackup(env, item.path);
   if (item.checkFirst && !resume) {
     const same = await sameByHash(env, item, srcPath, joinPath(env.destRoot, item.path));
@@ -130,9 +152,12 @@ async function copyChecked(env: BatchEnv, item: ItemRow, syncLater: boolean): Pr
         },
       );
     } catch (err) {
+      if (!isConnectorError(err, 'corrupt')) throw err;
+      // The source gave other bytes than planned (it changed, before or while it was read).
+      if (await changedSource()) continue;
       // Bytes damaged on the way (the provider's hash differs from what was sent): send the file
       // once more from zero before calling it failed.
-      if (!isConnectorError(err, 'corrupt') || corruptRetried) throw err;
+      if (corruptRetried) throw err;
       events.push({ kind: 'corrupt_retry', message: `${item.path}: ${errorMessage(err)}; sending it again from the start`, data: { path: item.path } });
       corruptRetried = true;
       resume = null;

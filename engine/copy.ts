@@ -1,4 +1,5 @@
-import { pipeline, Readable } from 'node:stream';
+import { pipeline, Readable, Transform } from 'node:stream';
+import { ConnectorError } from '../connectors/errors.js';
 import type { Entry, Hashes, HashType } from '../core/entry.js';
 import { compareHash, pickHash, type HashVerdict } from '../core/hashes.js';
 import { HashingStream, isNodeHashType, MultiHash, nodeHashTypes } from '../connectors/shared/hashing.js';
@@ -74,8 +75,7 @@ export async function copyOne(task: CopyTask, env: CopyEnv): Promise<CopyOutcome
 
   const open = async (offset: number, signal: AbortSignal, hash: HashingStream | null): Promise<Readable> => {
     const stream = await env.src.read(task.srcPath, { offset, signal });
-    const stages = [hash, env.limiter?.stream(signal)].filter((s): s is NonNullable<typeof s> => !!s);
-    if (stages.length === 0) return stream;
+    const stages = [hash, env.limiter?.stream(signal), heldUntilUnchanged(env.src, task, signal)].filter((s): s is NonNullable<typeof s> => !!s);
     // pipeline, not pipe: a source error must reach the reader instead of stalling the upload.
     return (pipeline as (...s: unknown[]) => Readable)(stream, ...stages, () => {});
   };
@@ -89,6 +89,7 @@ export async function copyOne(task: CopyTask, env: CopyEnv): Promise<CopyOutcome
     ({ written, streamed } = await writeInParts(writer, {
       size: task.size, hashType: env.hash ? hashType : null, signal: env.signal, onProgress: env.onProgress, onCheckpoint: env.onCheckpoint, onResume: env.onResume,
       open: (offset) => open(offset, env.signal, null),
+      beforeCommit: () => assertUnchanged(env.src, task, env.signal),
     }));
   } else if (fitsOneRequest(task, env)) {
     ({ written, streamed } = await copyWhole(task, env, hashType));
@@ -127,6 +128,34 @@ export async function copyOne(task: CopyTask, env: CopyEnv): Promise<CopyOutcome
   return outcome(hashType, srcHashes, dstHashes, {
     entry: written.entry, resumedFrom: written.resumedFrom, deduplicated: written.deduplicated, serverSide: false,
   });
+}
+
+/**
+ * A streamed source's last chunk is held back until the file is found unchanged (size and mtime
+ * as planned): a file written to while it is read fails as `corrupt` before the destination can
+ * commit it, and the engine copies it again from the start (engine/batch.ts). Files read whole in
+ * one request need no such check.
+ */
+function heldUntilUnchanged(src: Connector, task: CopyTask, signal: AbortSignal): Transform {
+  let held: Buffer | null = null;
+  return new Transform({
+    transform: (chunk: Buffer, _enc, cb) => {
+      const out = held;
+      held = chunk;
+      cb(null, out ?? undefined);
+    },
+    flush: (cb) => {
+      assertUnchanged(src, task, signal).then(() => cb(null, held ?? undefined), (err: unknown) => cb(err as Error));
+    },
+  });
+}
+
+/** The source is still the file planned: else `corrupt`, before anything is committed. */
+async function assertUnchanged(src: Connector, task: CopyTask, signal: AbortSignal): Promise<void> {
+  const now = await src.stat(task.srcPath, { signal });
+  if (now.size !== task.size || Math.abs(now.mtimeMs - task.mtimeMs) > src.capabilities.mtimePrecisionMs) {
+    throw new ConnectorError('corrupt', `the source changed while it was read (${task.size} → ${now.size} bytes)`);
+  }
 }
 
 /** Files up to this size (and within one chunk) are read whole and handed over as one buffer. */

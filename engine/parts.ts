@@ -15,6 +15,8 @@ export interface PartsJob {
   onProgress?: (bytesHeld: number) => void;
   onCheckpoint?: (state: UploadState) => Promise<void>;
   onResume?: (offset: number) => void | Promise<void>;
+  /** Last word before the parts are assembled: throws to abandon them (the source changed). */
+  beforeCommit?: () => Promise<void>;
 }
 
 /**
@@ -103,6 +105,7 @@ export async function writeInParts(writer: ChunkWriter, job: PartsJob): Promise<
     if (failure !== undefined) throw failure;
     await checkpoints;
     const digest = hash && hash.bytes === job.size ? await hash.digest() : null;
+    await job.beforeCommit?.();
     const written = await writer.close(job.signal);
     return { written, streamed: digest && job.hashType ? { [job.hashType]: digest } : {} };
   } catch (err) {

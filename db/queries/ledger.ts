@@ -597,6 +597,16 @@ export async function recordVerifications(db: Db, runId: string, outcomes: reado
     WHERE id = ${runId}`);
 }
 
+/** A source file found changed since the plan: the item takes its new size and mtime, starts over, and the run's total follows. */
+export async function replanSource(db: Db, item: Pick<ItemRow, 'id' | 'runId' | 'size' | 'bytesDone'>, size: number, mtimeMs: number): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.update(items).set({ size, mtimeMs: Math.round(mtimeMs), uploadState: null, bytesDone: 0, srcHashes: {}, updatedAt: new Date() }).where(eq(items.id, item.id));
+    await tx.update(runs).set({
+      bytesTotal: sql`${runs.bytesTotal} + ${size - item.size}`, bytesDone: sql`${runs.bytesDone} - ${item.bytesDone}`, updatedAt: new Date(),
+    }).where(eq(runs.id, item.runId));
+  });
+}
+
 export async function recordAttemptError(db: Db, itemId: number, error: string): Promise<void> {
   await db.update(items).set({ lastError: error, attempts: sql`${items.attempts} + 1`, updatedAt: new Date() }).where(eq(items.id, itemId));
 }
