@@ -12,7 +12,9 @@ export function runActivities(deps: ActivityDeps) {
       const { run, job } = await getRunWithJob(deps.db, runId);
       // The workflow runs one copy scan for every mode; a check run's copy is reading both sides.
       const shown: RunState = state === 'copying' && job.mode === 'check' ? 'checking' : state;
-      await setRunState(deps.db, runId, shown, phase, state === 'copying' && !run.copyStartedAt ? { copyStartedAt: new Date() } : {});
+      // The first speed sample is the start of copying, so the current speed never starts from a later, fuller ledger.
+      const started = new Date();
+      await setRunState(deps.db, runId, shown, phase, state === 'copying' && !run.copyStartedAt ? { copyStartedAt: started, samples: [[started.getTime(), run.bytesDone]] } : {});
       if (shown === 'paused' && run.state !== 'paused') {
         await addEvent(deps.db, runId, 'paused', 'paused by request: the files in flight stopped at their last checkpoint, and nothing runs until the run is resumed (POST /v1/runs/{id}/resume)');
       } else if (run.state === 'paused' && shown !== 'paused') {

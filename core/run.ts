@@ -68,6 +68,13 @@ export interface RunPlan {
   sourceStamp: string;
 }
 
+/** Each phase's progress from the ledger (verify counts copies whose hashes were compared; delete counts sync's or move's deletes). */
+export interface RunPhaseProgress {
+  copy: { files: { done: number; total: number; failed: number }; bytes: { done: number; total: number } };
+  verify: { files: { done: number; total: number; failed: number } };
+  delete: { files: { done: number; total: number; failed: number } };
+}
+
 /** The run as the API shows it. */
 export interface RunView {
   id: string;
@@ -81,8 +88,16 @@ export interface RunView {
   waiting: RunWaiting | null;
   /** The stored plan (a dry run, a sync with deletes): digest and groups; null until planned, or when none is kept. */
   plan: RunPlan | null;
+  /** Average bytes per second since bytes started moving (kept for older clients; see `speed`). */
   speedBytesPerSec: number | null;
+  /** `current`: a moving average over the last 30 s; `average`: since bytes started moving. */
+  speed: { current: number | null; average: number | null };
+  /** Seconds left at the current speed (the average while there is no current one); null while unknown. */
   etaSeconds: number | null;
+  /** Per phase, from the ledger (GET /v1/runs/{id} only). */
+  phases?: RunPhaseProgress;
+  /** Large files being copied now, each with its bytes done (GET /v1/runs/{id} only). */
+  inFlight?: { path: string; size: number; bytesDone: number }[];
   error: string | null;
   startedAt: string;
   finishedAt: string | null;

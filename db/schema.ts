@@ -63,6 +63,11 @@ export const runs = pgTable('runs', {
   filesDeleted: integer('files_deleted').notNull().default(0),
   /** The stored plan of a dry run or a sync with deletes: its digest and groups (core/run.ts RunPlan). */
   plan: jsonb('plan').$type<RunPlan>(),
+  /**
+   * [ms since epoch, bytes done] pairs at least 5 s apart, the last minute's: the base of the
+   * current speed (a moving average over 30 s), written with the counters they sample.
+   */
+  samples: jsonb('samples').$type<[number, number][]>().notNull().default([]),
   /** Why the run waits, while it does (throttled, needs_reconnect, needs_attention): core/run.ts RunWaiting. */
   waiting: jsonb('waiting').$type<RunWaiting>(),
   error: text('error'),

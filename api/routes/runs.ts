@@ -3,6 +3,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { itemStates, runWorkflowId, terminalRunStates, type ItemState, type RunState } from '../../core/run.js';
 import { listItems, listedSoFar, retryableFiles } from '../../db/queries/ledger.js';
+import { filesInFlight, phaseProgress } from '../../db/queries/progress.js';
 import { getRun, getRunWithJob, insertRun, listEvents, runView } from '../../db/queries/runs.js';
 import { ApiError, parseBody } from '../errors.js';
 import { jobOptionsSchema, runLimitsSchema } from '../../core/job.js';
@@ -26,7 +27,8 @@ export function runsRouter(deps: StartRunDeps): Router {
   r.get('/:id', async (req, res) => {
     const row = await load(req.params.id);
     const planning = row.phase === 'plan' && !terminalRunStates.includes(row.state as RunState);
-    res.json({ ...runView(row), ...(planning ? { listed: await listedSoFar(deps.db, row.id) } : {}) });
+    const [phases, inFlight] = await Promise.all([phaseProgress(deps.db, row.id), filesInFlight(deps.db, row.id)]);
+    res.json({ ...runView(row), phases, inFlight, ...(planning ? { listed: await listedSoFar(deps.db, row.id) } : {}) });
   });
 
   r.get('/:id/events', async (req, res) => {

@@ -5,4 +5,5 @@ ALTER TABLE "runs" ADD COLUMN "bytes_sent" bigint DEFAULT 0 NOT NULL;--> stateme
 ALTER TABLE "runs" ADD COLUMN "files_moved" integer DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE "runs" ADD COLUMN "files_deleted" integer DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE "runs" ADD COLUMN "plan" jsonb;--> statement-breakpoint
+ALTER TABLE "runs" ADD COLUMN "samples" jsonb DEFAULT '[]'::jsonb NOT NULL;--> statement-breakpoint
 ALTER TABLE "runs" ADD COLUMN "waiting" jsonb;

@@ -6,6 +6,16 @@ import { queryRows, type Db } from '../client.js';
 import { items, runs } from '../schema.js';
 
 export type ItemRow = typeof items.$inferSelect;
+
+/**
+ * runs.samples with (now, bytes_done) appended when its last sample is 5 s old, keeping the
+ * last 12: set in the same UPDATE as the byte counters, so the current speed needs no writer of its own.
+ */
+const sampled = (bytesDone: SQL) => sql`CASE
+  WHEN jsonb_array_length(samples) = 0 OR (extract(epoch FROM now()) * 1000)::bigint - (samples->-1->>0)::bigint >= 5000
+  THEN (CASE WHEN jsonb_array_length(samples) >= 12 THEN samples - 0 ELSE samples END)
+    || jsonb_build_array(jsonb_build_array((extract(epoch FROM now()) * 1000)::bigint, ${bytesDone}))
+  ELSE samples END`;
 export type Side = 'src' | 'dst';
 
 /**
@@ -498,7 +508,7 @@ export async function saveCheckpoint(db: Db, item: Pick<ItemRow, 'id' | 'runId'>
     const [prev] = await tx.select({ bytesDone: items.bytesDone }).from(items).where(eq(items.id, item.id)).for('update');
     await tx.update(items).set({ uploadState, bytesDone: uploadState.offset, state: 'copying', updatedAt: new Date() }).where(eq(items.id, item.id));
     const delta = uploadState.offset - (prev?.bytesDone ?? 0);
-    await tx.update(runs).set({ bytesDone: sql`${runs.bytesDone} + ${delta}`, bytesSent: sql`${runs.bytesSent} + ${Math.max(0, delta)}`, updatedAt: new Date() }).where(eq(runs.id, item.runId));
+    await tx.update(runs).set({ bytesDone: sql`${runs.bytesDone} + ${delta}`, bytesSent: sql`${runs.bytesSent} + ${Math.max(0, delta)}`, samples: sampled(sql`bytes_done + ${delta}`), updatedAt: new Date() }).where(eq(runs.id, item.runId));
   });
 }
 
@@ -548,16 +558,17 @@ export async function recordOutcomes(db: Db, runId: string, outcomes: readonly I
         updated_at = now()
       FROM v, prev WHERE i.id = v.id AND prev.id = v.id
       RETURNING i.id, v.state, v.dedup, v.sent, i.size, prev.bytes_done
-    )
+    ), added AS (SELECT coalesce(sum(size - bytes_done), 0) AS bytes FROM done WHERE state <> 'failed')
     UPDATE runs SET
       files_done = files_done + (SELECT count(*) FROM done WHERE state <> 'failed'),
       files_moved = files_moved + (SELECT count(*) FROM done WHERE state = 'moved'),
       bytes_sent = bytes_sent + (SELECT coalesce(sum(size - bytes_done), 0) FROM done WHERE state <> 'failed' AND sent),
       files_failed = files_failed + (SELECT count(*) FROM done WHERE state = 'failed'),
       files_deduplicated = files_deduplicated + (SELECT count(*) FROM done WHERE dedup),
-      bytes_done = bytes_done + (SELECT coalesce(sum(size - bytes_done), 0) FROM done WHERE state <> 'failed'),
+      bytes_done = bytes_done + added.bytes,
+      samples = ${sampled(sql`bytes_done + added.bytes`)},
       updated_at = now()
-    WHERE id = ${runId}`);
+    FROM added WHERE id = ${runId}`);
 }
 
 /** A verify pass over copied files: verified, failed, or sent back to be copied again. */

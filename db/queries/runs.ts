@@ -1,7 +1,7 @@
 import { and, desc, eq } from 'drizzle-orm';
 import type { JobFilters } from '../../core/filters.js';
 import type { JobOptions } from '../../core/job.js';
-import { speedAndEta } from '../../core/progress.js';
+import { currentSpeed, speedAndEta } from '../../core/progress.js';
 import type { RunPhase, RunPlan, RunState, RunView } from '../../core/run.js';
 import type { Db } from '../client.js';
 import { events, jobs, runs } from '../schema.js';
@@ -42,7 +42,7 @@ export async function getRunWithJob(db: Db, runId: string): Promise<{ run: RunRo
 }
 
 /** Every state change goes through here; `waiting` is kept only when given, so it never outlives the wait it describes. */
-export async function setRunState(db: Db, runId: string, state: RunState, phase: RunPhase, extra: Partial<Pick<RunRow, 'error' | 'finishedAt' | 'copyStartedAt' | 'waiting'>> = {}): Promise<void> {
+export async function setRunState(db: Db, runId: string, state: RunState, phase: RunPhase, extra: Partial<Pick<RunRow, 'error' | 'finishedAt' | 'copyStartedAt' | 'waiting' | 'samples'>> = {}): Promise<void> {
   await db.update(runs).set({ state, phase, waiting: null, ...extra, updatedAt: new Date() }).where(eq(runs.id, runId));
 }
 
@@ -71,6 +71,14 @@ export async function listEvents(db: Db, runId: string, kind?: string, limit = 5
   return db.select().from(events).where(where).orderBy(desc(events.id)).limit(limit);
 }
 
+function speeds(row: RunRow, elapsedMs: number, now: number): Pick<RunView, 'speedBytesPerSec' | 'speed' | 'etaSeconds'> {
+  const avg = speedAndEta(row.bytesDone, row.bytesTotal, elapsedMs);
+  const moving = row.finishedAt ? null : currentSpeed(row.samples, row.bytesDone, now);
+  const left = Math.max(row.bytesTotal - row.bytesDone, 0);
+  const eta = row.finishedAt ? 0 : moving ? Math.ceil(left / moving) : moving === 0 ? null : avg.etaSeconds;
+  return { speedBytesPerSec: avg.speedBytesPerSec, speed: { current: moving, average: avg.speedBytesPerSec }, etaSeconds: eta };
+}
+
 export function runView(row: RunRow, now = Date.now()): RunView {
   const elapsed = row.copyStartedAt ? (row.finishedAt ?? new Date(now)).getTime() - row.copyStartedAt.getTime() : 0;
   return {
@@ -82,7 +90,7 @@ export function runView(row: RunRow, now = Date.now()): RunView {
     bytes: { done: row.bytesDone, total: row.bytesTotal, sent: row.bytesSent },
     waiting: row.waiting ?? null,
     plan: row.plan ?? null,
-    ...speedAndEta(row.bytesDone, row.bytesTotal, elapsed),
+    ...speeds(row, elapsed, now),
     error: row.error,
     startedAt: row.startedAt.toISOString(),
     finishedAt: row.finishedAt?.toISOString() ?? null,

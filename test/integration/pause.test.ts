@@ -51,12 +51,20 @@ describe('pause and resume through the API', () => {
 
   it('a paused run stops moving and holds no worker; resumed, it completes with every file once', async () => {
     const runId = await start('a');
-    await poll(runId, (r) => r.state === 'copying' && r.bytes.done >= 256 * kib, 'a quarter MiB copied');
+    const moving = await poll(runId, (r) => r.state === 'copying' && r.bytes.done >= 512 * kib && r.speed.current > 0, 'half a MiB copied');
+    // Progress as a user watches it: the current speed is capped by the limit, the phases add up,
+    // and a large file in flight shows its own bytes.
+    expect(moving.speed.current).toBeLessThanOrEqual(2.5 * 128 * kib);
+    expect(moving.phases.copy.files.total).toBe(moving.files.total);
+    expect(moving.phases.copy.bytes.total).toBe(moving.bytes.total);
+    expect(moving.etaSeconds).toBeGreaterThan(0);
+    for (const f of moving.inFlight) expect(f.bytesDone).toBeLessThanOrEqual(f.size);
     expect((await api(k.url, 'POST', `/v1/runs/${runId}/pause`)).status).toBe(202);
     // A second pause changes nothing.
     expect((await api(k.url, 'POST', `/v1/runs/${runId}/pause`)).status).toBe(202);
     const paused = await poll(runId, (r) => r.state === 'paused', 'the run to read paused');
     expect(paused.bytes.done).toBeLessThan(paused.bytes.total);
+    expect(paused.inFlight.every((f: { bytesDone: number; size: number }) => f.bytesDone < f.size)).toBe(true);
 
     const handle = k.client.workflow.getHandle(`run-${runId}`);
     expect((await handle.describe()).raw.pendingActivities ?? []).toHaveLength(0);
