@@ -5,9 +5,11 @@ import type { BatchInput, BatchScan } from '../core/run.js';
 import type { Limiters } from '../engine/bandwidth.js';
 import { checkBatch, copyBatch, verifyBatch, type BatchEnv, type BatchResult, type VerifyResult } from '../engine/batch.js';
 import { deleteBatch } from '../engine/delete.js';
-import { itemsOfBatch, type ItemRow } from '../db/queries/ledger.js';
+import { forgetUpload, itemsOfBatch, unfinishedUploads, type ItemRow } from '../db/queries/ledger.js';
+import { joinPath } from '../core/paths.js';
+import type { UploadState } from '../connectors/types.js';
 import { scanSelection } from './run.js';
-import { getRunWithJob } from '../db/queries/runs.js';
+import { addEvent, getRunWithJob } from '../db/queries/runs.js';
 import type { ConnectorCache } from './connectorCache.js';
 import type { ActivityDeps } from './deps.js';
 import { toActivityFailure } from './failures.js';
@@ -79,6 +81,31 @@ export function copyActivities(deps: ActivityDeps, worker: WorkerState) {
     /** Checks the copied files of a batch whose hashes were not both known when they were copied. */
     verifyBatch: (input: BatchInput): Promise<VerifyResult> =>
       overBatch(input, 'verifying', 'verify', { verified: 0, requeued: 0, failed: 0 }, verifyBatch),
+
+    /**
+     * A cancelled run's partial uploads are removed (local partial files; a provider whose
+     * unfinished uploads stay invisible needs nothing), so a cancel leaves no half-written data.
+     */
+    async discardUnfinished(runId: string): Promise<number> {
+      const hb = startHeartbeat(() => ({}));
+      try {
+        const { job } = await getRunWithJob(deps.db, runId);
+        const left = await unfinishedUploads(deps.db, runId);
+        if (left.length === 0) return 0;
+        return await worker.connectors.with([job.destRemoteId], async ([dst]) => {
+          for (const i of left) {
+            await dst.discardUpload?.(joinPath(job.destPath, i.dstPath ?? i.path), i.uploadState as UploadState);
+            await forgetUpload(deps.db, i.id);
+          }
+          await addEvent(deps.db, runId, 'partials_removed', `${left.length} partly uploaded files removed from the destination after the cancel`, { files: left.length });
+          return left.length;
+        });
+      } catch (err) {
+        throw toActivityFailure(err, 'removing partial uploads');
+      } finally {
+        hb.stop();
+      }
+    },
 
     /** sync: deletes one batch of destination-only files; move: deletes the sources whose copies verified. */
     deleteBatch: (input: BatchInput): Promise<BatchResult> =>

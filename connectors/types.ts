@@ -188,6 +188,11 @@ export interface Connector {
    * wait for many files. Absent where every commit is durable by itself (object stores, clouds).
    */
   sync?(paths: readonly string[], signal?: AbortSignal): Promise<void>;
+  /**
+   * Removes what an unfinished upload left at `path` (a cancelled run's partial file), without
+   * touching a committed file there. Absent where an unfinished upload leaves nothing visible.
+   */
+  discardUpload?(path: string, state: UploadState): Promise<void>;
   /** Parallel parts for large files; absent where the provider takes one stream only. */
   openChunkWriter?(path: string, source: Omit<UploadSource, 'open'>, opts?: ChunkWriterOptions): Promise<ChunkWriter>;
   about(): Promise<About>;

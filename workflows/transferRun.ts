@@ -1,6 +1,6 @@
 import { CancellationScope, ContinueAsNew, isCancellation, patched } from '@temporalio/workflow';
 import { batchScans, type BatchScan, type RunStatus, type TransferRunInput } from '../core/run.js';
-import { ledger } from './activities.js';
+import { ioActivities, ledger } from './activities.js';
 import { PlanApproval } from './phases/approve.js';
 import { copyPhase } from './phases/copy.js';
 import { deletePhase } from './phases/delete.js';
@@ -43,7 +43,10 @@ export async function transferRun(input: TransferRunInput): Promise<RunStatus> {
   } catch (err) {
     if (err instanceof ContinueAsNew) throw err;
     const [state, why] = isCancellation(err) ? (['cancelled', 'cancelled by request'] as const) : (['failed', failureMessage(err)] as const);
-    await CancellationScope.nonCancellable(() => ledger.endRun(run.runId, state, why));
+    await CancellationScope.nonCancellable(async () => {
+      if (state === 'cancelled' && patched(patches.discardOnCancel)) await ioActivities(run.heartbeatTimeoutMs).discardUnfinished(run.runId);
+      await ledger.endRun(run.runId, state, why);
+    });
     throw err;
   }
 }

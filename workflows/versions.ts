@@ -20,4 +20,6 @@ export const patches = {
   storedPlan: 'stored-plan',
   /** After the copy and verify scans, sync's deletes and move's source deletes (the delete scan). */
   deleteScan: 'delete-scan',
+  /** A cancelled run removes its partial uploads before it ends. */
+  discardOnCancel: 'discard-on-cancel',
 } as const satisfies Record<string, string>;

@@ -22,7 +22,7 @@ import { baseName, parentPath } from '../../core/paths.js';
 import { syncLocal } from './sync.js';
 import { listDir, toEntry } from './list.js';
 import { moveLocal, copyLocal } from './move-copy.js';
-import { LocalRoot, maxNameBytes } from './paths.js';
+import { LocalRoot, maxNameBytes, partialNameFor } from './paths.js';
 import { writeLocal } from './write.js';
 import { openLocalChunkWriter } from './chunkWriter.js';
 import { readWhole } from './fsThreads.js';
@@ -175,6 +175,24 @@ class LocalConnector implements Connector {
   }
 
   /** Always permanent: `opts.permanent` cannot ask for a trash that does not exist. */
+  /** The hidden partials a write or a parts upload of `path` collects its bytes in; the target itself is never touched. */
+  async discardUpload(path: string): Promise<void> {
+    const rel = this.root.normalize(path, 'discard');
+    if (rel === '') return;
+    let parent: string;
+    try {
+      parent = await this.root.realDir(parentPath(rel), 'discard');
+    } catch (err) {
+      if (err instanceof ConnectorError && err.kind === 'not_found') return;
+      throw err;
+    }
+    for (const purpose of ['write', 'parts'] as const) {
+      await unlink(join(parent, partialNameFor(baseName(rel), purpose))).catch((err: unknown) => {
+        if (errnoCode(err) !== 'ENOENT') throw mapFsError(err, 'discard', rel);
+      });
+    }
+  }
+
   async delete(path: string): Promise<void> {
     const rel = this.root.normalize(path, 'delete');
     if (rel === '') throw invalidName('delete', path, "is the remote's root");

@@ -442,6 +442,17 @@ export async function recordDeletes(db: Db, runId: string, outcomes: readonly De
     WHERE id = ${runId}`);
 }
 
+/** Files a run left part-uploaded (a cancel): their paths and upload states. */
+export async function unfinishedUploads(db: Db, runId: string): Promise<Pick<ItemRow, 'id' | 'path' | 'dstPath' | 'uploadState'>[]> {
+  return db.select({ id: items.id, path: items.path, dstPath: items.dstPath, uploadState: items.uploadState }).from(items)
+    .where(and(eq(items.runId, runId), eq(items.state, 'copying'), sql`${items.uploadState} IS NOT NULL`));
+}
+
+/** The partial upload of an item is gone: nothing of it is held any more. */
+export async function forgetUpload(db: Db, itemId: number): Promise<void> {
+  await db.update(items).set({ uploadState: null, bytesDone: 0, state: 'pending', updatedAt: new Date() }).where(eq(items.id, itemId));
+}
+
 /** A page of a run's planned items in path order, with what the plan's digest covers. */
 export async function planPage(db: Db, runId: string, after: string, limit: number): Promise<Pick<ItemRow, 'path' | 'action' | 'size' | 'mtimeMs' | 'dstPath' | 'fromPath' | 'state'>[]> {
   return db.select({ path: items.path, action: items.action, size: items.size, mtimeMs: items.mtimeMs, dstPath: items.dstPath, fromPath: items.fromPath, state: items.state })

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -88,15 +88,26 @@ describe('pause and resume through the API', () => {
     expect(late.body.error.message).toMatch(/already ended \(completed\)/);
   });
 
-  it('a paused run can be cancelled, and ends cancelled with its counts', async () => {
-    const runId = await start('b');
-    await poll(runId, (r) => r.state === 'copying' && r.bytes.done > 0, 'the copy to start');
+  it('a paused run can be cancelled: it ends cancelled with its counts, and leaves no partial file', async () => {
+    // Its own source: one file large enough (4 MiB at 128 KiB/s) to be certainly mid-upload.
+    await mkdir(join(dir, 'big'), { recursive: true });
+    await writeFile(join(dir, 'big/huge.bin'), Buffer.alloc(4096 * kib, 3));
+    expect((await api(k.url, 'POST', '/v1/remotes', { name: `big-${suffix}`, type: 'local', config: { root: join(dir, 'big') } })).status).toBe(201);
+    const r = await api(k.url, 'POST', '/v1/jobs', {
+      source: `big-${suffix}:`, destination: `dst-${suffix}:b`, mode: 'copy',
+      options: { bwlimit: 128 * kib, largeFileThreshold: 1024 * kib, chunkSize: 64 * kib },
+    });
+    expect(r.status, JSON.stringify(r.body)).toBe(202);
+    const runId = r.body.runId as string;
+    await poll(runId, (run) => run.state === 'copying' && run.inFlight.some((f: { bytesDone: number }) => f.bytesDone > 0), 'the file to be mid-upload');
     await api(k.url, 'POST', `/v1/runs/${runId}/pause`);
-    await poll(runId, (r) => r.state === 'paused', 'the run to read paused');
+    await poll(runId, (run) => run.state === 'paused', 'the run to read paused');
     expect((await api(k.url, 'POST', `/v1/runs/${runId}/cancel`)).status).toBe(202);
     const run = await waitForRun(k.url, runId);
     expect(run.state).toBe('cancelled');
-    expect(run.files.done).toBeLessThan(run.files.total);
+    expect(run.files).toMatchObject({ done: 0, total: 1 });
+    expect(await readdir(join(dir, 'dst/b'))).toEqual([]);
+    expect((await api(k.url, 'GET', `/v1/runs/${runId}/events?kind=partials_removed`)).body.events).toHaveLength(1);
   });
 
   it('limits change on a running run: transfers lowered and raised, the bandwidth limit lifted, each in the events', async () => {
