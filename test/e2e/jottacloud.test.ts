@@ -74,7 +74,7 @@ describe('jottacloud through the API', () => {
     emu.faults.cutUploadAfter(300 * MiB, 2);
     emu.faults.throttle(3, { retryAfterSec: 1, roles: ['jfs', 'allocate'] });
     // Once the large file is through, throttle again without Retry-After and cut small uploads.
-    await waitForRun(k.url, runId, 900_000, (r) => r.bytes.done >= GiB || r.state !== 'copying' && r.state !== 'planning' && r.state !== 'queued');
+    await waitForRun(k.url, runId, 900_000, (r) => r.bytes.done >= GiB || ['completed', 'completed_with_errors', 'failed', 'cancelled'].includes(r.state));
     emu.faults.throttle(4, { status: 429 });
     emu.faults.cutUploadAfter(1_000, 3);
     const run = await waitForRun(k.url, runId, 900_000);
@@ -189,24 +189,24 @@ describe('jottacloud through the API', () => {
     expect([...jottaFiles(accountA, 'cases').keys()]).toEqual(['other.txt']);
   });
 
-  it('a revoked token stops the run with a message naming the remote and what to do', async () => {
+  it('a revoked token makes the run wait in needs_reconnect, naming the remote and what to do; new credentials let the same run finish', async () => {
     const account = `carol${id}`;
     emu.addAccount(account);
     await createJotta(`jotta3-${id}`, account);
     const runId = await startJob(`src-${id}:tree/d1`, `jotta3-${id}:x`);
     emu.faults.revokeSessions(emu.addAccount(account));
-    const run = await waitForRun(k.url, runId, 300_000);
-    expect(run.state).toBe('failed');
-    expect(run.error).toContain(`jotta3-${id}`);
-    expect(run.error).toMatch(/Personal Login Token/);
-    expect(run.error).toMatch(/Account → Security/);
+    const waiting = await waitForRun(k.url, runId, 300_000, (r) => r.state === 'needs_reconnect' || ['completed', 'completed_with_errors', 'failed', 'cancelled'].includes(r.state));
+    expect(waiting.state, JSON.stringify(waiting)).toBe('needs_reconnect');
+    expect(waiting.waiting.remote).toBe(`jotta3-${id}`);
+    expect(waiting.waiting.reason).toMatch(/Personal Login Token/);
+    expect(waiting.waiting.reason).toMatch(/Account → Security/);
 
     // Reconnecting: a wrong token is refused and the remote keeps what it had; a new one works.
     const bad = await api(k.url, 'PUT', `/v1/remotes/jotta3-${id}/credentials`, { loginToken: 'x'.repeat(40) });
     expect(bad.status, JSON.stringify(bad.body)).toBe(422);
     const good = await api(k.url, 'PUT', `/v1/remotes/jotta3-${id}/credentials`, { loginToken: emu.issueLoginToken(emu.addAccount(account)) });
     expect(good.status, JSON.stringify(good.body)).toBe(200);
-    const again = await waitForRun(k.url, await startJob(`src-${id}:tree/d1`, `jotta3-${id}:x`), 300_000);
-    expect(again.state).toBe('completed');
+    const run = await waitForRun(k.url, runId, 300_000);
+    expect(run.state, JSON.stringify(run)).toBe('completed');
   }, 600_000);
 });
