@@ -16,9 +16,12 @@ export interface ReportRow {
   dstPath: string | null;
   /** A rename done on the destination (action=move): the destination path it was moved from. */
   fromPath: string | null;
+  /** Failed attempts at the file, and how many of them a provider's throttle stopped. */
+  attempts: number;
+  throttles: number;
 }
 
-const columns: readonly (keyof ReportRow)[] = ['path', 'action', 'state', 'size', 'srcHash', 'dstHash', 'error', 'dstPath', 'fromPath'];
+const columns: readonly (keyof ReportRow)[] = ['path', 'action', 'state', 'size', 'srcHash', 'dstHash', 'error', 'dstPath', 'fromPath', 'attempts', 'throttles'];
 const pageSize = 1000;
 
 export function reportRow(i: ItemRow): ReportRow {
@@ -27,7 +30,7 @@ export function reportRow(i: ItemRow): ReportRow {
     const t = shared ?? (Object.keys(h) as (keyof Hashes)[])[0];
     return t && h[t] ? `${t}:${h[t]}` : null;
   };
-  return { path: i.path, action: i.action, state: i.state, size: i.size, srcHash: pick(i.srcHashes), dstHash: pick(i.dstHashes), error: i.lastError, dstPath: i.dstPath, fromPath: i.fromPath };
+  return { path: i.path, action: i.action, state: i.state, size: i.size, srcHash: pick(i.srcHashes), dstHash: pick(i.dstHashes), error: i.lastError, dstPath: i.dstPath, fromPath: i.fromPath, attempts: i.attempts, throttles: i.throttles };
 }
 
 /** RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled. */

@@ -125,6 +125,8 @@ export const items = pgTable('items', {
   srcHashes: jsonb('src_hashes').$type<Hashes>().notNull().default({}),
   dstHashes: jsonb('dst_hashes').$type<Hashes>().notNull().default({}),
   attempts: integer('attempts').notNull().default(0),
+  /** Attempts at this file a provider's throttle stopped (each also an event of the run). */
+  throttles: integer('throttles').notNull().default(0),
   /** Verify mismatches re-copied so far. */
   recopies: integer('recopies').notNull().default(0),
   lastError: text('last_error'),

@@ -78,7 +78,7 @@ export async function copyBatch(env: BatchEnv, todo: readonly ItemRow[]): Promis
         await ledger.add({ ...outcome, syncPath: syncLater && outcome.state !== 'failed' ? destinationOf(env, item) : undefined }, ...events);
       } catch (err) {
         if (!isPerFileError(err)) {
-          await recordAttemptError(env.db, item.id, errorMessage(err));
+          await recordAttemptError(env.db, item.id, errorMessage(err), isConnectorError(err, 'throttled'));
           throw err;
         }
         result.failed++;

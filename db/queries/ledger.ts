@@ -629,8 +629,10 @@ export async function replanSource(db: Db, item: Pick<ItemRow, 'id' | 'runId' | 
   });
 }
 
-export async function recordAttemptError(db: Db, itemId: number, error: string): Promise<void> {
-  await db.update(items).set({ lastError: error, attempts: sql`${items.attempts} + 1`, updatedAt: new Date() }).where(eq(items.id, itemId));
+export async function recordAttemptError(db: Db, itemId: number, error: string, throttled = false): Promise<void> {
+  await db.update(items).set({
+    lastError: error, attempts: sql`${items.attempts} + 1`, throttles: sql`${items.throttles} + ${throttled ? 1 : 0}`, updatedAt: new Date(),
+  }).where(eq(items.id, itemId));
 }
 
 /** Exact counters from the ledger, written when a run ends so drift from retries cannot survive. */

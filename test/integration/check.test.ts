@@ -148,6 +148,6 @@ for (const db of ['postgres', 'pglite'] as const) describe(`check mode through t
     const csv = (await (await fetch(`${k.url}/v1/runs/${run.id}/report`, { headers: { accept: 'text/csv' } })).text()).trimEnd().split('\r\n');
     expect(csv).toHaveLength(n + 1);
     // Commas and quotes in names are quoted as RFC 4180 says.
-    expect(csv[n]).toBe(`"d/f-02499, ""q"".txt",missing_on_dst,checked,1,,,,,`);
+    expect(csv[n]).toBe(`"d/f-02499, ""q"".txt",missing_on_dst,checked,1,,,,,,0,0`);
   });
 });

@@ -190,8 +190,8 @@ for (const db of ['postgres', 'pglite'] as const) describe(`conflict policies th
     const csv = await fetch(`${k.url}/v1/runs/${run.id}/report`, { headers: { accept: 'text/csv' } });
     expect(csv.headers.get('content-type')).toMatch(/text\/csv/);
     const lines = (await csv.text()).trimEnd().split('\r\n');
-    expect(lines[0]).toBe('path,action,state,size,srcHash,dstHash,error,dstPath,fromPath');
-    expect(lines[1]).toBe(`a.txt,copy,verified,6,${rows[0].srcHash},${rows[0].dstHash},,a.conflict-20260101T020000Z.txt,`);
+    expect(lines[0]).toBe('path,action,state,size,srcHash,dstHash,error,dstPath,fromPath,attempts,throttles');
+    expect(lines[1]).toBe(`a.txt,copy,verified,6,${rows[0].srcHash},${rows[0].dstHash},,a.conflict-20260101T020000Z.txt,,0,0`);
     expect(lines).toHaveLength(5);
     const refused = await fetch(`${k.url}/v1/runs/${run.id}/report`, { headers: { accept: 'application/xml' } });
     expect(refused.status).toBe(406);

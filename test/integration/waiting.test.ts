@@ -118,6 +118,10 @@ describe('waiting states on the Jottacloud emulator', () => {
     expect(throttles[0].data).toMatchObject({ remote: `jotta-t-${suffix}`, retryAfterMs: 2000 });
     expect(throttles[0].message).toMatch(/until \d{4}-\d\d-\d\dT/);
     expect(log.some((e) => e.kind === 'failed' || e.kind === 'batch_failed')).toBe(false);
+    // The ledger keeps, per file, the attempts a throttle stopped.
+    const rows = (await api(k.url, 'GET', `/v1/runs/${runId}/report`)).body.rows as { throttles: number; attempts: number }[];
+    expect(rows.reduce((n, r) => n + r.throttles, 0)).toBeGreaterThanOrEqual(1);
+    expect(rows.every((r) => r.throttles <= r.attempts)).toBe(true);
   }, 240_000);
 
   it('a revoked token: the run reads needs_reconnect, holds no worker, and new credentials make it go on with nothing copied twice', async () => {
