@@ -26,13 +26,16 @@ async function workflowDump(workflowId: string): Promise<string> {
   const connection = await Connection.connect({ address: inject('temporalAddress') });
   try {
     const client = new Client({ connection });
-    const h = client.workflow.getHandle(workflowId);
-    const d = await h.describe();
-    const lines = [JSON.stringify(d.raw.pendingActivities?.map((a) => ({ id: a.activityId, type: a.activityType?.name, state: a.state, attempt: a.attempt, hb: a.lastHeartbeatTime, started: a.lastStartedTime })))];
-    for (const ev of (await h.fetchHistory()).events ?? []) {
-      const attrs = Object.entries(ev).find(([k, v]) => k.endsWith('Attributes') && v) as [string, any] | undefined;
-      const t = new Date(Number(ev.eventTime?.seconds ?? 0) * 1000 + Math.floor((ev.eventTime?.nanos ?? 0) / 1e6)).toISOString().slice(11, 23);
-      lines.push(`${ev.eventId} ${t} ${attrs?.[0]} ${attrs?.[1]?.activityType?.name ?? attrs?.[1]?.signalName ?? ''} ${attrs?.[1]?.activityId ?? attrs?.[1]?.scheduledEventId ?? ''}`);
+    const lines: string[] = [];
+    for await (const w of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
+      const h = client.workflow.getHandle(workflowId, w.runId);
+      const d = await h.describe();
+      lines.push(`execution ${w.runId} ${w.status.name}: pending ${JSON.stringify(d.raw.pendingActivities?.map((a) => ({ id: a.activityId, type: a.activityType?.name, state: a.state, attempt: a.attempt })))}`);
+      for (const ev of (await h.fetchHistory()).events ?? []) {
+        const attrs = Object.entries(ev).find(([k, v]) => k.endsWith('Attributes') && v) as [string, any] | undefined;
+        const t = new Date(Number(ev.eventTime?.seconds ?? 0) * 1000 + Math.floor((ev.eventTime?.nanos ?? 0) / 1e6)).toISOString().slice(11, 23);
+        lines.push(`${ev.eventId} ${t} ${attrs?.[0]?.replace('EventAttributes', '')} ${attrs?.[1]?.activityType?.name ?? attrs?.[1]?.signalName ?? ''} ${attrs?.[1]?.activityId ?? attrs?.[1]?.scheduledEventId ?? ''}`);
+      }
     }
     return lines.join('\n');
   } finally {
