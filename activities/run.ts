@@ -16,7 +16,7 @@ export function runActivities(deps: ActivityDeps) {
       const started = new Date();
       await setRunState(deps.db, runId, shown, phase, state === 'copying' && !run.copyStartedAt ? { copyStartedAt: started, samples: [[started.getTime(), run.bytesDone]] } : {});
       if (shown === 'paused' && run.state !== 'paused') {
-        await addEvent(deps.db, runId, 'paused', 'paused by request: the files in flight stopped at their last checkpoint, and nothing runs until the run is resumed (POST /v1/runs/{id}/resume)');
+        await addEvent(deps.db, runId, 'paused', `paused by request: the files in flight stopped at their last checkpoint, and nothing runs until the run is resumed (POST /v1/runs/${runId}/resume)`);
       } else if (run.state === 'paused' && shown !== 'paused') {
         await addEvent(deps.db, runId, 'resumed', `resumed: ${shown} goes on from where it stopped`);
       } else if (run.state === 'needs_reconnect' || run.state === 'needs_attention') {

@@ -1,4 +1,5 @@
-import { ActivityFailure, ApplicationFailure, allHandlersFinished, condition, continueAsNew, isCancellation, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, allHandlersFinished, condition, continueAsNew, isCancellation, patched, workflowInfo } from '@temporalio/workflow';
+import { patches } from './versions.js';
 import type { BatchRef, BatchScan, TransferRunInput } from '../core/run.js';
 import { failureTypes, ledger } from './activities.js';
 import { interrupted, type RunState } from './runState.js';
@@ -47,7 +48,10 @@ export async function runScan(
       if (workflowInfo().continueAsNewSuggested && !run.paused) {
         await condition(() => running === 0);
         if (fatal !== undefined || run.paused || interruptedFrom !== null) break;
+        // New limits not yet recorded: the loop below writes their event first, then comes back here.
+        if (run.limitsChanged && patched(patches.limitsBeforeContinue)) break;
         await condition(allHandlersFinished);
+        if (run.limitsChanged && patched(patches.limitsBeforeContinue)) break;
         await continueAsNew<(input: TransferRunInput) => Promise<unknown>>({
           runId: run.runId, heartbeatTimeoutMs: run.heartbeatTimeoutMs, settings: run.settings,
           cursor: { scan, after: dispatched, batchesDone: run.batchesDone },

@@ -22,4 +22,6 @@ export const patches = {
   deleteScan: 'delete-scan',
   /** A cancelled run removes its partial uploads before it ends. */
   discardOnCancel: 'discard-on-cancel',
+  /** New limits that arrive as the run is about to continue as new are recorded (their event) before it does. */
+  limitsBeforeContinue: 'limits-before-continue',
 } as const satisfies Record<string, string>;

@@ -35,13 +35,9 @@ describe('a source file that changes while it is copied', () => {
     });
     expect(r.status, JSON.stringify(r.body)).toBe(202);
     const runId = r.body.runId as string;
-    // Mid-file: the ledger holds a checkpoint of it.
-    for (let i = 0; ; i++) {
-      const files = (await api(k.url, 'GET', `/v1/runs/${runId}/files?state=copying`)).body.files as { bytesDone: number }[];
-      if (files.length > 0 && files[0].bytesDone > 0) break;
-      if (i > 600) throw new Error(`the file never started copying: ${JSON.stringify((await api(k.url, 'GET', `/v1/runs/${runId}`)).body)}`);
-      await new Promise((res) => setTimeout(res, 100));
-    }
+    // The copy has begun (the plan holds the file's first size) and takes seconds at this pace: a
+    // change now lands before its last bytes are committed, whether before or during the read.
+    await waitForRun(k.url, runId, 60_000, (run) => run.state === 'copying' || ['completed', 'completed_with_errors', 'failed', 'cancelled'].includes(run.state));
     return runId;
   };
 
@@ -57,11 +53,12 @@ describe('a source file that changes while it is copied', () => {
   });
 
   it('is reported when it keeps changing, and nothing half-written is left as the file', async () => {
-    const runId = await copying('always', 1024 * KiB);
     let writing = true;
+    const path = join(dir, 'src/always/growing.bin');
+    const runId = await copying('always', 1024 * KiB);
     const writer = (async () => {
       while (writing) {
-        await appendFile(join(dir, 'src/always/growing.bin'), randomBytes(4 * KiB));
+        await appendFile(path, randomBytes(4 * KiB));
         await new Promise((res) => setTimeout(res, 200));
       }
     })();
