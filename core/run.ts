@@ -68,11 +68,13 @@ export interface RunPlan {
   sourceStamp: string;
 }
 
-/** Each phase's progress from the ledger (verify counts copies whose hashes were compared; delete counts sync's or move's deletes). */
+/** Each phase's progress, from the run's counters (db/queries/progress.ts). */
 export interface RunPhaseProgress {
   copy: { files: { done: number; total: number; failed: number }; bytes: { done: number; total: number } };
-  verify: { files: { done: number; total: number; failed: number } };
-  delete: { files: { done: number; total: number; failed: number } };
+  /** `total`: the files copied so far; `done`: those whose hashes were compared. */
+  verify: { files: { done: number; total: number } };
+  /** `total`: the deletes the stored plan holds. */
+  delete: { files: { done: number; total: number } };
 }
 
 /** The run as the API shows it. */

@@ -11,9 +11,9 @@ import {
 import { recordChecks, type CheckOutcome } from '../db/queries/check.js';
 import { addEvents, type NewEvent } from '../db/queries/runs.js';
 import type { BandwidthLimiter } from './bandwidth.js';
-import { copyOne, hashTypeFor, type CopyOutcome } from './copy.js';
+import { copyOne, hashTypeFor, isAsPlanned, type CopyOutcome } from './copy.js';
 import { isNodeHashType } from '../connectors/shared/hashing.js';
-import { errorMessage, isPerFileError } from './errors.js';
+import { errorMessage, ignoringNotFound, isPerFileError } from './errors.js';
 import { forEachLimited } from '../core/limit.js';
 import { hashOf } from './verify.js';
 import { Ledger } from './groupCommit.js';
@@ -69,7 +69,7 @@ export async function copyBatch(env: BatchEnv, todo: readonly ItemRow[]): Promis
     await forEachLimited(todo, env.lanes, async (item) => {
       try {
         const syncLater = !!groupSync && !item.large;
-        const { outcome, events } = (item.action === 'move' ? await moveRenamed(env, item) : null) ?? await copyChecked(env, item, syncLater);
+        const { outcome, events } = item.action === 'move' ? await moveRenamed(env, item) : await copyChecked(env, item, syncLater);
         if (outcome.state === 'failed') result.failed++;
         else {
           result[outcome.state === 'verified' ? 'verified' : 'copied']++;
@@ -107,12 +107,12 @@ async function copyChecked(env: BatchEnv, planned: ItemRow, syncLater: boolean):
   let changedRetried = false;
   /**
    * A source file that is not the one planned (or last checkpointed) is copied again from the
-   * start as it is now, once: an upload is never half old bytes and half new. Null when it is
+   * start as it is now, once: an upload is never half old bytes and half new. False when it is
    * unchanged; throws when it changed a second time.
    */
   const changedSource = async (): Promise<boolean> => {
     const now = await env.src.stat(srcPath, { signal: env.signal });
-    if (!now.isDir && now.size === item.size && Math.abs(now.mtimeMs - item.mtimeMs) <= env.src.capabilities.mtimePrecisionMs) return false;
+    if (isAsPlanned(env.src, now, item)) return false;
     if (changedRetried || now.isDir) {
       throw new ConnectorError('corrupt', `${item.path}: the source file kept changing while it was copied (now ${now.size} bytes); not copied: copy it again once it is stable`);
     }
@@ -180,36 +180,29 @@ async function copyChecked(env: BatchEnv, planned: ItemRow, syncLater: boolean):
 /**
  * A rename at the source, planned from the ledger (db/queries/ledger.ts planRenames): the
  * source file's hash must equal the one the ledger holds for the destination's file at its old
- * path, and then that file is moved server-side, nothing sent. Null when the hashes differ or
- * the old file is gone: the file is uploaded, and the old one is deleted with sync's deletes.
+ * path, and then that file is moved server-side, nothing sent. Otherwise (other bytes, the old
+ * file gone) the file is uploaded, and the old one is deleted with the sync's deletes.
  */
-async function moveRenamed(env: BatchEnv, item: ItemRow): Promise<{ outcome: ItemOutcome; events: NewEvent[] } | null> {
-  const from = joinPath(env.destRoot, item.fromPath!);
-  const to = joinPath(env.destRoot, item.path);
-  const known = Object.keys(item.dstHashes) as HashType[];
-  const type = known.find((t) => env.src.capabilities.hashes.includes(t)) ?? known.find(isNodeHashType);
+async function moveRenamed(env: BatchEnv, item: ItemRow): Promise<{ outcome: ItemOutcome; events: NewEvent[] }> {
   const uploadInstead = async (why: string) => {
     await addDelete(env.db, env.runId, item.fromPath!);
-    return { kind: 'rename_uploaded', message: `${item.path}: ${why}; uploaded instead, and "${item.fromPath}" is deleted with the sync's deletes`, data: { path: item.path, from: item.fromPath } };
-  };
-  if (!type) return null;
-  const srcHashes = { ...item.srcHashes, [type]: item.srcHashes[type] ?? (await hashOf(env.src, joinPath(env.sourceRoot, item.path), type, env.signal)) };
-  if (compareHash(type, srcHashes, item.dstHashes) !== 'match') {
-    const event = await uploadInstead(`not the file that was at "${item.fromPath}" (${type} differs)`);
     const copied = await copyChecked(env, item, false);
+    const event = { kind: 'rename_uploaded', message: `${item.path}: ${why}; uploaded instead, and "${item.fromPath}" is deleted with the sync's deletes`, data: { path: item.path, from: item.fromPath } };
     return { outcome: copied.outcome, events: [event, ...copied.events] };
-  }
+  };
+  const known = Object.keys(item.dstHashes) as HashType[];
+  const type = known.find((t) => env.src.capabilities.hashes.includes(t)) ?? known.find(isNodeHashType);
+  if (!type) return uploadInstead(`the ledger holds no hash knarr can compare for "${item.fromPath}"`);
+  const srcHashes = { ...item.srcHashes, [type]: item.srcHashes[type] ?? (await hashOf(env.src, joinPath(env.sourceRoot, item.path), type, env.signal)) };
+  if (compareHash(type, srcHashes, item.dstHashes) !== 'match') return uploadInstead(`not the file that was at "${item.fromPath}" (${type} differs)`);
+  const to = joinPath(env.destRoot, item.path);
   try {
-    await env.dst.move(from, to);
+    await env.dst.move(joinPath(env.destRoot, item.fromPath!), to);
   } catch (err) {
     if (!isConnectorError(err, 'not_found')) throw err;
     // Moved by an earlier attempt that was cut before recording it, or gone since the plan.
     const there = await env.dst.stat(to, { signal: env.signal }).catch(() => null);
-    if (!there || there.isDir || there.size !== item.size) {
-      const event = await uploadInstead(`"${item.fromPath}" is no longer on the destination`);
-      const copied = await copyChecked(env, item, false);
-      return { outcome: copied.outcome, events: [event, ...copied.events] };
-    }
+    if (!there || there.isDir || there.size !== item.size) return uploadInstead(`"${item.fromPath}" is no longer on the destination`);
   }
   env.onProgress?.({ itemId: item.id, offset: item.size });
   return {
@@ -220,12 +213,7 @@ async function moveRenamed(env: BatchEnv, item: ItemRow): Promise<{ outcome: Ite
 
 /** backupDir: the destination's file at `path` moves there (under the same relative path) before it is replaced or deleted. */
 export async function keepInBackup(env: Pick<BatchEnv, 'dst' | 'destRoot' | 'backupDir'>, path: string): Promise<void> {
-  try {
-    await env.dst.move(joinPath(env.destRoot, path), joinPath(env.backupDir!, path));
-  } catch (err) {
-    // Already moved by an earlier attempt, or never there.
-    if (!isConnectorError(err, 'not_found')) throw err;
-  }
+  await ignoringNotFound(() => env.dst.move(joinPath(env.destRoot, path), joinPath(env.backupDir!, path)));
 }
 
 /** Where a file is written: its own path, or its conflict name beside the destination's (conflict=rename). */

@@ -150,10 +150,15 @@ function heldUntilUnchanged(src: Connector, task: CopyTask, signal: AbortSignal)
   });
 }
 
+/** Whether a source file as it is now is the one planned: same size, mtime within the source's precision. */
+export function isAsPlanned(src: Connector, now: Entry, planned: { size: number; mtimeMs: number }): boolean {
+  return !now.isDir && now.size === planned.size && Math.abs(now.mtimeMs - planned.mtimeMs) <= src.capabilities.mtimePrecisionMs;
+}
+
 /** The source is still the file planned: else `corrupt`, before anything is committed. */
 async function assertUnchanged(src: Connector, task: CopyTask, signal: AbortSignal): Promise<void> {
   const now = await src.stat(task.srcPath, { signal });
-  if (now.size !== task.size || Math.abs(now.mtimeMs - task.mtimeMs) > src.capabilities.mtimePrecisionMs) {
+  if (!isAsPlanned(src, now, task)) {
     throw new ConnectorError('corrupt', `the source changed while it was read (${task.size} → ${now.size} bytes)`);
   }
 }

@@ -4,7 +4,8 @@ import { isConnectorError } from '../connectors/errors.js';
 import { recordDeletes, type DeleteOutcome, type ItemRow } from '../db/queries/ledger.js';
 import { addEvents } from '../db/queries/runs.js';
 import { keepInBackup, type BatchEnv, type BatchResult } from './batch.js';
-import { errorMessage, isPerFileError } from './errors.js';
+import { errorMessage, ignoringNotFound, isPerFileError } from './errors.js';
+import { isAsPlanned } from './copy.js';
 import { Ledger } from './groupCommit.js';
 
 /**
@@ -41,7 +42,7 @@ export async function deleteBatch(env: BatchEnv, todo: readonly ItemRow[], mode:
 
 async function deleteOnDestination(env: BatchEnv, item: ItemRow): Promise<DeleteOutcome> {
   if (env.backupDir) await keepInBackup(env, item.path);
-  else await gone(() => env.dst.delete(joinPath(env.destRoot, item.path)));
+  else await ignoringNotFound(() => env.dst.delete(joinPath(env.destRoot, item.path)));
   return { id: item.id, state: 'deleted' };
 }
 
@@ -53,19 +54,11 @@ async function deleteSource(env: BatchEnv, item: ItemRow): Promise<DeleteOutcome
     throw err;
   });
   if (now === null) return { id: item.id, state: 'moved' };
-  if (now.isDir || now.size !== item.size || Math.abs(now.mtimeMs - item.mtimeMs) > env.src.capabilities.mtimePrecisionMs) {
+  if (!isAsPlanned(env.src, now, item)) {
     return { id: item.id, state: 'failed', error: 'the source file changed after it was copied, so it was not deleted; run the move again to copy the new version' };
   }
-  await gone(() => env.src.delete(path));
+  await ignoringNotFound(() => env.src.delete(path));
   return { id: item.id, state: 'moved' };
-}
-
-async function gone(del: () => Promise<void>): Promise<void> {
-  try {
-    await del();
-  } catch (err) {
-    if (!isConnectorError(err, 'not_found')) throw err;
-  }
 }
 
 /**
@@ -92,7 +85,7 @@ export async function removeEmptyFolders(env: Pick<BatchEnv, 'db' | 'runId' | 'd
       outcomes.push({ id: f.id, state: 'skipped', error: 'kept: the folder still holds files the sync does not cover (filtered out, or not deleted)' });
       continue;
     }
-    await gone(() => env.dst.delete(path));
+    await ignoringNotFound(() => env.dst.delete(path));
     outcomes.push({ id: f.id, state: 'deleted' });
     removed++;
   }

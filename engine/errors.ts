@@ -8,3 +8,12 @@ export function isPerFileError(err: unknown): boolean {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** Runs a delete or move for which "already gone" is success (an earlier attempt did it, or there was nothing). */
+export async function ignoringNotFound(op: () => Promise<unknown>): Promise<void> {
+  try {
+    await op();
+  } catch (err) {
+    if (!isConnectorError(err, 'not_found')) throw err;
+  }
+}

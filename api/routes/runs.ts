@@ -27,7 +27,7 @@ export function runsRouter(deps: StartRunDeps): Router {
   r.get('/:id', async (req, res) => {
     const row = await load(req.params.id);
     const planning = row.phase === 'plan' && !terminalRunStates.includes(row.state as RunState);
-    const [phases, inFlight] = await Promise.all([phaseProgress(deps.db, row.id), filesInFlight(deps.db, row.id)]);
+    const [phases, inFlight] = await Promise.all([phaseProgress(deps.db, row), filesInFlight(deps.db, row.id)]);
     res.json({ ...runView(row), phases, inFlight, ...(planning ? { listed: await listedSoFar(deps.db, row.id) } : {}) });
   });
 

@@ -1,40 +1,25 @@
 import { sql } from 'drizzle-orm';
 import type { RunPhaseProgress } from '../../core/run.js';
 import { queryRows, type Db } from '../client.js';
+import type { RunRow } from './runs.js';
 
 /**
- * Each phase's files and bytes, done and total, from the ledger in one grouped scan of the
- * run's items (by its run_id index): what GET /v1/runs/{id} shows beside the run's counters.
+ * Each phase's files and bytes, done and total, from the counters the run already keeps (and
+ * its stored plan): a client polling GET /v1/runs/{id} costs no scan of the ledger. Only while
+ * the verify phase runs, the files still to verify are counted, by the (run, state) index.
  */
-export async function phaseProgress(db: Db, runId: string): Promise<RunPhaseProgress> {
-  const rows = await queryRows<{ action: string; state: string; is_dir: boolean; n: number; bytes: number; partial: number }>(db, sql`
-    SELECT action, state, is_dir, count(*)::int AS n, coalesce(sum(size), 0)::bigint AS bytes, coalesce(sum(bytes_done), 0)::bigint AS partial
-    FROM items WHERE run_id = ${runId} GROUP BY action, state, is_dir`);
-  const p: RunPhaseProgress = {
-    copy: { files: { done: 0, total: 0, failed: 0 }, bytes: { done: 0, total: 0 } },
-    verify: { files: { done: 0, total: 0, failed: 0 } },
-    delete: { files: { done: 0, total: 0, failed: 0 } },
-  };
-  for (const r of rows) {
-    const n = Number(r.n);
-    const bytes = Number(r.bytes);
-    if (r.action === 'copy' || r.action === 'move' || r.action === 'check') {
-      p.copy.files.total += n;
-      p.copy.bytes.total += bytes;
-      if (['copied', 'verified', 'moved', 'checked'].includes(r.state)) {
-        p.copy.files.done += n;
-        p.copy.bytes.done += bytes;
-      } else if (r.state === 'failed') p.copy.files.failed += n;
-      else p.copy.bytes.done += Number(r.partial);
-      if (['copied', 'verified', 'moved'].includes(r.state)) p.verify.files.total += n;
-      if (r.state === 'verified' || r.state === 'moved') p.verify.files.done += n;
-    } else if (r.action === 'delete' && !r.is_dir) {
-      p.delete.files.total += n;
-      if (r.state === 'deleted') p.delete.files.done += n;
-      if (r.state === 'failed') p.delete.files.failed += n;
-    }
+export async function phaseProgress(db: Db, run: RunRow): Promise<RunPhaseProgress> {
+  let toVerify = 0;
+  if (run.phase === 'verify') {
+    const [r] = await queryRows<{ n: number }>(db, sql`SELECT count(*)::int AS n FROM items WHERE run_id = ${run.id} AND state = 'copied'`);
+    toVerify = Number(r?.n ?? 0);
   }
-  return p;
+  const deletes = run.plan?.groups.delete.files ?? 0;
+  return {
+    copy: { files: { done: run.filesDone, total: run.filesTotal, failed: run.filesFailed }, bytes: { done: run.bytesDone, total: run.bytesTotal } },
+    verify: { files: { done: run.filesDone - toVerify, total: run.filesDone } },
+    delete: { files: { done: run.filesDeleted, total: Math.max(deletes, run.filesDeleted) } },
+  };
 }
 
 /** Large files being copied now (small ones finish between two looks), each with its progress. */
