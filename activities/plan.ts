@@ -3,7 +3,8 @@ import { ConnectorError } from '../connectors/errors.js';
 import type { HashType } from '../core/entry.js';
 import { jobOptionsSchema, type JobOptions } from '../core/job.js';
 import { checkSummary, insertCheckItems } from '../db/queries/check.js';
-import { diffIntoItems, insertRetryItems, type PlanTotals } from '../db/queries/ledger.js';
+import { diffIntoItems, insertRetryItems, type PlanRules, type PlanTotals } from '../db/queries/ledger.js';
+import type { Capabilities } from '../connectors/types.js';
 import { compileFilter } from '../engine/filter.js';
 import { listSide } from '../engine/plan.js';
 import { addEvent, getRunWithJob } from '../db/queries/runs.js';
@@ -68,7 +69,7 @@ export function planActivities(deps: ActivityDeps, worker: WorkerState) {
             conflict: options.conflict,
             listedHash,
             mode: job.mode === 'sync' || job.mode === 'move' ? job.mode : 'copy',
-            renamesAt: job.mode === 'sync' && dst.capabilities.serverSideMove ? { remoteId: job.destRemoteId, path: job.destPath } : null,
+            renamesAt: renamesAt(job, dst.capabilities),
           });
           if (filtered > 0) {
             await addEvent(deps.db, runId, 'filtered', `the job's filters left out ${filtered} source files${srcList.resumed ? ' (counted in this attempt of the plan only)' : ''}`, { files: filtered });
@@ -89,7 +90,7 @@ export function planActivities(deps: ActivityDeps, worker: WorkerState) {
           if (needed && !src.capabilities.hashes.includes(needed) && totals.filesTotal > 0) {
             await addEvent(deps.db, runId, 'hash_prepass', `the destination needs each file's ${needed.toUpperCase()} before upload and the source does not store one: every file is read once to hash it, then again to send it`, { hash: needed });
           }
-          await addEvent(deps.db, runId, 'plan', `planned ${totals.filesTotal} files (${totals.bytesTotal} bytes) to copy${totals.moves ? ` (${totals.moves} of them renames, moved on the destination)` : ''}, ${totals.filesSkipped} already there${job.mode === 'sync' ? `, ${totals.deletes} only on the destination to delete` : ''}`, { ...totals });
+          await addEvent(deps.db, runId, 'plan', `planned ${totals.filesTotal} files (${totals.bytesTotal} bytes) to copy${totals.moves ? ` (${totals.moves} of them renames, moved on the destination)` : ''}${totals.serverCopies ? ` (${totals.serverCopies} of them copied on the destination from a file already there)` : ''}, ${totals.filesSkipped} already there${job.mode === 'sync' ? `, ${totals.deletes} only on the destination to delete` : ''}`, { ...totals });
           await throttle.progressed();
           return totals;
         });
@@ -119,4 +120,13 @@ async function planCheck(deps: ActivityDeps, runId: string, options: JobOptions,
   const decided = Object.values(summary).reduce((a, n) => a + n, 0);
   await addEvent(deps.db, runId, 'plan', `comparing ${totals.filesTotal} files: ${decided} decided from the listings, ${totals.filesTotal - decided} to read and hash on both sides`, { ...totals, ...summary });
   return totals;
+}
+
+/**
+ * Whether this run looks in the destination's ledger for renamed source files: sync moves them on
+ * the destination where it can move server-side, copy copies them there where it can copy.
+ */
+function renamesAt(job: { mode: string; destRemoteId: string; destPath: string }, caps: Capabilities): PlanRules['renamesAt'] {
+  const how = job.mode === 'sync' && caps.serverSideMove ? 'move' : job.mode === 'copy' && caps.serverSideCopy ? 'copy' : null;
+  return how && { remoteId: job.destRemoteId, path: job.destPath, how };
 }

@@ -1,4 +1,4 @@
-import type { Hashes, HashType } from '../core/entry.js';
+import type { Entry, Hashes, HashType } from '../core/entry.js';
 import { compareHash } from '../core/hashes.js';
 import { joinPath } from '../core/paths.js';
 import { ConnectorError, isConnectorError } from '../connectors/errors.js';
@@ -69,7 +69,7 @@ export async function copyBatch(env: BatchEnv, todo: readonly ItemRow[]): Promis
     await forEachLimited(todo, env.lanes, async (item) => {
       try {
         const syncLater = !!groupSync && !item.large;
-        const { outcome, events } = item.action === 'move' ? await moveRenamed(env, item) : await copyChecked(env, item, syncLater);
+        const { outcome, events } = item.fromPath ? await reuseOnDestination(env, item) : await copyChecked(env, item, syncLater);
         if (outcome.state === 'failed') result.failed++;
         else {
           result[outcome.state === 'verified' ? 'verified' : 'copied']++;
@@ -178,16 +178,19 @@ async function copyChecked(env: BatchEnv, planned: ItemRow, syncLater: boolean):
 }
 
 /**
- * A rename at the source, planned from the ledger (db/queries/ledger.ts planRenames): the
- * source file's hash must equal the one the ledger holds for the destination's file at its old
- * path, and then that file is moved server-side, nothing sent. Otherwise (other bytes, the old
- * file gone) the file is uploaded, and the old one is deleted with the sync's deletes.
+ * A rename at the source, planned from the ledger (db/queries/ledger.ts planRenames): the source
+ * file's hash must equal the one the ledger holds for the destination's file at its old path, and
+ * then that file is moved (sync, action=move) or copied (copy, a `copy` with `fromPath`)
+ * server-side, nothing sent. Otherwise (other bytes, the old file gone) the file is uploaded;
+ * sync then deletes the old one with its deletes.
  */
-async function moveRenamed(env: BatchEnv, item: ItemRow): Promise<{ outcome: ItemOutcome; events: NewEvent[] }> {
+async function reuseOnDestination(env: BatchEnv, item: ItemRow): Promise<{ outcome: ItemOutcome; events: NewEvent[] }> {
+  const moving = item.action === 'move';
   const uploadInstead = async (why: string) => {
-    await addDelete(env.db, env.runId, item.fromPath!);
-    const copied = await copyChecked(env, item, false);
-    const event = { kind: 'rename_uploaded', message: `${item.path}: ${why}; uploaded instead, and "${item.fromPath}" is deleted with the sync's deletes`, data: { path: item.path, from: item.fromPath } };
+    if (moving) await addDelete(env.db, env.runId, item.fromPath!);
+    const copied = await copyChecked(env, { ...item, fromPath: null }, false);
+    const then = moving ? `, and "${item.fromPath}" is deleted with the sync's deletes` : '';
+    const event = { kind: 'rename_uploaded', message: `${item.path}: ${why}; uploaded instead${then}`, data: { path: item.path, from: item.fromPath } };
     return { outcome: copied.outcome, events: [event, ...copied.events] };
   };
   const known = Object.keys(item.dstHashes) as HashType[];
@@ -195,19 +198,28 @@ async function moveRenamed(env: BatchEnv, item: ItemRow): Promise<{ outcome: Ite
   if (!type) return uploadInstead(`the ledger holds no hash knarr can compare for "${item.fromPath}"`);
   const srcHashes = { ...item.srcHashes, [type]: item.srcHashes[type] ?? (await hashOf(env.src, joinPath(env.sourceRoot, item.path), type, env.signal)) };
   if (compareHash(type, srcHashes, item.dstHashes) !== 'match') return uploadInstead(`not the file that was at "${item.fromPath}" (${type} differs)`);
+  const from = joinPath(env.destRoot, item.fromPath!);
   const to = joinPath(env.destRoot, item.path);
+  let made: Entry | null;
   try {
-    await env.dst.move(joinPath(env.destRoot, item.fromPath!), to);
+    made = moving ? await env.dst.move(from, to) : await env.dst.copy(from, to);
   } catch (err) {
     if (!isConnectorError(err, 'not_found')) throw err;
     // Moved by an earlier attempt that was cut before recording it, or gone since the plan.
-    const there = await env.dst.stat(to, { signal: env.signal }).catch(() => null);
-    if (!there || there.isDir || there.size !== item.size) return uploadInstead(`"${item.fromPath}" is no longer on the destination`);
+    made = await env.dst.stat(to, { signal: env.signal }).catch(() => null);
+    if (!made || made.isDir || made.size !== item.size) return uploadInstead(`"${item.fromPath}" is no longer on the destination`);
+  }
+  // What the destination reports for the new file must still be those bytes.
+  const dstHashes = { ...item.dstHashes, ...made.hashes };
+  if (made.size !== item.size || compareHash(type, srcHashes, dstHashes) === 'mismatch') {
+    return uploadInstead(`the destination's ${moving ? 'move' : 'copy'} of "${item.fromPath}" does not hold the same bytes`);
   }
   env.onProgress?.({ itemId: item.id, offset: item.size });
+  const state = moving ? 'moved' : env.verify ? 'verified' : 'copied';
+  const how = moving ? 'moved on the destination' : 'copied on the destination';
   return {
-    outcome: { id: item.id, state: 'moved', srcHashes, dstHashes: item.dstHashes, error: null, sent: false },
-    events: [{ kind: 'renamed', message: `${item.path}: moved on the destination from "${item.fromPath}" (same ${type}), nothing sent`, data: { path: item.path, from: item.fromPath } }],
+    outcome: { id: item.id, state, srcHashes, dstHashes, error: null, sent: false },
+    events: [{ kind: moving ? 'renamed' : 'server_copied', message: `${item.path}: ${how} from "${item.fromPath}" (same ${type}), nothing sent`, data: { path: item.path, from: item.fromPath } }],
   };
 }
 

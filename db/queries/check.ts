@@ -61,7 +61,7 @@ export async function insertCheckItems(db: Db, runId: string, rules: CheckRules)
       FROM items WHERE run_id = ${runId}) c
     WHERE r.id = ${runId}
     RETURNING c.total, c.bytes, c.done, c.done_bytes, c.batches`);
-  return { filesTotal: Number(t.total), bytesTotal: Number(t.bytes), filesSkipped: 0, batchCount: Number(t.batches), caseCollisions: 0, tooLarge: 0, conflictsKept: 0, renamed: 0, moves: 0, deletes: 0 };
+  return { filesTotal: Number(t.total), bytesTotal: Number(t.bytes), filesSkipped: 0, batchCount: Number(t.batches), caseCollisions: 0, tooLarge: 0, conflictsKept: 0, renamed: 0, moves: 0, serverCopies: 0, deletes: 0 };
 }
 
 export interface CheckOutcome {

@@ -95,11 +95,11 @@ export interface PlanRules {
    */
   mode?: 'copy' | 'sync' | 'move';
   /**
-   * sync, where the destination moves files server-side: the destination whose earlier runs'
-   * ledgers (of any job writing to the same remote and folder) tell a renamed source file from a
-   * new one (same size, mtime and hash at an old destination path).
+   * Where the destination moves (sync) or copies (copy) files server-side: the destination whose
+   * earlier runs' ledgers (of any job writing to the same remote and folder) tell a renamed source
+   * file from a new one (same size, mtime and hash at an old destination path), and which of the two.
    */
-  renamesAt?: { remoteId: string; path: string } | null;
+  renamesAt?: { remoteId: string; path: string; how: 'move' | 'copy' } | null;
 }
 
 /** Why a planned file is skipped, where it is not simply the same on both sides (items.last_error). */
@@ -124,6 +124,8 @@ export interface PlanTotals {
   renamed: number;
   /** sync: source renames done as moves on the destination. */
   moves: number;
+  /** copy: new source files copied server-side from a destination file the ledger knows to be the same. */
+  serverCopies: number;
   /** sync: destination-only files to delete. */
   deletes: number;
 }
@@ -226,19 +228,22 @@ async function insertItems(db: Db, runId: string, rules: PlanRules): Promise<voi
 }
 
 /**
- * sync's renames without re-uploading: a file new at a source path whose size and mtime match a
- * destination-only file that an earlier run into this destination copied and verified (so the ledger holds
- * its hash) becomes a `move` of that file. Each file on either side pairs once. The batch
- * confirms the hash before moving (engine/batch.ts) and uploads if it differs; rclone's
- * --track-renames forgets between runs, the ledger does not.
+ * Renames without re-uploading: a file new at a source path whose size and mtime match a
+ * destination-only file that an earlier run into this destination copied and verified (so the
+ * ledger holds its hash) is not uploaded. sync makes it a `move` of that file (each file on either
+ * side pairs once); copy keeps it a `copy` from that file (`from_path`), done server-side, and the
+ * old file stays (so one old file may serve several new ones). The batch confirms the hash first
+ * (engine/batch.ts) and uploads if it differs; rclone's --track-renames forgets between runs, the
+ * ledger does not.
  */
-async function planRenames(db: Db, runId: string, at: { remoteId: string; path: string }, toleranceMs: number): Promise<void> {
+async function planRenames(db: Db, runId: string, at: NonNullable<PlanRules['renamesAt']>, toleranceMs: number): Promise<void> {
+  const moving = at.how === 'move';
   const name = (col: string) => sql.raw(`regexp_replace(${col}, '^.*/', '')`);
   // The items were just written: without fresh statistics the ledger lookups below take the wrong index.
   await db.execute(sql`ANALYZE items`);
   // Each pass pairs the files that are each other's best candidate (same name first); files
   // left over, many alike in size and time, pair in the next passes.
-  for (let pass = 0; pass < 8; pass++) {
+  for (let pass = 0; pass < (moving ? 8 : 1); pass++) {
     const paired = await queryRows<{ id: number }>(db, sql`
       WITH known AS MATERIALIZED (
         -- Destination-only files not yet claimed whose hash the ledger holds: looked up once each.
@@ -261,10 +266,10 @@ async function planRenames(db: Db, runId: string, at: { remoteId: string; path: 
           row_number() OVER (PARTITION BY i.id ORDER BY ${name('k.path')} = ${name('i.path')} DESC, k.path) AS per_new,
           row_number() OVER (PARTITION BY k.path ORDER BY ${name('k.path')} = ${name('i.path')} DESC, i.path) AS per_old
         FROM items i JOIN known k ON k.size = i.size AND abs(k.mtime_ms - i.mtime_ms) <= ${toleranceMs}
-        WHERE i.run_id = ${runId} AND i.action = 'copy' AND NOT i.replaces AND i.dst_path IS NULL AND i.state = 'pending'
+        WHERE i.run_id = ${runId} AND i.action = 'copy' AND NOT i.replaces AND i.dst_path IS NULL AND i.from_path IS NULL AND i.state = 'pending'
       )
-      UPDATE items SET action = 'move', from_path = c.from_path, dst_hashes = c.hashes, check_first = false
-      FROM cand c WHERE items.id = c.id AND c.per_new = 1 AND c.per_old = 1
+      UPDATE items SET action = ${moving ? 'move' : 'copy'}, from_path = c.from_path, dst_hashes = c.hashes, check_first = false
+      FROM cand c WHERE items.id = c.id AND c.per_new = 1 AND (c.per_old = 1 OR NOT ${moving})
       RETURNING items.id`);
     if (paired.length === 0) return;
   }
@@ -386,13 +391,14 @@ async function planTotals(db: Db, runId: string): Promise<PlanTotals> {
     conflictsKept: sql<number>`count(*) FILTER (WHERE ${items.action} = 'skip' AND ${items.lastError} IN (${skipReasons.kept}, ${skipReasons.older}))`.mapWith(Number),
     renamed: sql<number>`count(*) FILTER (WHERE ${items.dstPath} IS NOT NULL)`.mapWith(Number),
     moves: sql<number>`count(*) FILTER (WHERE ${items.action} = 'move')`.mapWith(Number),
+    serverCopies: sql<number>`count(*) FILTER (WHERE ${items.action} = 'copy' AND ${items.fromPath} IS NOT NULL)`.mapWith(Number),
     deletes: sql<number>`count(*) FILTER (WHERE ${items.action} = 'delete' AND NOT ${items.isDir})`.mapWith(Number),
     batchCount: sql<number>`coalesce(max(${items.batch}), 0)`.mapWith(Number),
   }).from(items).where(eq(items.runId, runId));
 
-  const { tooLarge, conflictsKept, renamed, moves, deletes, ...counters } = t;
+  const { tooLarge, conflictsKept, renamed, moves, serverCopies, deletes, ...counters } = t;
   await db.update(runs).set({ ...counters, filesDone: 0, bytesDone: 0, filesDeduplicated: 0, updatedAt: new Date() }).where(eq(runs.id, runId));
-  return { filesTotal: t.filesTotal, bytesTotal: t.bytesTotal, filesSkipped: t.filesSkipped, batchCount: t.batchCount, caseCollisions: t.filesFailed, tooLarge, conflictsKept, renamed, moves, deletes };
+  return { filesTotal: t.filesTotal, bytesTotal: t.bytesTotal, filesSkipped: t.filesSkipped, batchCount: t.batchCount, caseCollisions: t.filesFailed, tooLarge, conflictsKept, renamed, moves, serverCopies, deletes };
 }
 
 /** Which items a scan works on: their states and actions (all actions when absent). */

@@ -197,4 +197,33 @@ for (const db of ['postgres', 'pglite'] as const) describe(`sync, move and dry-r
     expect(await readdir(dst('r'))).toEqual(['by-ten']);
     expect((await stat(dst('r/by-ten/99/f0999.txt'))).size).toBe(files['flat/f0999.txt'].length);
   });
+
+  it('copy copies renamed source files on the destination from the files already there, nothing sent, and keeps the old ones', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 200; i++) files[`old/f${String(i).padStart(3, '0')}.txt`] = `copy mode file ${i} `.repeat(1 + (i % 5));
+    await put(src('c'), files);
+    const first = await waitForRun(k.url, await start('c', 'copy'));
+    expect(first.state).toBe('completed');
+
+    for (let i = 0; i < 200; i++) {
+      const name = `f${String(i).padStart(3, '0')}.txt`;
+      await mkdir(src(`c/new/${i % 4}`), { recursive: true });
+      await rename(src(`c/old/${name}`), src(`c/new/${i % 4}/${name}`));
+    }
+    // Same size and time as a file the destination holds, other bytes: uploaded, not copied from it.
+    const impostor = files['old/f007.txt'].replace('copy', 'COPY');
+    await writeFile(src('c/new/3/f007.txt'), impostor);
+    await utimes(src('c/new/3/f007.txt'), t0, t0);
+    const secondId = await start('c', 'copy');
+    const second = await waitForRun(k.url, secondId);
+    expect(second.state, JSON.stringify(second)).toBe('completed');
+    expect(second.files).toMatchObject({ done: 200, failed: 0 });
+    expect(second.bytes.sent).toBe(impostor.length);
+    expect((await events(secondId)).filter((e) => e.kind === 'server_copied')).toHaveLength(199);
+    expect((await events(secondId)).map((e) => e.kind)).toContain('rename_uploaded');
+    await expectSameTree(src('c/new'), dst('c/new'));
+    expect(await readFile(dst('c/new/3/f007.txt'), 'utf8')).toBe(impostor);
+    // copy never deletes: the old paths are still there.
+    expect((await filesOf(dst('c/old'))).length).toBe(200);
+  });
 });

@@ -186,4 +186,34 @@ describe('waiting states on the Jottacloud emulator', () => {
     expect(kinds.lastIndexOf('resumed')).toBeGreaterThan(kinds.lastIndexOf('needs_attention'));
     expect(kinds).not.toContain('failed');
   }, 240_000);
+
+  it('a pause while planning stops the listing and holds no worker; resumed, the plan goes on and the run completes', async () => {
+    const name = `jotta-p-${suffix}`;
+    const account = await jottaRemote(name);
+    // The destination's listing hangs in the emulator until released: planning is certainly under way.
+    await fault({ holdListings: { account, hold: true } });
+    const runId = await start(name);
+    await poll(runId, (r) => r.state === 'planning' && emu.faults.stats.listingsHeld > 0, 'the plan to be listing');
+    expect((await api(k.url, 'POST', `/v1/runs/${runId}/pause`)).status).toBe(202);
+    const paused = await poll(runId, (r) => r.state === 'paused', 'the run to read paused');
+    expect(paused.phase).toBe('plan');
+    // The listing was given up (its request closed), and nothing holds a worker.
+    for (let i = 0; i < 600 && emu.faults.stats.listingsAbandoned === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(emu.faults.stats.listingsAbandoned).toBeGreaterThan(0);
+    const handle = k.client.workflow.getHandle(`run-${runId}`);
+    for (let i = 0; i < 300 && ((await handle.describe()).raw.pendingActivities ?? []).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    expect((await handle.describe()).raw.pendingActivities ?? []).toHaveLength(0);
+    expect(emu.files(account).filter((f) => f.path.startsWith('/Jotta/Archive/out/'))).toHaveLength(0);
+
+    await fault({ holdListings: { account, hold: false } });
+    expect((await api(k.url, 'POST', `/v1/runs/${runId}/resume`)).status).toBe(202);
+    const run = await waitForRun(k.url, runId, 180_000);
+    expect(run.state, JSON.stringify(run)).toBe('completed');
+    expect(run.files).toMatchObject({ done: files.size, total: files.size, failed: 0 });
+    expectEveryFileOnce(account);
+    const kinds = (await events(runId)).map((e) => e.kind);
+    expect(kinds.indexOf('paused')).toBeGreaterThan(-1);
+    expect(kinds.indexOf('paused')).toBeLessThan(kinds.indexOf('plan'));
+    expect(kinds.indexOf('resumed')).toBeLessThan(kinds.indexOf('plan'));
+  }, 240_000);
 });

@@ -42,6 +42,10 @@ export interface FaultStats {
   corrupted: number;
   quotaRefusals: number;
   folderTooLarge: number;
+  /** Tree listings (`mode=liststream`) that arrived while held. */
+  listingsHeld: number;
+  /** Held listings whose client hung up before the hold was lifted. */
+  listingsAbandoned: number;
 }
 
 export interface FaultState {
@@ -55,6 +59,8 @@ export interface FaultState {
   quotaFull: boolean | string[];
   /** A folder listing with more children than this answers 500 (#5639, §4.4). */
   folderTooLarge?: number;
+  /** Accounts whose tree listings (`mode=liststream`, a plan's) wait until the hold is lifted: a listing certainly in progress, while stats and folder listings (a remote's check) still answer. */
+  holdListings?: string[];
   accessTokenLifetimeSec: number;
   stats: FaultStats;
 }
@@ -63,8 +69,9 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 export class Faults {
   private state: Omit<FaultState, 'accessTokenLifetimeSec' | 'stats'> = { quotaFull: false };
-  readonly stats: FaultStats = { throttled: 0, uploadCuts: 0, downloadCuts: 0, corrupted: 0, quotaRefusals: 0, folderTooLarge: 0 };
+  readonly stats: FaultStats = { throttled: 0, uploadCuts: 0, downloadCuts: 0, corrupted: 0, quotaRefusals: 0, folderTooLarge: 0, listingsHeld: 0, listingsAbandoned: 0 };
   private nextUploadSlot = 0;
+  private readonly released = new Set<() => void>();
 
   constructor(
     private readonly auth: {
@@ -136,8 +143,16 @@ export class Faults {
     this.state.folderTooLarge = children ?? undefined;
   }
 
+  /** Holds (or lets go of) one account's tree listings: each waits until released or its client hangs up. */
+  holdListings(account: string, hold: boolean): void {
+    const rest = (this.state.holdListings ?? []).filter((a) => a.toLowerCase() !== account.toLowerCase());
+    this.state.holdListings = hold ? [...rest, account] : rest.length ? rest : undefined;
+    if (!hold) for (const release of [...this.released]) release();
+  }
+
   reset(): void {
     this.state = { quotaFull: false };
+    for (const release of [...this.released]) release();
     this.auth.accessTokenLifetimeSec = 3600;
     this.nextUploadSlot = 0;
   }
@@ -165,6 +180,7 @@ export class Faults {
       else this.setQuotaFull(req.quotaFull.full, req.quotaFull.account);
     }
     if (req.folderTooLarge !== undefined) this.failFoldersLargerThan(req.folderTooLarge);
+    if (req.holdListings !== undefined) this.holdListings(req.holdListings.account, req.holdListings.hold);
     return done;
   }
 
@@ -215,6 +231,27 @@ export class Faults {
     return true;
   }
 
+  /**
+   * While the account's listings are held, waits until they are released; false when the client
+   * hung up first (nothing is to be answered then).
+   */
+  async waitIfListingsHeld(account: string, closed: Promise<void>): Promise<boolean> {
+    const isHeld = () => (this.state.holdListings ?? []).some((a) => a.toLowerCase() === account.toLowerCase());
+    if (!isHeld()) return true;
+    this.stats.listingsHeld++;
+    let release!: () => void;
+    const lifted = new Promise<'lifted'>((r) => { release = () => r('lifted'); });
+    const check = () => { if (!isHeld()) release(); };
+    this.released.add(check);
+    try {
+      const how = await Promise.race([lifted, closed.then(() => 'closed' as const)]);
+      if (how === 'closed') this.stats.listingsAbandoned++;
+      return how === 'lifted';
+    } finally {
+      this.released.delete(check);
+    }
+  }
+
   /** Waits until `bytes` more upload bytes fit under the bandwidth cap (aggregate over all uploads). */
   async paceUpload(bytes: number): Promise<void> {
     const rate = this.state.uploadBytesPerSec;
@@ -250,5 +287,6 @@ export const faultRequestSchema = z.strictObject({
   corruptMd5: z.object({ mode: z.enum(['bytes', 'md5']), count: z.number().int().min(0).optional() }).nullable().optional(),
   quotaFull: z.union([z.boolean(), z.object({ account: z.string(), full: z.boolean() })]).optional(),
   folderTooLarge: z.number().int().min(0).nullable().optional(),
+  holdListings: z.object({ account: z.string(), hold: z.boolean() }).optional(),
 });
 export type FaultRequest = z.infer<typeof faultRequestSchema>;

@@ -277,10 +277,14 @@ async function handleGet(ctx: Ctx, t: Target, q: URLSearchParams): Promise<void>
     if (!dev) return jfsError(ctx, 404, EX.noSuchDevice, `Device /${t.acc.username}/${t.segs[0]} does not exist`);
     return sendXml(ctx, 200, deviceDoc(deviceXml(ctx, dev), ctx.emu.nodeName, ctx.now));
   }
+  const mode = q.get('mode');
+  if (mode === 'liststream') {
+    const closed = new Promise<void>((resolve) => ctx.res.once('close', () => resolve()));
+    if (!(await ctx.emu.faults.waitIfListingsHeld(t.acc.username, closed))) return;
+  }
   const r = resolveMountPoint(ctx, t);
   if (!r) return;
   const rest = t.segs.slice(2);
-  const mode = q.get('mode');
   // §5: `GET /jfs/<user>/Jotta/Trash` lists trashed items with contextType="TRASH" and their original parent.
   if (r.dev.type === 'JOTTA' && key(r.mp.name) === 'trash' && rest.length === 0 && !mode) return sendTrash(ctx, t.acc, r.mp);
   const node = store.lookup(r.mp, rest);
