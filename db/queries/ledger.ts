@@ -239,6 +239,9 @@ async function insertItems(db: Db, runId: string, rules: PlanRules): Promise<voi
 async function planRenames(db: Db, runId: string, at: NonNullable<PlanRules['renamesAt']>, toleranceMs: number): Promise<void> {
   const moving = at.how === 'move';
   const name = (col: string) => sql.raw(`regexp_replace(${col}, '^.*/', '')`);
+  // A new source file that a rename could explain; none (a nightly run with nothing new) costs no lookup.
+  const isNew = sql`i.run_id = ${runId} AND i.action = 'copy' AND NOT i.replaces AND i.dst_path IS NULL AND i.from_path IS NULL AND i.state = 'pending'`;
+  if ((await queryRows(db, sql`SELECT 1 AS one FROM items i WHERE ${isNew} LIMIT 1`)).length === 0) return;
   // The items were just written: without fresh statistics the ledger lookups below take the wrong index.
   await db.execute(sql`ANALYZE items`);
   // Each pass pairs the files that are each other's best candidate (same name first); files
@@ -257,6 +260,8 @@ async function planRenames(db: Db, runId: string, at: NonNullable<PlanRules['ren
           ORDER BY pr.started_at DESC LIMIT 1
         ) p
         WHERE q.run_id = ${runId} AND q.side = 'dst' AND NOT q.is_dir AND q.path <> '' AND p.hashes <> '{}'::jsonb
+          -- Only files some new file could be (copy never deletes, so destination-only files pile up).
+          AND q.size IN (SELECT i.size FROM items i WHERE ${isNew})
           AND NOT EXISTS (SELECT 1 FROM entries s WHERE s.run_id = q.run_id AND s.side = 'src' AND s.path = q.path)
           AND q.path NOT IN (SELECT m.from_path FROM items m WHERE m.run_id = ${runId} AND m.action = 'move')
           -- A hash the destination's listing gives must agree with the ledger's.
@@ -266,7 +271,7 @@ async function planRenames(db: Db, runId: string, at: NonNullable<PlanRules['ren
           row_number() OVER (PARTITION BY i.id ORDER BY ${name('k.path')} = ${name('i.path')} DESC, k.path) AS per_new,
           row_number() OVER (PARTITION BY k.path ORDER BY ${name('k.path')} = ${name('i.path')} DESC, i.path) AS per_old
         FROM items i JOIN known k ON k.size = i.size AND abs(k.mtime_ms - i.mtime_ms) <= ${toleranceMs}
-        WHERE i.run_id = ${runId} AND i.action = 'copy' AND NOT i.replaces AND i.dst_path IS NULL AND i.from_path IS NULL AND i.state = 'pending'
+        WHERE ${isNew}
       )
       UPDATE items SET action = ${moving ? 'move' : 'copy'}, from_path = c.from_path, dst_hashes = c.hashes, check_first = false
       FROM cand c WHERE items.id = c.id AND c.per_new = 1 AND (c.per_old = 1 OR NOT ${moving})

@@ -71,7 +71,8 @@ export class Faults {
   private state: Omit<FaultState, 'accessTokenLifetimeSec' | 'stats'> = { quotaFull: false };
   readonly stats: FaultStats = { throttled: 0, uploadCuts: 0, downloadCuts: 0, corrupted: 0, quotaRefusals: 0, folderTooLarge: 0, listingsHeld: 0, listingsAbandoned: 0 };
   private nextUploadSlot = 0;
-  private readonly released = new Set<() => void>();
+  /** Held listings, each re-checking whether its hold is lifted. */
+  private readonly heldListings = new Set<() => void>();
 
   constructor(
     private readonly auth: {
@@ -147,12 +148,12 @@ export class Faults {
   holdListings(account: string, hold: boolean): void {
     const rest = (this.state.holdListings ?? []).filter((a) => a.toLowerCase() !== account.toLowerCase());
     this.state.holdListings = hold ? [...rest, account] : rest.length ? rest : undefined;
-    if (!hold) for (const release of [...this.released]) release();
+    if (!hold) for (const recheck of [...this.heldListings]) recheck();
   }
 
   reset(): void {
     this.state = { quotaFull: false };
-    for (const release of [...this.released]) release();
+    for (const recheck of [...this.heldListings]) recheck();
     this.auth.accessTokenLifetimeSec = 3600;
     this.nextUploadSlot = 0;
   }
@@ -242,13 +243,13 @@ export class Faults {
     let release!: () => void;
     const lifted = new Promise<'lifted'>((r) => { release = () => r('lifted'); });
     const check = () => { if (!isHeld()) release(); };
-    this.released.add(check);
+    this.heldListings.add(check);
     try {
       const how = await Promise.race([lifted, closed.then(() => 'closed' as const)]);
       if (how === 'closed') this.stats.listingsAbandoned++;
       return how === 'lifted';
     } finally {
-      this.released.delete(check);
+      this.heldListings.delete(check);
     }
   }
 
