@@ -4,6 +4,8 @@
  */
 export const connectorErrorKinds = [
   'auth',
+  /** This one item may not be read or written (a permission, a read-only filesystem); the credential itself is fine. */
+  'forbidden',
   'throttled',
   'not_found',
   'conflict',

@@ -191,7 +191,7 @@ async function reuseOnDestination(env: BatchEnv, item: ItemRow): Promise<{ outco
     const copied = await copyChecked(env, { ...item, fromPath: null }, false);
     const then = moving ? `, and "${item.fromPath}" is deleted with the sync's deletes` : '';
     const event = { kind: 'rename_uploaded', message: `${item.path}: ${why}; uploaded instead${then}`, data: { path: item.path, from: item.fromPath } };
-    return { outcome: copied.outcome, events: [event, ...copied.events] };
+    return { outcome: { ...copied.outcome, uploadedInstead: true }, events: [event, ...copied.events] };
   };
   const known = Object.keys(item.dstHashes) as HashType[];
   const type = known.find((t) => env.src.capabilities.hashes.includes(t)) ?? known.find(isNodeHashType);

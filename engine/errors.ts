@@ -2,7 +2,7 @@ import { isConnectorError } from '../connectors/errors.js';
 
 /** A connector error that concerns this one file only: it is marked failed and the run goes on. */
 export function isPerFileError(err: unknown): boolean {
-  return isConnectorError(err) && ['not_found', 'invalid_name', 'too_large', 'corrupt', 'conflict', 'unsupported'].includes(err.kind);
+  return isConnectorError(err) && ['not_found', 'forbidden', 'invalid_name', 'too_large', 'corrupt', 'conflict', 'unsupported'].includes(err.kind);
 }
 
 export function errorMessage(err: unknown): string {

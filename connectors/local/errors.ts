@@ -15,13 +15,16 @@ const kindByCode: Record<string, ConnectorErrorKind> = {
   EILSEQ: 'invalid_name',
   ELOOP: 'invalid_name',
   EFBIG: 'too_large',
-  EACCES: 'auth',
-  EPERM: 'auth',
-  EROFS: 'auth',
+  // A file or folder the knarr process may not touch: that file fails, the run goes on. Never
+  // 'auth', which would wait for a reconnect that cannot help.
+  EACCES: 'forbidden',
+  EPERM: 'forbidden',
+  EROFS: 'forbidden',
 };
 
 const phrase: Record<ConnectorErrorKind, string> = {
   auth: 'permission denied',
+  forbidden: 'permission denied',
   throttled: 'throttled',
   not_found: 'not found',
   conflict: 'conflicts with what is there',
@@ -48,7 +51,7 @@ export function mapFsError(err: unknown, op: string, path: string): ConnectorErr
   const kind = (code && kindByCode[code]) || 'transient';
   const where = `${op} ${JSON.stringify(path)}`;
   const message =
-    kind === 'auth'
+    kind === 'forbidden'
       ? `${where}: permission denied (${code}): the knarr process (uid ${process.getuid?.() ?? '?'}) lacks permission on this path`
       : `${where}: ${phrase[kind]}${code ? ` (${code})` : ''}`;
   return new ConnectorError(kind, message, { cause: err });

@@ -546,6 +546,8 @@ export interface ItemOutcome {
   recopies?: number;
   /** The bytes went through knarr (not a server-side copy or move, nor a deduplicated upload); default true. */
   sent?: boolean;
+  /** A planned server-side rename or copy that was uploaded instead: the ledger and report then say a plain copy. */
+  uploadedInstead?: boolean;
 }
 
 /**
@@ -559,11 +561,12 @@ export async function recordOutcomes(db: Db, runId: string, outcomes: readonly I
   const rows = outcomes.map((o) => ({
     id: o.id, state: o.state, src: o.srcHashes ?? {}, dst: o.dstHashes ?? null, err: o.error ?? null,
     dedup: o.deduplicated ?? false, recopies: o.recopies ?? null, sent: (o.sent ?? true) && !o.deduplicated && o.state !== 'moved',
+    plain: (o.uploadedInstead ?? false) && o.state !== 'failed',
   }));
   await db.execute(sql`
     WITH v AS (
       SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-        AS v(id bigint, state text, src jsonb, dst jsonb, err text, dedup boolean, recopies int, sent boolean)
+        AS v(id bigint, state text, src jsonb, dst jsonb, err text, dedup boolean, recopies int, sent boolean, plain boolean)
     ), prev AS (
       SELECT i.id, i.bytes_done, i.size FROM items i JOIN v ON v.id = i.id
       WHERE i.run_id = ${runId} AND i.state IN ('pending', 'copying')
@@ -577,6 +580,8 @@ export async function recordOutcomes(db: Db, runId: string, outcomes: readonly I
         dst_hashes = coalesce(v.dst, i.dst_hashes),
         recopies = coalesce(v.recopies, i.recopies),
         attempts = i.attempts + CASE WHEN v.state = 'failed' THEN 1 ELSE 0 END,
+        action = CASE WHEN v.plain THEN 'copy' ELSE i.action END,
+        from_path = CASE WHEN v.plain THEN NULL ELSE i.from_path END,
         updated_at = now()
       FROM v, prev WHERE i.id = v.id AND prev.id = v.id
       RETURNING i.id, v.state, v.dedup, v.sent, i.size, prev.bytes_done

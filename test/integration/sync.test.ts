@@ -223,6 +223,10 @@ for (const db of ['postgres', 'pglite'] as const) describe(`sync, move and dry-r
     expect((await events(secondId)).map((e) => e.kind)).toContain('rename_uploaded');
     await expectSameTree(src('c/new'), dst('c/new'));
     expect(await readFile(dst('c/new/3/f007.txt'), 'utf8')).toBe(impostor);
+    const rows: { path: string; action: string; fromPath: string | null }[] = (await api(k.url, 'GET', `/v1/runs/${secondId}/report`)).body.rows;
+    // The report tells which file came from where, and the uploaded impostor came from nowhere.
+    expect(rows.find((r) => r.path === 'new/3/f007.txt')).toMatchObject({ action: 'copy', fromPath: null });
+    expect(rows.find((r) => r.path === 'new/3/f003.txt')).toMatchObject({ action: 'copy', fromPath: 'old/f003.txt' });
     // copy never deletes: the old paths are still there.
     expect((await filesOf(dst('c/old'))).length).toBe(200);
   });

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Entry } from '../../core/entry.js';
 import { createLocalConnector, localCapabilities } from '../../connectors/local/index.js';
 import { mapFsError } from '../../connectors/local/errors.js';
+import { isPerFileError } from '../../engine/errors.js';
 import { partialNameFor } from '../../connectors/local/paths.js';
 import { HashingStream, hashStream } from '../../connectors/shared/hashing.js';
 import { walkByListing } from '../../connectors/shared/walk.js';
@@ -356,8 +357,8 @@ describe('local: names, folders and errors', () => {
       EDQUOT: 'quota_exceeded',
       ENAMETOOLONG: 'invalid_name',
       EFBIG: 'too_large',
-      EACCES: 'auth',
-      EPERM: 'auth',
+      EACCES: 'forbidden',
+      EPERM: 'forbidden',
       EIO: 'transient',
       EAGAIN: 'transient',
       EBUSY: 'transient',
@@ -366,6 +367,8 @@ describe('local: names, folders and errors', () => {
     const denied = mapFsError(Object.assign(new Error('EACCES: /abs/secret/path'), { code: 'EACCES' }), 'read', 'a/b');
     expect(denied.message).toMatch(/read "a\/b".*permission.*knarr process/);
     expect(denied.message).not.toContain('/abs/secret');
+    // That one file fails and the run goes on; a run never waits for a reconnect over it.
+    expect(isPerFileError(denied)).toBe(true);
   });
 
   it('reports a missing root as not_found and finds it once it appears', async () => {
