@@ -63,11 +63,21 @@ export async function startInProcessKnarr(opts: { databaseUrl?: string; dataDir?
   };
 }
 
-/** JSON over fetch, returning status, headers and parsed body. */
-export async function api(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; headers: Headers; body: any }> {
+/**
+ * The admin key of every knarr a test starts (in process, or spawned with KNARR_ADMIN_KEY), and
+ * what `api` sends unless told otherwise.
+ */
+export const testAdminKey = `knarr_${Buffer.alloc(32, 7).toString('base64url')}`;
+
+/** JSON over fetch, returning status, headers and parsed body; as the admin unless `key` says otherwise (null: no key). */
+export async function api(base: string, method: string, path: string, body?: unknown, opts: { key?: string | null } = {}): Promise<{ status: number; headers: Headers; body: any }> {
+  const key = opts.key === undefined ? testAdminKey : opts.key;
   const res = await fetch(base + path, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: {
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(key === null ? {} : { authorization: `Bearer ${key}` }),
+    },
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await res.text();
