@@ -1,8 +1,7 @@
 import { eq } from 'drizzle-orm';
 import type { Connector } from '../connectors/types.js';
-import type { Db } from '../db/client.js';
-import type { CredentialCipher } from '../db/credentials.js';
 import { remotes } from '../db/schema.js';
+import type { ActivityDeps } from './deps.js';
 import { openRemote } from './remotes.js';
 
 interface Cached {
@@ -28,7 +27,7 @@ export class ConnectorCache {
   private readonly open = new Map<string, Cached>();
   private readonly sweeper: NodeJS.Timeout;
 
-  constructor(private readonly db: Db, private readonly cipher: CredentialCipher) {
+  constructor(private readonly deps: ActivityDeps) {
     this.sweeper = setInterval(() => void this.sweep(), 60_000);
     this.sweeper.unref();
   }
@@ -53,7 +52,7 @@ export class ConnectorCache {
   }
 
   private async acquire(remoteId: string): Promise<Cached> {
-    const [row] = await this.db.select({ config: remotes.config, version: remotes.credentialsVersion }).from(remotes).where(eq(remotes.id, remoteId));
+    const [row] = await this.deps.db.select({ config: remotes.config, version: remotes.credentialsVersion }).from(remotes).where(eq(remotes.id, remoteId));
     if (!row) throw new Error(`remote ${remoteId} does not exist`);
     const config = JSON.stringify(row.config);
     let entry = this.open.get(remoteId);
@@ -66,7 +65,7 @@ export class ConnectorCache {
     }
     if (!entry) {
       const fresh: Cached = { connector: Promise.resolve(null as never), config, version: row.version, users: 0, idleSince: Date.now() };
-      fresh.connector = openRemote(this.db, this.cipher, remoteId, (v) => { fresh.version = v; });
+      fresh.connector = openRemote(this.deps, remoteId, (v) => { fresh.version = v; });
       fresh.connector.catch(() => this.open.get(remoteId) === fresh && this.open.delete(remoteId));
       this.open.set(remoteId, fresh);
       entry = fresh;

@@ -1,4 +1,4 @@
-import type { Connector } from '../connectors/types.js';
+import type { Connector, HostPolicy } from '../connectors/types.js';
 import type { Db } from '../db/client.js';
 import type { CredentialCipher } from '../db/credentials.js';
 import { openRemote } from './remotes.js';
@@ -7,13 +7,15 @@ import { openRemote } from './remotes.js';
 export interface ActivityDeps {
   db: Db;
   cipher: CredentialCipher;
+  /** What remotes may reach of this machine (runtime/config.ts). */
+  host: HostPolicy;
 }
 
 /** Opens fresh connectors for the length of `fn` and always closes them (remote checks, which must see new credentials). */
 export async function withConnectors<T>(deps: ActivityDeps, remoteIds: readonly string[], fn: (connectors: Connector[]) => Promise<T>): Promise<T> {
   const connectors: Connector[] = [];
   try {
-    for (const id of remoteIds) connectors.push(await openRemote(deps.db, deps.cipher, id));
+    for (const id of remoteIds) connectors.push(await openRemote(deps, id));
     return await fn(connectors);
   } finally {
     await Promise.allSettled(connectors.map((c) => c.close()));

@@ -15,7 +15,7 @@ export type { ActivityDeps } from './deps.js';
  * tests). The connector cache and bandwidth limiters live as long as the worker that holds these.
  */
 export function createActivities(deps: ActivityDeps) {
-  const worker = { connectors: new ConnectorCache(deps.db, deps.cipher), limiters: new Limiters() };
+  const worker = { connectors: new ConnectorCache(deps), limiters: new Limiters() };
   return {
     ...planActivities(deps, worker),
     ...copyActivities(deps, worker),

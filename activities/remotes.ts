@@ -1,15 +1,16 @@
 import { eq, sql } from 'drizzle-orm';
 import { createConnector } from '../connectors/registry.js';
 import type { Connector, CredentialStore } from '../connectors/types.js';
+import type { ActivityDeps } from './deps.js';
 import type { Db } from '../db/client.js';
 import type { CredentialCipher } from '../db/credentials.js';
 import { getRemote } from '../db/queries/remotes.js';
 import { remotes } from '../db/schema.js';
 
 /** The one place credentials are decrypted: inside an activity, for the connector that needs them. */
-export async function openRemote(db: Db, cipher: CredentialCipher, remoteId: string, onWrite?: (version: number) => void): Promise<Connector> {
-  const row = await getRemote(db, remoteId);
-  return createConnector(row.type, row.config, { remoteName: row.name, credentials: credentialStore(db, cipher, remoteId, onWrite) });
+export async function openRemote(deps: ActivityDeps, remoteId: string, onWrite?: (version: number) => void): Promise<Connector> {
+  const row = await getRemote(deps.db, remoteId);
+  return createConnector(row.type, row.config, { remoteName: row.name, credentials: credentialStore(deps.db, deps.cipher, remoteId, onWrite), host: deps.host });
 }
 
 /**

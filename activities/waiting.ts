@@ -60,16 +60,16 @@ export function waitingActivities(deps: ActivityDeps) {
       // The remote the error named (connectors/naming.ts); a full one the error did not name is the destination.
       let remote = wait.remote;
       if (!remote && wait.state === 'needs_attention') remote = (await getRemote(deps.db, (await getRunWithJob(deps.db, runId)).job.destRemoteId)).name;
-      const reason = wait.state === 'needs_reconnect' ? await reconnectReason(deps, remote, wait.message) : `the destination ${remote ? `"${remote}" ` : ''}is full: free space, then POST /v1/runs/${runId}/resume (${wait.message})`;
+      const reason = wait.state === 'needs_reconnect' ? await reconnectReason(deps, runId, remote, wait.message) : `the destination ${remote ? `"${remote}" ` : ''}is full: free space, then POST /v1/runs/${runId}/resume (${wait.message})`;
       await setRunState(deps.db, runId, wait.state, phase, { waiting: { reason, until: null, remote } });
       await addEvent(deps.db, runId, wait.state, reason, { remote });
     },
   };
 }
 
-async function reconnectReason(deps: ActivityDeps, remote: string | null, message: string): Promise<string> {
+async function reconnectReason(deps: ActivityDeps, runId: string, remote: string | null, message: string): Promise<string> {
   if (!remote) return `a remote of this job refused its credentials: replace them with PUT /v1/remotes/{name}/credentials, and the run goes on where it stopped (${message})`;
-  const row = await findRemoteByName(deps.db, remote);
+  const row = await findRemoteByName(deps.db, (await getRunWithJob(deps.db, runId)).run.ownerId, remote);
   const hint = (row && findConnector(row.type)?.reconnectHint) || 'get new credentials for it';
   return `remote "${remote}" refused its credentials: ${hint} and PUT it to /v1/remotes/${remote}/credentials; the run goes on where it stopped (${message})`;
 }

@@ -1,28 +1,37 @@
-import { WorkflowFailedError, type Client } from '@temporalio/client';
-import type { ProbeResult } from '../core/remote.js';
-import type { probeRemoteWorkflow } from '../workflows/probe.js';
+import { WorkflowFailedError, type Client, type WorkflowStartOptions } from '@temporalio/client';
+import type { Workflow } from '@temporalio/common';
+import type { FolderPage, ProbeResult } from '../core/remote.js';
+import type { listFolderWorkflow, probeRemoteWorkflow } from '../workflows/probe.js';
 import { ApiError } from './errors.js';
 
 export type Probe = (remoteId: string, path: string | null) => Promise<ProbeResult>;
+export type Lister = (remoteId: string, path: string, after: string | null, limit: number) => Promise<FolderPage>;
 
 /**
  * Asks a worker to check a remote (list its root, stat a path). The API never decrypts
  * credentials itself, so even this check runs as an activity.
  */
 export function temporalProbe(client: Client, taskQueue: string, timeoutMs = 30_000): Probe {
-  return async (remoteId, path) => {
+  return (remoteId, path) => onWorker<typeof probeRemoteWorkflow>(client, taskQueue, timeoutMs, 'probeRemoteWorkflow', [remoteId, path]);
+}
+
+/** A folder's page, listed by a worker for the same reason. */
+export function temporalLister(client: Client, taskQueue: string, timeoutMs = 60_000): Lister {
+  return (remoteId, path, after, limit) => onWorker<typeof listFolderWorkflow>(client, taskQueue, timeoutMs, 'listFolderWorkflow', [remoteId, path, after, limit]);
+}
+
+async function onWorker<W extends Workflow>(client: Client, taskQueue: string, timeoutMs: number, name: string, args: Parameters<W>): Promise<Awaited<ReturnType<W>>> {
     try {
-      return await client.workflow.execute<typeof probeRemoteWorkflow>('probeRemoteWorkflow', {
+      return await client.workflow.execute<W>(name, {
         taskQueue,
-        workflowId: `probe-${crypto.randomUUID()}`,
-        args: [remoteId, path],
+        workflowId: `${name}-${crypto.randomUUID()}`,
+        args,
         workflowExecutionTimeout: timeoutMs,
-      });
+      } as unknown as WorkflowStartOptions<W>) as Awaited<ReturnType<W>>;
     } catch (err) {
       if (err instanceof WorkflowFailedError) {
         throw new ApiError(503, 'worker_unavailable', `no knarr worker checked the remote within ${Math.round(timeoutMs / 1000)} s: is a worker running ("knarr worker" or "npm start")?`);
       }
       throw err;
     }
-  };
 }

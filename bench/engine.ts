@@ -24,6 +24,7 @@ import {
   PgBackendCpu, phaseNames, phasesOf, probeDropCaches, processCpuSeconds, resetPeakRss, RssSampler, runHistory, sleep,
   startDevServerOnFreePort, startKnarrChild, stopKnarrChild, timeCommand, timedSync, treeMismatch, warmFile, writeRandomFile,
   writeSmallTree, currentRssKiB, type KnarrChild, type PhaseSplit, type TreeFacts,
+  benchAdminKey,
 } from './support.js';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -211,7 +212,7 @@ async function startDeployment(opts: Options, db: DbKind, workDir: string): Prom
       const [apiPort, temporalPort, uiPort] = [await freePort(), await freePort(), await freePort()];
       const serverEnv = {
         KNARR_DATA_DIR: dataDir, KNARR_API_PORT: String(apiPort), KNARR_TEMPORAL_PORT: String(temporalPort), KNARR_TEMPORAL_UI_PORT: String(uiPort),
-        DATABASE_URL: '', TEMPORAL_ADDRESS: '', KNARR_MASTER_KEY: '',
+        DATABASE_URL: '', TEMPORAL_ADDRESS: '', KNARR_MASTER_KEY: '', KNARR_ADMIN_KEY: benchAdminKey,
       };
       if (opts.pgliteRestart) {
         log('first start of knarr server (creates the database), then a stop');
@@ -236,6 +237,8 @@ async function startDeployment(opts: Options, db: DbKind, workDir: string): Prom
     const common = {
       DATABASE_URL: fresh.url, TEMPORAL_ADDRESS: dev.address, KNARR_MASTER_KEY: randomBytes(32).toString('base64'),
       KNARR_TASK_QUEUE: `knarr-bench-${randomBytes(4).toString('hex')}`,
+      // Split processes serve many users: local remotes only under the bench's own folder.
+      KNARR_ADMIN_KEY: benchAdminKey, KNARR_LOCAL_ROOTS: workDir,
     };
     const w = await nodeArgsFor(opts, diagDir, 'worker');
     const worker = await startKnarrChild('worker', { ...common, ...w.env, KNARR_DATA_DIR: join(workDir, 'knarr-worker-data') }, { nodeArgs: w.nodeArgs });

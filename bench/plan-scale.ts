@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createTestDatabase } from '../test/support/pg.js';
 import { fmt, gitFacts, log, machineFacts, makeWorkDir, sleep } from './support.js';
+import { adminUserId } from '../db/queries/users.js';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 
@@ -215,12 +216,12 @@ async function runChild(input: ChildInput): Promise<ChildResult> {
   if (input.whatIfAnalyze) afterDestinationWalk = async () => { await db.execute(sql`ANALYZE entries`); };
   const srcCfg: SyntheticConfig = { files: input.files, variant: 'src', page: input.page, listing: input.listing };
   const dstCfg: SyntheticConfig = { files: input.files, variant: input.dest === 'mirror' ? 'mirror' : 'empty', page: input.page, listing: input.listing };
-  const [src] = await db.insert(schema.remotes).values({ name: 'synthetic-src', type: 'synthetic', config: { ...srcCfg } }).returning();
-  const [dst] = await db.insert(schema.remotes).values({ name: 'synthetic-dst', type: 'synthetic', config: { ...dstCfg } }).returning();
+  const [src] = await db.insert(schema.remotes).values({ ownerId: adminUserId, name: 'synthetic-src', type: 'synthetic', config: { ...srcCfg } }).returning();
+  const [dst] = await db.insert(schema.remotes).values({ ownerId: adminUserId, name: 'synthetic-dst', type: 'synthetic', config: { ...dstCfg } }).returning();
   const { jobOptionsSchema } = await import('../core/job.js');
   const options = jobOptionsSchema.parse({});
-  const [job] = await db.insert(schema.jobs).values({ sourceRemoteId: src.id, sourcePath: 'library', destRemoteId: dst.id, destPath: 'backup', mode: 'copy', options }).returning();
-  const [run] = await db.insert(schema.runs).values({ jobId: job.id, workflowId: `run-bench-${randomBytes(4).toString('hex')}` }).returning();
+  const [job] = await db.insert(schema.jobs).values({ ownerId: adminUserId, sourceRemoteId: src.id, sourcePath: 'library', destRemoteId: dst.id, destPath: 'backup', mode: 'copy', options }).returning();
+  const [run] = await db.insert(schema.runs).values({ ownerId: adminUserId, jobId: job.id, workflowId: `run-bench-${randomBytes(4).toString('hex')}` }).returning();
 
   // Memory while planning: the peak is VmHWM; the split (heap / external / WASM) is sampled.
   const { getHeapStatistics } = await import('node:v8');

@@ -23,6 +23,9 @@ import { findTemporalCli } from '../runtime/temporalCli.js';
 import { createWorker } from '../runtime/worker.js';
 import { createTestDatabase, type TestDatabase } from '../test/support/pg.js';
 import { freePort } from '../test/support/ports.js';
+import { KeyHasher } from '../api/keys.js';
+import { unrestrictedHost } from '../connectors/types.js';
+import { ensureAdminKey } from '../runtime/adminKey.js';
 
 export const log = (line: string): void => console.error(`[bench] ${line}`);
 
@@ -72,21 +75,24 @@ export async function startBenchKnarr(): Promise<BenchKnarr> {
     const database: OpenedDatabase = await openDatabase({ url: databaseUrl });
     cleanups.push(() => database.close());
 
-    const cipher = new CredentialCipher(randomBytes(32));
+    const masterKey = randomBytes(32);
+    const cipher = new CredentialCipher(masterKey);
+    const hasher = new KeyHasher(masterKey);
+    await ensureAdminKey({ db: database.db, hasher, adminKey: benchAdminKey, dataDir: '', log });
     const taskQueue = `knarr-bench-${randomBytes(4).toString('hex')}`;
     const connection = await Connection.connect({ address: devServer.address });
     cleanups.push(() => connection.close());
     const client = new Client({ connection });
     const native = await NativeConnection.connect({ address: devServer.address });
     cleanups.push(() => native.close());
-    const worker: Worker = await createWorker({ connection: native, namespace: 'default', taskQueue, deps: { db: database.db, cipher }, shutdownGraceMs: 2000 });
+    const worker: Worker = await createWorker({ connection: native, namespace: 'default', taskQueue, deps: { db: database.db, cipher, host: unrestrictedHost }, shutdownGraceMs: 2000 });
     const running = worker.run();
     cleanups.push(async () => {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
     });
 
-    const app = createApp({ db: database.db, cipher, client, taskQueue, heartbeatTimeoutMs: 60_000, log: (msg, err) => log(`api: ${msg} ${String(err ?? '')}`) });
+    const app = createApp({ db: database.db, cipher, hasher, host: unrestrictedHost, client, taskQueue, heartbeatTimeoutMs: 60_000, log: (msg, err) => log(`api: ${msg} ${String(err ?? '')}`) });
     const server: Server = await new Promise((res) => { const s = app.listen(0, '127.0.0.1', () => res(s)); });
     cleanups.push(() => new Promise<void>((res) => { server.close(() => res()); server.closeAllConnections(); }));
     const port = (server.address() as { port: number }).port;
@@ -120,11 +126,14 @@ export async function startDevServerOnFreePort(cliPath: string): Promise<DevServ
 }
 
 
-/** JSON over fetch. */
+/** The admin key of every knarr a bench starts (in process, or as KNARR_ADMIN_KEY of a child). */
+export const benchAdminKey = `knarr_${Buffer.alloc(32, 9).toString('base64url')}`;
+
+/** JSON over fetch, as the admin. */
 export async function api(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
   const res = await fetch(base + path, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${benchAdminKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();

@@ -19,6 +19,7 @@ export function defineConnector<Settings extends object>(def: {
   reconnectHint?: string;
   /** Gets what `settingsSchema` parsed from the stored settings (the config without its secrets). */
   create(settings: Settings, ctx: ConnectorContext): Connector;
+  vetConfig?: ConnectorDefinition['vetConfig'];
 }): ConnectorDefinition {
   const shape = def.configSchema.shape as Record<string, z.ZodType>;
   const secretKeys = Object.keys(shape).filter((k) => isSecret(shape[k]));
@@ -33,5 +34,6 @@ export function defineConnector<Settings extends object>(def: {
     capabilities: def.capabilities,
     ...(def.reconnectHint ? { reconnectHint: def.reconnectHint } : {}),
     create: def.create as unknown as ConnectorDefinition['create'],
+    ...(def.vetConfig ? { vetConfig: def.vetConfig } : {}),
   });
 }

@@ -215,7 +215,22 @@ export interface ConnectorContext {
   /** The remote's name, for messages that tell the user which remote needs attention. */
   remoteName: string;
   credentials: CredentialStore;
+  host: HostPolicy;
 }
+
+/**
+ * What a remote may reach of the machine knarr runs on (runtime/config.ts hostPolicy). A
+ * service for many users must not let one of them read the server's own disk.
+ */
+export interface HostPolicy {
+  /** The folders local remotes may name (and what is below them); null: any folder. */
+  localRoots: readonly string[] | null;
+  /** Never reachable through any remote, whatever its root: knarr's data directory (database, master key). */
+  protectedPaths: readonly string[];
+}
+
+/** No limits: for a connector opened by knarr's own tools (benchmarks, tests), never for a user's remote. */
+export const unrestrictedHost: HostPolicy = Object.freeze({ localRoots: null, protectedPaths: [] });
 
 /**
  * One provider, as the registry lists it (connectors/registry.ts). Built with `defineConnector`
@@ -238,4 +253,9 @@ export interface ConnectorDefinition<Settings extends Record<string, unknown> = 
   readonly reconnectHint?: string;
   /** Opens a connector on stored settings; the secrets come through `ctx.credentials`. */
   create(settings: Settings, ctx: ConnectorContext): Connector;
+  /**
+   * A config this server must refuse whatever the provider says (a local folder outside the
+   * allowed roots), checked by the API before it saves a remote. `field` is the config key.
+   */
+  vetConfig?(config: Record<string, unknown>, host: HostPolicy): { field: string; message: string } | null;
 }

@@ -41,3 +41,18 @@ export interface RemoteView {
 export type ProbeResult =
   | { ok: true; entry: { isDir: boolean; size: number } | null }
   | { ok: false; kind: string; message: string };
+
+/** One entry of a folder as `GET /v1/remotes/{name}/ls` shows it. */
+export interface FolderEntry {
+  name: string;
+  path: string;
+  isDir: boolean;
+  size: number;
+  /** ISO 8601. */
+  mtime: string;
+}
+
+export type FolderPage =
+  | { ok: true; found: true; data: FolderEntry[]; next: string | null }
+  | { ok: true; found: false }
+  | { ok: false; kind: string; message: string };

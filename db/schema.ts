@@ -13,8 +13,31 @@ const bytea = customType<{ data: Buffer; driverData: Uint8Array }>({
 /** Byte counts pass 2^31 on the first large file: bigint, read back as a JS number (safe to 2^53). */
 const bytes = (name: string) => bigint(name, { mode: 'number' });
 
+/**
+ * Who owns what: every remote, job and run belongs to one user. The admin is a user too, made
+ * by the migration that brought users in, so data from before then has an owner.
+ */
+export const users = pgTable('users', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  name: text('name').notNull(),
+  isAdmin: boolean('is_admin').notNull().default(false),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+}, (t) => [uniqueIndex('users_name_key').on(t.name)]);
+
+/** API keys, stored only as their keyed hash (api/keys.ts): a key is shown once, when made. */
+export const apiKeys = pgTable('api_keys', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  hash: bytea('hash').notNull(),
+  /** The key's first characters, so a user can tell keys apart in a list. */
+  prefix: text('prefix').notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  revokedAt: timestamp('revoked_at', { withTimezone: true }),
+}, (t) => [uniqueIndex('api_keys_hash_key').on(t.hash), index('api_keys_user_idx').on(t.userId)]);
+
 export const remotes = pgTable('remotes', {
   id: uuid('id').primaryKey().defaultRandom(),
+  ownerId: uuid('owner_id').notNull().references(() => users.id),
   name: text('name').notNull(),
   type: text('type').notNull(),
   /** Settings without secrets. */
@@ -25,10 +48,11 @@ export const remotes = pgTable('remotes', {
   credentialsVersion: integer('credentials_version').notNull().default(0),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
-}, (t) => [uniqueIndex('remotes_name_key').on(t.name)]);
+}, (t) => [uniqueIndex('remotes_owner_name_key').on(t.ownerId, t.name)]);
 
 export const jobs = pgTable('jobs', {
   id: uuid('id').primaryKey().defaultRandom(),
+  ownerId: uuid('owner_id').notNull().references(() => users.id),
   sourceRemoteId: uuid('source_remote_id').notNull().references(() => remotes.id),
   sourcePath: text('source_path').notNull(),
   destRemoteId: uuid('dest_remote_id').notNull().references(() => remotes.id),
@@ -38,10 +62,12 @@ export const jobs = pgTable('jobs', {
   /** Normalised when the job was created (core/filters.ts): sizes in bytes, ages in ms. */
   filters: jsonb('filters').$type<JobFilters>().notNull().default({}),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
-});
+}, (t) => [index('jobs_owner_idx').on(t.ownerId, t.id)]);
 
 export const runs = pgTable('runs', {
   id: uuid('id').primaryKey().defaultRandom(),
+  /** The job's owner, kept on the run so a list of one user's runs needs no join. */
+  ownerId: uuid('owner_id').notNull().references(() => users.id),
   jobId: uuid('job_id').notNull().references(() => jobs.id),
   workflowId: text('workflow_id').notNull(),
   state: text('state').notNull().default('queued'),
@@ -76,7 +102,7 @@ export const runs = pgTable('runs', {
   copyStartedAt: timestamp('copy_started_at', { withTimezone: true }),
   finishedAt: timestamp('finished_at', { withTimezone: true }),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
-}, (t) => [index('runs_job_idx').on(t.jobId)]);
+}, (t) => [index('runs_job_idx').on(t.jobId), index('runs_owner_started_idx').on(t.ownerId, t.startedAt, t.id)]);
 
 /** Listing rows captured while planning; `side` is 'src' or 'dst'. Paths are relative to the job's location. */
 export const entries = pgTable('entries', {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
+import type { HostPolicy } from '../connectors/types.js';
 import { defaultTaskQueue } from '../core/run.js';
 
 /** Everything knarr reads from the environment, read in one place. */
@@ -26,6 +27,10 @@ export interface Config {
    * are kept by the destination and found again on resume.
    */
   shutdownGraceMs: number;
+  /** KNARR_LOCAL_ROOTS: the folders local remotes may name; null when unset (see hostPolicy). */
+  localRoots: string[] | null;
+  /** KNARR_ADMIN_KEY: the admin's API key, instead of one generated on first start. */
+  adminKey: string | null;
 }
 
 export interface TemporalTls {
@@ -53,7 +58,36 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     heartbeatTimeoutMs: intVar(env, 'KNARR_HEARTBEAT_TIMEOUT_MS', 60_000),
     shutdownGraceMs: intVar(env, 'KNARR_SHUTDOWN_GRACE_MS', 0),
+    localRoots: localRootsFrom(env),
+    adminKey: adminKeyFrom(env),
   };
+}
+
+/**
+ * What remotes may reach of this machine. `knarr server` has one owner, who may name any folder
+ * unless KNARR_LOCAL_ROOTS says otherwise; split api and worker processes serve many users, who
+ * may name only folders under KNARR_LOCAL_ROOTS (none by default). Knarr's own data directory is
+ * never reachable.
+ */
+export function hostPolicy(role: 'server' | 'api' | 'worker', config: Pick<Config, 'localRoots' | 'dataDir'>): HostPolicy {
+  return { localRoots: config.localRoots ?? (role === 'server' ? null : []), protectedPaths: [config.dataDir] };
+}
+
+function localRootsFrom(env: NodeJS.ProcessEnv): string[] | null {
+  const raw = env.KNARR_LOCAL_ROOTS;
+  if (raw === undefined) return null;
+  const roots = raw.split(':').map((p) => p.trim()).filter(Boolean);
+  for (const p of roots) {
+    if (!isAbsolute(p)) throw new ConfigError(`KNARR_LOCAL_ROOTS: "${p}" is not an absolute path; give folders like /srv/share:/mnt/nas, separated by ":"`);
+  }
+  return roots.map((p) => resolve(p));
+}
+
+function adminKeyFrom(env: NodeJS.ProcessEnv): string | null {
+  const key = env.KNARR_ADMIN_KEY?.trim();
+  if (!key) return null;
+  if (key.length < 32 || /\s/.test(key)) throw new ConfigError('KNARR_ADMIN_KEY must be at least 32 characters with no spaces; make one with: openssl rand -base64 32');
+  return key;
 }
 
 function intVar(env: NodeJS.ProcessEnv, name: string, fallback: number): number {

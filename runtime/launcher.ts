@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { createApp } from '../api/app.js';
 import { openDatabase, type OpenedDatabase } from '../db/client.js';
 import { CredentialCipher } from '../db/credentials.js';
-import type { Config } from './config.js';
+import { hostPolicy, type Config } from './config.js';
+import { ensureAdminKey } from './adminKey.js';
+import { KeyHasher } from '../api/keys.js';
 import { startDevServer, type DevServer } from './devServer.js';
 import { loadMasterKey } from './masterKey.js';
 import { connectTemporal, type TemporalConnections } from './temporal.js';
@@ -60,6 +62,9 @@ export async function launch(role: Role, config: Config): Promise<Running> {
     // Split processes must share one key: only the all-in-one server may make its own key file.
     const { key } = await loadMasterKey({ env: process.env, dataDir: config.dataDir, log, createIfMissing: role === 'server' });
     const cipher = new CredentialCipher(key);
+    const hasher = new KeyHasher(key);
+    const host = hostPolicy(role, config);
+    if (role !== 'worker') await ensureAdminKey({ db: database.db, hasher, adminKey: config.adminKey, dataDir: config.dataDir, log });
 
     const temporal: TemporalConnections = await connectTemporal(address, config.temporal, { worker: role !== 'api' });
     cleanups.push(() => temporal.close());
@@ -67,7 +72,7 @@ export async function launch(role: Role, config: Config): Promise<Running> {
     let worker: Worker | null = null;
     let workerRun: Promise<void> = Promise.resolve();
     if (role !== 'api') {
-      worker = await createWorker({ connection: temporal.native, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, deps: { db: database.db, cipher }, shutdownGraceMs: config.shutdownGraceMs });
+      worker = await createWorker({ connection: temporal.native, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, deps: { db: database.db, cipher, host }, shutdownGraceMs: config.shutdownGraceMs });
       workerRun = worker.run();
       const w = worker;
       cleanups.push(async () => {
@@ -78,7 +83,7 @@ export async function launch(role: Role, config: Config): Promise<Running> {
 
     let apiUrl: string | null = null;
     if (role !== 'worker') {
-      const app = createApp({ db: database.db, cipher, client: temporal.client, taskQueue: config.temporal.taskQueue, heartbeatTimeoutMs: config.heartbeatTimeoutMs });
+      const app = createApp({ db: database.db, cipher, hasher, host, client: temporal.client, taskQueue: config.temporal.taskQueue, heartbeatTimeoutMs: config.heartbeatTimeoutMs });
       const server = await listen(app, config.api.host, config.api.port);
       cleanups.push(() => new Promise<void>((res) => { server.close(() => res()); server.closeAllConnections(); }));
       apiUrl = `http://${config.api.host}:${config.api.port}`;
@@ -89,6 +94,7 @@ export async function launch(role: Role, config: Config): Promise<Running> {
     if (uiUrl) log(`Temporal Web  ${uiUrl}`);
     else log(`Temporal      ${address} (namespace ${config.temporal.namespace})`);
     log(`data dir      ${config.dataDir}`);
+    log(`local remotes ${host.localRoots === null ? 'any folder (one owner; set KNARR_LOCAL_ROOTS to limit)' : host.localRoots.length === 0 ? 'none (set KNARR_LOCAL_ROOTS to allow folders)' : host.localRoots.join(', ')}`);
     log(`database      ${database.kind === 'pglite' ? `embedded PGlite in ${join(config.dataDir, 'pglite')}` : 'PostgreSQL (DATABASE_URL)'}`);
 
     // A worker that ends on its own (its connection lost for good) takes the process down cleanly.

@@ -1,13 +1,17 @@
 import type { Client } from '@temporalio/client';
 import { Router } from 'express';
-import { createJobSchema } from '../../core/job.js';
+import { createJobSchema, jobOptionsSchema } from '../../core/job.js';
 import { normalizePath, PathError } from '../../core/paths.js';
 import { parseLocation, type Location } from '../../core/location.js';
 import { runWorkflowId } from '../../core/run.js';
 import type { Db } from '../../db/client.js';
 import { findRemoteByName, type RemoteRow } from '../../db/queries/remotes.js';
 import type { ProbeResult } from '../../core/remote.js';
-import { insertJobAndRun } from '../../db/queries/runs.js';
+import { deleteJobAndRuns, getJobRow, getOwnJob, insertJobAndRun, insertRun, listJobs } from '../../db/queries/runs.js';
+import { callerOf } from '../auth.js';
+import { isUuid } from '../ids.js';
+import { page, pageQuery } from '../pagination.js';
+import { z } from 'zod';
 import { ApiError, parseBody } from '../errors.js';
 import type { Probe } from '../probe.js';
 import { startRun } from '../startRun.js';
@@ -25,14 +29,15 @@ export function jobsRouter(deps: JobsDeps): Router {
 
   /** Checks everything before writing anything: a refused job leaves no job, run or workflow behind. */
   r.post('/', async (req, res) => {
+    const owner = callerOf(res).id;
     const body = parseBody(createJobSchema, req.body);
     if (body.mode === 'move' && !body.options.verify) {
       throw new ApiError(400, 'invalid_request', 'move deletes each source file only once its copy is verified by hash: options.verify cannot be false for a move', 'options.verify');
     }
     const source = parseLocation(body.source);
     const destination = parseLocation(body.destination);
-    const src = await remoteOf(deps.db, source, 'source');
-    const dst = await remoteOf(deps.db, destination, 'destination');
+    const src = await remoteOf(deps.db, owner, source, 'source');
+    const dst = await remoteOf(deps.db, owner, destination, 'destination');
 
     const srcProbe = await deps.probe(src.id, source.path);
     if (!srcProbe.ok && !busy(srcProbe)) throw new ApiError(422, 'remote_unreachable', `source remote "${src.name}" could not be read: ${srcProbe.message}`, 'source');
@@ -54,18 +59,53 @@ export function jobsRouter(deps: JobsDeps): Router {
     }
 
     const { job, run } = await insertJobAndRun(deps.db, {
-      sourceRemoteId: src.id, sourcePath: source.path, destRemoteId: dst.id, destPath: destination.path,
+      ownerId: owner, sourceRemoteId: src.id, sourcePath: source.path, destRemoteId: dst.id, destPath: destination.path,
       mode: body.mode, options: body.options, filters: body.filters,
     }, runWorkflowId);
     await startRun(deps, run, body.options);
     res.status(202).location(`/v1/runs/${run.id}`).json({ jobId: job.id, runId: run.id });
   });
 
+  const load = async (res: Parameters<typeof callerOf>[0], id: string) => {
+    const row = isUuid(id) ? await getOwnJob(deps.db, callerOf(res).id, id) : undefined;
+    if (!row) throw new ApiError(404, 'not_found', `no job with id "${id}"`);
+    return row;
+  };
+
+  r.get('/', async (req, res) => {
+    const q = pageQuery(req);
+    if (q.after !== null && !isUuid(q.after)) throw new ApiError(400, 'invalid_request', 'after must be the "next" cursor of the page before', 'after');
+    res.json(page(await listJobs(deps.db, callerOf(res).id, q.after, q.limit), q.limit, (j) => j.id, (j) => j));
+  });
+
+  r.get('/:id', async (req, res) => {
+    res.json(await load(res, req.params.id));
+  });
+
+  /** Runs the job again: a new run over what the source holds now (a copy sends only what changed). */
+  r.post('/:id/runs', async (req, res) => {
+    parseBody(z.strictObject({}), req.body);
+    const job = await load(res, req.params.id);
+    const row = await getJobRow(deps.db, job.id);
+    const run = await insertRun(deps.db, row, runWorkflowId);
+    await startRun(deps, run, jobOptionsSchema.parse(row.options));
+    res.status(202).location(`/v1/runs/${run.id}`).json({ jobId: job.id, runId: run.id });
+  });
+
+  /** Refused while one of its runs has not ended; its finished runs and their ledgers go with it. */
+  r.delete('/:id', async (req, res) => {
+    const job = await load(res, req.params.id);
+    if (!(await deleteJobAndRuns(deps.db, job.id))) {
+      throw new ApiError(409, 'job_running', `job ${job.id} has a run that has not ended: cancel it or let it finish first`);
+    }
+    res.status(204).end();
+  });
+
   return r;
 }
 
-async function remoteOf(db: Db, loc: Location, field: string): Promise<RemoteRow> {
-  const row = await findRemoteByName(db, loc.remote);
+async function remoteOf(db: Db, owner: string, loc: Location, field: string): Promise<RemoteRow> {
+  const row = await findRemoteByName(db, owner, loc.remote);
   if (!row) throw new ApiError(422, 'unknown_remote', `no remote named "${loc.remote}": create it first with POST /v1/remotes`, field);
   return row;
 }

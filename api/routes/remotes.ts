@@ -1,24 +1,37 @@
 import type { Client } from '@temporalio/client';
 import { Router } from 'express';
 import { connectorTypes, findConnector } from '../../connectors/registry.js';
-import type { ConnectorDefinition } from '../../connectors/types.js';
+import type { ConnectorDefinition, HostPolicy } from '../../connectors/types.js';
+import { normalizePath, PathError } from '../../core/paths.js';
 import { createRemoteSchema, splitSecrets } from '../../core/remote.js';
 import type { Db } from '../../db/client.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import type { CredentialCipher } from '../../db/credentials.js';
-import { deleteRemote, findRemoteByName, insertRemote, listRemotes, remoteView, replaceCredentials } from '../../db/queries/remotes.js';
+import { deleteRemote, deleteRemoteAndHistory, findRemoteByName, insertRemote, listRemotes, remoteView, replaceCredentials, type RemoteRow } from '../../db/queries/remotes.js';
 import { unfinishedRunsOfRemote } from '../../db/queries/waiting.js';
 import { ApiError, parseBody } from '../errors.js';
-import type { Probe } from '../probe.js';
+import { callerOf } from '../auth.js';
+import { page, pageQuery } from '../pagination.js';
+import type { Lister, Probe } from '../probe.js';
 
-export function remotesRouter(deps: { db: Db; cipher: CredentialCipher; probe: Probe; client: Client }): Router {
+export function remotesRouter(deps: { db: Db; cipher: CredentialCipher; probe: Probe; lister: Lister; client: Client; host: HostPolicy }): Router {
   const r = Router();
 
+  /** The caller's remote of that name; another user's answers the same 404 as none. */
+  const load = async (res: Parameters<typeof callerOf>[0], name: string): Promise<RemoteRow> => {
+    const row = await findRemoteByName(deps.db, callerOf(res).id, name);
+    if (!row) throw new ApiError(404, 'not_found', `no remote named "${name}"`);
+    return row;
+  };
+
   r.post('/', async (req, res) => {
+    const owner = callerOf(res).id;
     const body = parseBody(createRemoteSchema, req.body);
     const def = definitionOf(body.type);
     const config = parseBody(def.configSchema, body.config, 'config');
-    if (await findRemoteByName(deps.db, body.name)) {
+    const vetted = def.vetConfig?.(config, deps.host);
+    if (vetted) throw new ApiError(403, 'not_allowed', `config.${vetted.field}: ${vetted.message}`, `config.${vetted.field}`);
+    if (await findRemoteByName(deps.db, owner, body.name)) {
       throw new ApiError(409, 'name_taken', `a remote named "${body.name}" already exists: choose another name or delete that remote first`, 'name');
     }
     const { config: publicConfig, secrets } = splitSecrets(def.secretKeys, config);
@@ -28,6 +41,7 @@ export function remotesRouter(deps: { db: Db; cipher: CredentialCipher; probe: P
     try {
       row = await insertRemote(deps.db, {
         id,
+        ownerId: owner,
         name: body.name,
         type: body.type,
         config: publicConfig,
@@ -49,14 +63,39 @@ export function remotesRouter(deps: { db: Db; cipher: CredentialCipher; probe: P
     res.status(201).location(`/v1/remotes/${encodeURIComponent(row.name)}`).json(remoteView(row));
   });
 
-  r.get('/', async (_req, res) => {
-    res.json({ remotes: (await listRemotes(deps.db)).map(remoteView) });
+  r.get('/', async (req, res) => {
+    const q = pageQuery(req);
+    res.json(page(await listRemotes(deps.db, callerOf(res).id, q.after, q.limit), q.limit, (row) => row.name, remoteView));
   });
 
   r.get('/:name', async (req, res) => {
-    const row = await findRemoteByName(deps.db, req.params.name);
-    if (!row) throw new ApiError(404, 'not_found', `no remote named "${req.params.name}"`);
-    res.json(remoteView(row));
+    res.json(remoteView(await load(res, req.params.name)));
+  });
+
+  /** Refused while a run uses it; the finished runs and jobs that used it go with it. */
+  r.delete('/:name', async (req, res) => {
+    const row = await load(res, req.params.name);
+    if (!(await deleteRemoteAndHistory(deps.db, row.id))) {
+      throw new ApiError(409, 'remote_in_use', `remote "${row.name}" is used by a run that has not ended: cancel it or let it finish first`);
+    }
+    res.status(204).end();
+  });
+
+  /** A folder of the remote, page by page: `?path=Photos/2024&limit=&after=`. */
+  r.get('/:name/ls', async (req, res) => {
+    const row = await load(res, req.params.name);
+    const q = pageQuery(req, 1000);
+    let path: string;
+    try {
+      path = normalizePath(typeof req.query.path === 'string' ? req.query.path : '');
+    } catch (err) {
+      if (!(err instanceof PathError)) throw err;
+      throw new ApiError(400, 'invalid_request', `path: ${err.message}`, 'path');
+    }
+    const listed = await deps.lister(row.id, path, q.after, q.limit);
+    if (!listed.ok) throw new ApiError(422, 'remote_unreachable', `remote "${row.name}" could not be listed: ${listed.message}`);
+    if (!listed.found) throw new ApiError(404, 'not_found', `"${row.name}:${path}" is not a folder on that remote`, 'path');
+    res.json({ data: listed.data, next: listed.next });
   });
 
   /**
@@ -66,8 +105,7 @@ export function remotesRouter(deps: { db: Db; cipher: CredentialCipher; probe: P
    * it stopped (the connector cache opens the remote again on the new credentials version).
    */
   r.put('/:name/credentials', async (req, res) => {
-    const row = await findRemoteByName(deps.db, req.params.name);
-    if (!row) throw new ApiError(404, 'not_found', `no remote named "${req.params.name}"`);
+    const row = await load(res, req.params.name);
     const def = findConnector(row.type);
     if (!def || def.secretKeys.length === 0) throw new ApiError(422, 'no_credentials', `remote "${row.name}" (${row.type}) has no credentials to replace`);
     const secrets = parseBody(def.secretsSchema, req.body);

@@ -1,10 +1,13 @@
 import { WorkflowUpdateFailedError } from '@temporalio/client';
-import { Router } from 'express';
+import { Router, type Response } from 'express';
 import { z } from 'zod';
-import { itemStates, runWorkflowId, terminalRunStates, type ItemState, type RunState } from '../../core/run.js';
+import { itemStates, runStates, runWorkflowId, terminalRunStates, type ItemState, type RunState } from '../../core/run.js';
 import { listItems, listedSoFar, retryableFiles } from '../../db/queries/ledger.js';
 import { filesInFlight, phaseProgress } from '../../db/queries/progress.js';
-import { getRun, getRunWithJob, insertRun, listEvents, runView } from '../../db/queries/runs.js';
+import { getRun, getOwnRun, getRunWithJob, insertRun, listEvents, listRuns, runView } from '../../db/queries/runs.js';
+import { callerOf } from '../auth.js';
+import { isUuid } from '../ids.js';
+import { page, pageQuery } from '../pagination.js';
 import { ApiError, parseBody } from '../errors.js';
 import { jobOptionsSchema, runLimitsSchema } from '../../core/job.js';
 import { streamReport } from '../report.js';
@@ -12,34 +15,51 @@ import { startRun, type StartRunDeps } from '../startRun.js';
 
 const approveSchema = z.strictObject({ digest: z.string({ error: 'digest is required: the plan\'s digest from GET /v1/runs/{id}' }).min(1) });
 
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 export function runsRouter(deps: StartRunDeps): Router {
   const r = Router();
 
-  const load = async (id: string) => {
-    if (!uuidPattern.test(id)) throw new ApiError(404, 'not_found', `no run with id "${id}"`);
-    const row = await getRun(deps.db, id);
+  /** The caller's run; another user's answers the same 404 as none, so ids reveal nothing. */
+  const load = async (res: Response, id: string) => {
+    const row = isUuid(id) ? await getOwnRun(deps.db, callerOf(res).id, id) : undefined;
     if (!row) throw new ApiError(404, 'not_found', `no run with id "${id}"`);
     return row;
   };
 
+  /** `?job=&state=&since=&until=&limit=&after=`, newest first. */
+  r.get('/', async (req, res) => {
+    const q = pageQuery(req);
+    const { job, state, since, until } = req.query;
+    if (q.after !== null && !isUuid(q.after)) throw new ApiError(400, 'invalid_request', 'after must be the "next" cursor of the page before', 'after');
+    if (job !== undefined && (typeof job !== 'string' || !isUuid(job))) throw new ApiError(400, 'invalid_request', 'job must be a job id', 'job');
+    if (state !== undefined && (typeof state !== 'string' || !runStates.includes(state as RunState))) {
+      throw new ApiError(400, 'invalid_request', `state must be one of: ${runStates.join(', ')}`, 'state');
+    }
+    const time = (v: unknown, field: string) => {
+      if (v === undefined) return undefined;
+      const t = typeof v === 'string' ? new Date(v) : new Date(NaN);
+      if (Number.isNaN(t.getTime())) throw new ApiError(400, 'invalid_request', `${field} must be a date and time, e.g. 2026-12-01T00:00:00Z`, field);
+      return t;
+    };
+    const rows = await listRuns(deps.db, callerOf(res).id, { jobId: job as string | undefined, state: state as string | undefined, since: time(since, 'since'), until: time(until, 'until') }, q.after, q.limit);
+    res.json(page(rows, q.limit, (row) => row.id, (row) => runView(row)));
+  });
+
   r.get('/:id', async (req, res) => {
-    const row = await load(req.params.id);
+    const row = await load(res, req.params.id);
     const planning = row.phase === 'plan' && !terminalRunStates.includes(row.state as RunState);
     const [phases, inFlight] = await Promise.all([phaseProgress(deps.db, row), filesInFlight(deps.db, row.id)]);
     res.json({ ...runView(row), phases, inFlight, ...(planning ? { listed: await listedSoFar(deps.db, row.id) } : {}) });
   });
 
   r.get('/:id/events', async (req, res) => {
-    const row = await load(req.params.id);
+    const row = await load(res, req.params.id);
     const events = await listEvents(deps.db, row.id, typeof req.query.kind === 'string' ? req.query.kind : undefined);
     res.json({ events: events.map((e) => ({ at: e.at.toISOString(), kind: e.kind, message: e.message, data: e.data })) });
   });
 
   /** The ledger, page by page: `?state=failed` answers "what did not copy, and why". */
   r.get('/:id/files', async (req, res) => {
-    const row = await load(req.params.id);
+    const row = await load(res, req.params.id);
     const state = typeof req.query.state === 'string' ? req.query.state : undefined;
     if (state !== undefined && !itemStates.includes(state as ItemState)) {
       throw new ApiError(400, 'invalid_request', `state must be one of: ${itemStates.join(', ')}`, 'state');
@@ -55,7 +75,7 @@ export function runsRouter(deps: StartRunDeps): Router {
 
   /** Every file of the run with what was done and why: JSON or CSV by the Accept header, streamed. */
   r.get('/:id/report', async (req, res) => {
-    const row = await load(req.params.id);
+    const row = await load(res, req.params.id);
     const format = req.accepts(['application/json', 'text/csv']);
     if (!format) throw new ApiError(406, 'not_acceptable', 'the report is application/json or text/csv: ask for one in the Accept header');
     await streamReport(deps.db, row.id, format === 'text/csv' ? 'csv' : 'json', res);
@@ -67,7 +87,7 @@ export function runsRouter(deps: StartRunDeps): Router {
    */
   for (const action of ['pause', 'resume'] as const) {
     r.post(`/:id/${action}`, async (req, res) => {
-      const row = await load(req.params.id);
+      const row = await load(res, req.params.id);
       if (terminalRunStates.includes(row.state as RunState)) {
         throw new ApiError(409, 'run_finished', `run ${row.id} has already ended (${row.state}); there is nothing to ${action}`);
       }
@@ -79,7 +99,7 @@ export function runsRouter(deps: StartRunDeps): Router {
   /** New transfers and bandwidth limit for a running run: the running batches go on with them within seconds. */
   r.post('/:id/limits', async (req, res) => {
     const limits = parseBody(runLimitsSchema, req.body);
-    const row = await load(req.params.id);
+    const row = await load(res, req.params.id);
     if (terminalRunStates.includes(row.state as RunState)) {
       throw new ApiError(409, 'run_finished', `run ${row.id} has already ended (${row.state}); its limits cannot change`);
     }
@@ -96,7 +116,7 @@ export function runsRouter(deps: StartRunDeps): Router {
    */
   r.post('/:id/approve', async (req, res) => {
     const { digest } = parseBody(approveSchema, req.body);
-    const row = await load(req.params.id);
+    const row = await load(res, req.params.id);
     if (row.state !== 'awaiting_approval' || !row.plan) {
       throw new ApiError(409, 'not_awaiting_approval', `run ${row.id} is ${row.state}, not awaiting_approval: only a dry run or a sync that would delete waits for approval`);
     }
@@ -115,7 +135,7 @@ export function runsRouter(deps: StartRunDeps): Router {
 
   /** A new run of the same job over only the files this one failed to copy. */
   r.post('/:id/retry', async (req, res) => {
-    const row = await load(req.params.id);
+    const row = await load(res, req.params.id);
     if (!terminalRunStates.includes(row.state as RunState)) {
       throw new ApiError(409, 'run_not_finished', `run ${row.id} is still ${row.state}; retry it once it has ended`);
     }
@@ -123,13 +143,13 @@ export function runsRouter(deps: StartRunDeps): Router {
     if (job.mode !== 'copy') throw new ApiError(422, 'nothing_to_retry', `retry copies a copy run's failed files again; run ${row.id} is a ${job.mode} run`);
     const files = await retryableFiles(deps.db, row.id);
     if (files === 0) throw new ApiError(422, 'nothing_to_retry', `run ${row.id} has no failed files to copy again`);
-    const run = await insertRun(deps.db, job.id, runWorkflowId);
+    const run = await insertRun(deps.db, job, runWorkflowId);
     await startRun(deps, run, jobOptionsSchema.parse(job.options), { retryOf: row.id });
     res.status(202).location(`/v1/runs/${run.id}`).json({ jobId: job.id, runId: run.id, retryOf: row.id, files });
   });
 
   r.post('/:id/cancel', async (req, res) => {
-    const row = await load(req.params.id);
+    const row = await load(res, req.params.id);
     if (terminalRunStates.includes(row.state as RunState)) {
       throw new ApiError(409, 'run_finished', `run ${row.id} has already ended (${row.state})`);
     }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineConnector } from '../definition.js';
+import { localRootProblem } from './policy.js';
 import { createLocalConnector, localCapabilities, type LocalConfig } from './index.js';
 
 export const localConfigSchema = z.strictObject({
@@ -11,5 +12,9 @@ export const localDefinition = defineConnector<LocalConfig>({
   type: 'local',
   configSchema: localConfigSchema,
   capabilities: localCapabilities,
-  create: (settings) => createLocalConnector(settings),
+  create: (settings, ctx) => createLocalConnector(settings, ctx.host),
+  vetConfig: (config, host) => {
+    const why = localRootProblem(host, String(config.root));
+    return why ? { field: 'root', message: why } : null;
+  },
 });

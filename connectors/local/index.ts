@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Readable, addAbortSignal } from 'node:stream';
 import type { Entry } from '../../core/entry.js';
 import { ConnectorError } from '../errors.js';
+import { unrestrictedHost } from '../types.js';
 import { walkByListing } from '../shared/walk.js';
 import type {
   About,
@@ -11,6 +12,7 @@ import type {
   ChunkWriterOptions,
   Capabilities,
   Connector,
+  HostPolicy,
   ListOptions,
   ReadOptions,
   UploadSource,
@@ -63,8 +65,8 @@ export const localCapabilities: Capabilities = Object.freeze({
  * the root are followed when addressed; listings show symlinks to files inside the root as those
  * files and leave out every other symlink (see list.ts). Nothing may leave the root: see paths.ts.
  */
-export function createLocalConnector(config: LocalConfig): Connector {
-  return new LocalConnector(new LocalRoot(config.root));
+export function createLocalConnector(config: LocalConfig, host: HostPolicy = unrestrictedHost): Connector {
+  return new LocalConnector(new LocalRoot(config.root, host));
 }
 
 class LocalConnector implements Connector {

@@ -30,7 +30,7 @@ export async function* listDir(root: LocalRoot, dir: string, opts: ListOptions =
   const rootReal = await root.root();
   for (let i = 0; i < names.length; i += listPageSize) {
     opts.signal?.throwIfAborted();
-    const page = await Promise.all(names.slice(i, i + listPageSize).map((n) => childEntry(rootReal, real, dir, n)));
+    const page = await Promise.all(names.slice(i, i + listPageSize).map((n) => childEntry(root, rootReal, real, dir, n)));
     const entries = page.filter((e): e is Entry => e !== null);
     if (entries.length > 0) yield entries;
   }
@@ -38,17 +38,19 @@ export async function* listDir(root: LocalRoot, dir: string, opts: ListOptions =
 
 /**
  * A child as a transfer should see it, or null to leave it out. Symlinks to files inside the root
- * are listed as those files. Left out: symlinks leading outside the root, nowhere or in a cycle, symlinks to
+ * are listed as those files. Left out: knarr's own data directory, symlinks leading outside the root, nowhere or in a cycle, symlinks to
  * directories (their contents are already listed where they really are, and following them could
  * loop), sockets, FIFOs and devices, and children that vanished since the directory was read.
  */
-async function childEntry(rootReal: string, dirReal: string, dir: string, name: string): Promise<Entry | null> {
+async function childEntry(root: LocalRoot, rootReal: string, dirReal: string, dir: string, name: string): Promise<Entry | null> {
   const abs = join(dirReal, name);
   const path = joinPath(dir, name);
   try {
+    if (await root.isHidden(abs)) return null;
     let st = await lstat(abs);
     if (st.isSymbolicLink()) {
-      if (!isInside(rootReal, await realpath(abs))) return null;
+      const target = await realpath(abs);
+      if (!isInside(rootReal, target) || (await root.isHidden(target))) return null;
       st = await stat(abs);
       if (st.isDirectory()) return null;
     }

@@ -5,6 +5,8 @@ import { parentPath } from '../../core/paths.js';
 import { ConnectorError } from '../errors.js';
 import { errnoCode, invalidName, mapFsError } from './errors.js';
 import { connectorPath } from '../shared/paths.js';
+import type { HostPolicy } from '../types.js';
+import { ResolvedPolicy } from './policy.js';
 
 /** ext4, xfs, btrfs and most NAS filesystems limit one name to 255 bytes. */
 export const maxNameBytes = 255;
@@ -45,7 +47,11 @@ export class LocalRoot {
    */
   private readonly dirs = new Map<string, Promise<string>>();
 
-  constructor(private readonly configured: string) {}
+  private readonly policy: ResolvedPolicy;
+
+  constructor(private readonly configured: string, host: HostPolicy) {
+    this.policy = new ResolvedPolicy(host);
+  }
 
   /** The root's real path, resolved once: a root that is later swapped for a symlink is not followed. */
   root(): Promise<string> {
@@ -60,8 +66,11 @@ export class LocalRoot {
   private async resolveRoot(): Promise<string> {
     try {
       const real = await realpath(this.configured);
+      const problem = await this.policy.rootProblem(real, this.configured);
+      if (problem) throw new ConnectorError('forbidden', problem);
       if ((await stat(real)).isDirectory()) return real;
     } catch (err) {
+      if (err instanceof ConnectorError) throw err;
       if (errnoCode(err) === 'ENOENT') throw new ConnectorError('not_found', `the local remote's root folder does not exist: ${this.configured}`, { cause: err });
       throw mapFsError(err, 'open the root', '');
     }
@@ -90,7 +99,18 @@ export class LocalRoot {
       throw mapFsError(err, op, rel);
     }
     assertInside(root, real, rel, op);
+    await this.assertVisible(real, rel, op);
     return real;
+  }
+
+  /** Knarr's own data directory inside a root answers as if it were not there. */
+  private async assertVisible(real: string, rel: string, op: string): Promise<void> {
+    if (await this.policy.isHidden(real)) throw new ConnectorError('not_found', `${op} ${JSON.stringify(rel)}: not found`);
+  }
+
+  /** Whether a child a listing found is knarr's own data, to be left out. */
+  isHidden(real: string): Promise<boolean> {
+    return this.policy.isHidden(real);
   }
 
   /**
@@ -101,6 +121,7 @@ export class LocalRoot {
     const parent = await this.existing(parentPath(rel), op);
     const abs = join(parent, rel.slice(rel.lastIndexOf('/') + 1));
     await assertLinkInside(await this.root(), abs, rel, op);
+    await this.assertVisible(abs, rel, op);
     return abs;
   }
 
@@ -174,6 +195,7 @@ export class LocalRoot {
         throw mapFsError(err, op, done);
       }
       assertInside(root, cur, done, op);
+      await this.assertVisible(cur, done, op);
     }
     return cur;
   }

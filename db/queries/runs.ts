@@ -1,10 +1,11 @@
-import { and, desc, eq } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, lt, notInArray, sql } from 'drizzle-orm';
+import { alias } from 'drizzle-orm/pg-core';
 import type { JobFilters } from '../../core/filters.js';
 import type { JobOptions } from '../../core/job.js';
 import { currentSpeed, speedAndEta } from '../../core/progress.js';
-import type { RunPhase, RunPlan, RunState, RunView } from '../../core/run.js';
+import { terminalRunStates, type RunPhase, type RunPlan, type RunState, type RunView } from '../../core/run.js';
 import type { Db } from '../client.js';
-import { events, jobs, runs } from '../schema.js';
+import { events, jobs, remotes, runs } from '../schema.js';
 
 export type RunRow = typeof runs.$inferSelect;
 export type JobRow = typeof jobs.$inferSelect;
@@ -12,27 +13,56 @@ export type JobRow = typeof jobs.$inferSelect;
 /** A job and its first run in one transaction, so a failed start leaves neither behind. */
 export async function insertJobAndRun(
   db: Db,
-  job: { sourceRemoteId: string; sourcePath: string; destRemoteId: string; destPath: string; mode: string; options: JobOptions; filters: JobFilters },
+  job: { ownerId: string; sourceRemoteId: string; sourcePath: string; destRemoteId: string; destPath: string; mode: string; options: JobOptions; filters: JobFilters },
   workflowIdOf: (runId: string) => string,
 ): Promise<{ job: JobRow; run: RunRow }> {
   return db.transaction(async (tx) => {
     const [jobRow] = await tx.insert(jobs).values(job).returning();
     const runId = crypto.randomUUID();
-    const [runRow] = await tx.insert(runs).values({ id: runId, jobId: jobRow.id, workflowId: workflowIdOf(runId) }).returning();
+    const [runRow] = await tx.insert(runs).values({ id: runId, ownerId: job.ownerId, jobId: jobRow.id, workflowId: workflowIdOf(runId) }).returning();
     return { job: jobRow, run: runRow };
   });
 }
 
 /** A new run of an existing job (a retry): same job, fresh counters. */
-export async function insertRun(db: Db, jobId: string, workflowIdOf: (runId: string) => string): Promise<RunRow> {
+export async function insertRun(db: Db, job: Pick<JobRow, 'id' | 'ownerId'>, workflowIdOf: (runId: string) => string): Promise<RunRow> {
   const runId = crypto.randomUUID();
-  const [row] = await db.insert(runs).values({ id: runId, jobId, workflowId: workflowIdOf(runId) }).returning();
+  const [row] = await db.insert(runs).values({ id: runId, ownerId: job.ownerId, jobId: job.id, workflowId: workflowIdOf(runId) }).returning();
   return row;
 }
 
 export async function getRun(db: Db, runId: string): Promise<RunRow | undefined> {
   const [row] = await db.select().from(runs).where(eq(runs.id, runId));
   return row;
+}
+
+/** A run as its owner sees it: another user's run is not found. */
+export async function getOwnRun(db: Db, ownerId: string, runId: string): Promise<RunRow | undefined> {
+  const [row] = await db.select().from(runs).where(and(eq(runs.id, runId), eq(runs.ownerId, ownerId)));
+  return row;
+}
+
+export interface RunFilter {
+  jobId?: string;
+  state?: string;
+  /** Runs started at or after this time. */
+  since?: Date;
+  until?: Date;
+}
+
+/**
+ * One user's runs, newest first, a page after the run `after` (the cursor is a run id; its start
+ * time is read in SQL, where it has the database's full precision).
+ */
+export async function listRuns(db: Db, ownerId: string, filter: RunFilter, after: string | null, limit: number): Promise<RunRow[]> {
+  return db.select().from(runs).where(and(
+    eq(runs.ownerId, ownerId),
+    filter.jobId ? eq(runs.jobId, filter.jobId) : undefined,
+    filter.state ? eq(runs.state, filter.state) : undefined,
+    filter.since ? gte(runs.startedAt, filter.since) : undefined,
+    filter.until ? lt(runs.startedAt, filter.until) : undefined,
+    after ? sql`(${runs.startedAt}, ${runs.id}) < (SELECT c.started_at, c.id FROM runs c WHERE c.id = ${after} AND c.owner_id = ${ownerId})` : undefined,
+  )).orderBy(desc(runs.startedAt), desc(runs.id)).limit(limit);
 }
 
 export async function getRunWithJob(db: Db, runId: string): Promise<{ run: RunRow; job: JobRow }> {
@@ -95,4 +125,57 @@ export function runView(row: RunRow, now = Date.now()): RunView {
     startedAt: row.startedAt.toISOString(),
     finishedAt: row.finishedAt?.toISOString() ?? null,
   };
+}
+
+/** A job as its owner sees it, with its remotes by name (another user's job is not found). */
+export interface JobView {
+  id: string;
+  source: string;
+  destination: string;
+  mode: string;
+  options: JobOptions;
+  filters: JobFilters;
+  createdAt: string;
+}
+
+const srcRemote = alias(remotes, 'src_remote');
+const dstRemote = alias(remotes, 'dst_remote');
+
+function jobViews(db: Db) {
+  return db.select({ job: jobs, src: srcRemote.name, dst: dstRemote.name }).from(jobs)
+    .innerJoin(srcRemote, eq(srcRemote.id, jobs.sourceRemoteId))
+    .innerJoin(dstRemote, eq(dstRemote.id, jobs.destRemoteId));
+}
+
+function toJobView(r: { job: JobRow; src: string; dst: string }): JobView {
+  const loc = (remote: string, path: string) => `${remote}:${path}`;
+  return { id: r.job.id, source: loc(r.src, r.job.sourcePath), destination: loc(r.dst, r.job.destPath), mode: r.job.mode, options: r.job.options, filters: r.job.filters, createdAt: r.job.createdAt.toISOString() };
+}
+
+export async function getOwnJob(db: Db, ownerId: string, jobId: string): Promise<JobView | undefined> {
+  const [row] = await jobViews(db).where(and(eq(jobs.id, jobId), eq(jobs.ownerId, ownerId)));
+  return row ? toJobView(row) : undefined;
+}
+
+export async function getJobRow(db: Db, jobId: string): Promise<JobRow> {
+  const [row] = await db.select().from(jobs).where(eq(jobs.id, jobId));
+  if (!row) throw new Error(`job ${jobId} does not exist`);
+  return row;
+}
+
+export async function listJobs(db: Db, ownerId: string, after: string | null, limit: number): Promise<JobView[]> {
+  const rows = await jobViews(db).where(and(eq(jobs.ownerId, ownerId), after ? gt(jobs.id, after) : undefined)).orderBy(asc(jobs.id)).limit(limit);
+  return rows.map(toJobView);
+}
+
+/** Deletes a job and its runs (their ledgers cascade), unless one of them has not ended. */
+export async function deleteJobAndRuns(db: Db, jobId: string): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    await tx.select({ id: jobs.id }).from(jobs).where(eq(jobs.id, jobId)).for('update');
+    const busy = await tx.select({ id: runs.id }).from(runs).where(and(eq(runs.jobId, jobId), notInArray(runs.state, [...terminalRunStates]))).limit(1);
+    if (busy.length > 0) return false;
+    await tx.delete(runs).where(eq(runs.jobId, jobId));
+    await tx.delete(jobs).where(eq(jobs.id, jobId));
+    return true;
+  });
 }

@@ -8,6 +8,7 @@ import type { UploadState } from '../../connectors/types.js';
 import { startJottacloudEmulator, type JottaEmulator } from '../fakes/jottacloud/index.js';
 import { memoryCredentials, type MemoryCredentialStore } from '../support/memoryCredentials.js';
 import { bufferSource, collect, defineConformanceSuite, expectKind, KiB, md5, readAll, rejectionOf } from './suite.js';
+import { unrestrictedHost } from '../../connectors/types.js';
 
 // One emulator for this file (spec: shared/specs/jottacloud-api.md), shared by the shared suite
 // and the Jottacloud-specific tests below; stopped when the file is done.
@@ -21,7 +22,7 @@ defineConformanceSuite('jottacloud', async () => {
   const e = await emu();
   const credentials = memoryCredentials({ loginToken: e.issueLoginToken() });
   return {
-    connector: createJottacloudConnector({ jfsUrl: e.jfsUrl, apiUrl: e.apiUrl }, { remoteName: 'jotta-conformance', credentials }),
+    connector: createJottacloudConnector({ jfsUrl: e.jfsUrl, apiUrl: e.apiUrl }, { host: unrestrictedHost, remoteName: 'jotta-conformance', credentials }),
     cleanup: async () => {},
     // The emulator keeps the bytes that arrived before the cut (§12.3 item 7), as the service does.
     cutNextUpload: (afterBytes) => e.faults.cutUploadAfter(afterBytes),
@@ -39,7 +40,7 @@ describe('jottacloud specifics (against the emulator)', () => {
   async function remote(config: JottacloudConfig = {}, name = `acct${open.length}${randomBytes(3).toString('hex')}`) {
     const username = e.addAccount(name);
     const credentials = memoryCredentials({ loginToken: e.issueLoginToken(username) });
-    const connector = createJottacloudConnector({ jfsUrl: e.jfsUrl, apiUrl: e.apiUrl, ...config }, { remoteName: 'jotta', credentials });
+    const connector = createJottacloudConnector({ jfsUrl: e.jfsUrl, apiUrl: e.apiUrl, ...config }, { host: unrestrictedHost, remoteName: 'jotta', credentials });
     open.push(connector);
     return { connector, credentials, username };
   }
@@ -65,8 +66,8 @@ describe('jottacloud specifics (against the emulator)', () => {
 
   it('refuses a login token that was already used, telling the user what to do', async () => {
     const token = e.issueLoginToken(account);
-    const one = createJottacloudConnector({ jfsUrl: e.jfsUrl, apiUrl: e.apiUrl }, { remoteName: 'first', credentials: memoryCredentials({ loginToken: token }) });
-    const two = createJottacloudConnector({ jfsUrl: e.jfsUrl, apiUrl: e.apiUrl }, { remoteName: 'second', credentials: memoryCredentials({ loginToken: token }) });
+    const one = createJottacloudConnector({ jfsUrl: e.jfsUrl, apiUrl: e.apiUrl }, { host: unrestrictedHost, remoteName: 'first', credentials: memoryCredentials({ loginToken: token }) });
+    const two = createJottacloudConnector({ jfsUrl: e.jfsUrl, apiUrl: e.apiUrl }, { host: unrestrictedHost, remoteName: 'second', credentials: memoryCredentials({ loginToken: token }) });
     open.push(one, two);
     await one.stat('');
     const err = await expectKind(() => two.stat(''), 'auth');
@@ -75,7 +76,7 @@ describe('jottacloud specifics (against the emulator)', () => {
   });
 
   it('refuses a malformed login token as auth, without quoting it', async () => {
-    const bad = createJottacloudConnector({ jfsUrl: e.jfsUrl, apiUrl: e.apiUrl }, { remoteName: 'typo', credentials: memoryCredentials({ loginToken: 'eyJ1c2VybmFtZSI6InUxIiwicmVhbG0iOiJqb3R0YWNsb3VkIn0' }) });
+    const bad = createJottacloudConnector({ jfsUrl: e.jfsUrl, apiUrl: e.apiUrl }, { host: unrestrictedHost, remoteName: 'typo', credentials: memoryCredentials({ loginToken: 'eyJ1c2VybmFtZSI6InUxIiwicmVhbG0iOiJqb3R0YWNsb3VkIn0' }) });
     open.push(bad);
     const err = await expectKind(() => bad.about(), 'auth');
     expect(err.message).toMatch(/remote "typo".*lacks "well_known_link"/s);
@@ -296,7 +297,7 @@ describe('jottacloud specifics (against the emulator)', () => {
 
   it('reports usage with the quota of a limited account, and unlimited as such', async () => {
     const limited = e.addAccount(`limited${randomBytes(3).toString('hex')}`, { capacity: 10_000_000 });
-    const connector = createJottacloudConnector({ jfsUrl: e.jfsUrl, apiUrl: e.apiUrl }, { remoteName: 'small', credentials: memoryCredentials({ loginToken: e.issueLoginToken(limited) }) });
+    const connector = createJottacloudConnector({ jfsUrl: e.jfsUrl, apiUrl: e.apiUrl }, { host: unrestrictedHost, remoteName: 'small', credentials: memoryCredentials({ loginToken: e.issueLoginToken(limited) }) });
     open.push(connector);
     await connector.write('f.bin', bufferSource(randomBytes(1000)));
     expect(await connector.about()).toEqual({ usedBytes: 1000, totalBytes: 10_000_000, freeBytes: 9_999_000, unlimited: false });
@@ -304,12 +305,12 @@ describe('jottacloud specifics (against the emulator)', () => {
   });
 
   it('roots a remote at another mountpoint (Sync) apart from Archive', async () => {
-    const sync = createJottacloudConnector({ jfsUrl: e.jfsUrl, apiUrl: e.apiUrl, mountpoint: 'Sync' }, { remoteName: 'sync', credentials: memoryCredentials({ loginToken: e.issueLoginToken(account) }) });
+    const sync = createJottacloudConnector({ jfsUrl: e.jfsUrl, apiUrl: e.apiUrl, mountpoint: 'Sync' }, { host: unrestrictedHost, remoteName: 'sync', credentials: memoryCredentials({ loginToken: e.issueLoginToken(account) }) });
     open.push(sync);
     await sync.write('only-in-sync.txt', bufferSource(Buffer.from('s')));
     expect(e.file('Jotta/Sync/only-in-sync.txt', account)).toBeDefined();
     await expectKind(() => c.stat('only-in-sync.txt'), 'not_found');
-    const missing = createJottacloudConnector({ jfsUrl: e.jfsUrl, apiUrl: e.apiUrl, mountpoint: 'Nope' }, { remoteName: 'nope', credentials: memoryCredentials({ loginToken: e.issueLoginToken(account) }) });
+    const missing = createJottacloudConnector({ jfsUrl: e.jfsUrl, apiUrl: e.apiUrl, mountpoint: 'Nope' }, { host: unrestrictedHost, remoteName: 'nope', credentials: memoryCredentials({ loginToken: e.issueLoginToken(account) }) });
     open.push(missing);
     const err = await expectKind(() => missing.stat(''), 'not_found');
     expect(err.message).toMatch(/mountpoint/);
@@ -353,7 +354,7 @@ describe('jottacloud walk: the liststream count check (§4.4)', () => {
 
   const connector = () => {
     const loginToken = Buffer.from(JSON.stringify({ username: 'u1', realm: 'jottacloud', well_known_link: `${url}/wk`, auth_token: 'x' })).toString('base64url');
-    return createJottacloudConnector({ jfsUrl: `${url}/jfs/`, apiUrl: `${url}/` }, { remoteName: 'fake', credentials: memoryCredentials({ loginToken }) });
+    return createJottacloudConnector({ jfsUrl: `${url}/jfs/`, apiUrl: `${url}/` }, { host: unrestrictedHost, remoteName: 'fake', credentials: memoryCredentials({ loginToken }) });
   };
   const stream = (items: string, folders: number, files: number) =>
     `<?xml version="1.0" encoding="UTF-8"?><filestream>${items}<stats><folders>${folders}</folders><files>${files}</files></stats></filestream>`;

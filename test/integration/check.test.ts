@@ -12,8 +12,9 @@ import { insertEntries } from '../../db/queries/ledger.js';
 import { insertRemote } from '../../db/queries/remotes.js';
 import { insertJobAndRun } from '../../db/queries/runs.js';
 import { findRclone } from '../fakes/jottacloud/rclone.js';
-import { api, knarrWithLocalRemotes, waitForRun, type InProcessKnarr } from '../support/knarr.js';
+import { api, knarrWithLocalRemotes, testAdminKey, waitForRun, type InProcessKnarr } from '../support/knarr.js';
 import { describeTree } from '../support/tree.js';
+import { adminUserId } from '../../db/queries/users.js';
 
 const execFileP = promisify(execFile);
 const t0 = new Date(Date.UTC(2026, 0, 1));
@@ -74,7 +75,7 @@ for (const db of ['postgres', 'pglite'] as const) describe(`check mode through t
     const run = await waitForRun(k.url, r.body.runId);
     expect(run.state, JSON.stringify(run)).toBe('completed');
     expect({ src: await describeTree(join(dir, 'src')), dst: await describeTree(join(dir, 'dst')) }).toEqual(before);
-    const report = await (await fetch(`${k.url}/v1/runs/${run.id}/report`, { headers: { accept: 'application/json' } })).json() as { rows: { path: string; action: string; state: string; error: string | null; srcHash: string | null; dstHash: string | null }[] };
+    const report = await (await fetch(`${k.url}/v1/runs/${run.id}/report`, { headers: { accept: 'application/json', authorization: `Bearer ${testAdminKey}` } })).json() as { rows: { path: string; action: string; state: string; error: string | null; srcHash: string | null; dstHash: string | null }[] };
     const events = (await api(k.url, 'GET', `/v1/runs/${run.id}/events`)).body.events as { kind: string; message: string; data: Record<string, number> }[];
     return { run, rows: report.rows, verdicts: Object.fromEntries(report.rows.map((x) => [x.path, x.action])), events };
   };
@@ -110,9 +111,9 @@ for (const db of ['postgres', 'pglite'] as const) describe(`check mode through t
   });
 
   it('decides from hashes both listings give, without reading, and matches names by case where the destination ignores it', async () => {
-    const r = await insertRemote(k.database.db, { name: `listed-${suffix}`, type: 'local', config: { root: dir }, credentials: null });
+    const r = await insertRemote(k.database.db, { ownerId: adminUserId, name: `listed-${suffix}`, type: 'local', config: { root: dir }, credentials: null });
     const { run } = await insertJobAndRun(k.database.db, {
-      sourceRemoteId: r.id, sourcePath: 'src', destRemoteId: r.id, destPath: 'dst', mode: 'check', options: jobOptionsSchema.parse({}), filters: {},
+      ownerId: adminUserId, sourceRemoteId: r.id, sourcePath: 'src', destRemoteId: r.id, destPath: 'dst', mode: 'check', options: jobOptionsSchema.parse({}), filters: {},
     }, (id) => `run-${id}`);
     const e = (path: string, md5?: string, size = 5) => ({ path, isDir: false, size, mtimeMs: 1, hashes: md5 ? { md5 } : {} });
     await insertEntries(k.database.db, run.id, 'src', [e('same', 'aa'), e('differs', 'aa'), e('unhashed'), e('Case.TXT', 'cc')]);
@@ -134,18 +135,18 @@ for (const db of ['postgres', 'pglite'] as const) describe(`check mode through t
   });
 
   it('the report streams every row of a run larger than one page, as JSON and as CSV', async () => {
-    const r = await insertRemote(k.database.db, { name: `many-${suffix}`, type: 'local', config: { root: dir }, credentials: null });
+    const r = await insertRemote(k.database.db, { ownerId: adminUserId, name: `many-${suffix}`, type: 'local', config: { root: dir }, credentials: null });
     const { run } = await insertJobAndRun(k.database.db, {
-      sourceRemoteId: r.id, sourcePath: 'src', destRemoteId: r.id, destPath: 'dst', mode: 'check', options: jobOptionsSchema.parse({}), filters: {},
+      ownerId: adminUserId, sourceRemoteId: r.id, sourcePath: 'src', destRemoteId: r.id, destPath: 'dst', mode: 'check', options: jobOptionsSchema.parse({}), filters: {},
     }, (id) => `run-${id}`);
     const n = 2_500;
     const names = Array.from({ length: n }, (_, i) => `d/f-${String(i).padStart(5, '0')}, "q".txt`);
     await insertEntries(k.database.db, run.id, 'src', names.map((path) => ({ path, isDir: false, size: 1, mtimeMs: 1, hashes: {} })));
     await insertCheckItems(k.database.db, run.id, { largeFileThreshold: 1 << 30, batchFiles: 100, batchBytes: 1 << 30, caseInsensitive: false, listedHash: null, download: false, sizeOnly: false });
-    const json = await (await fetch(`${k.url}/v1/runs/${run.id}/report`, { headers: { accept: 'application/json' } })).json() as { rows: { path: string; action: string }[] };
+    const json = await (await fetch(`${k.url}/v1/runs/${run.id}/report`, { headers: { accept: 'application/json', authorization: `Bearer ${testAdminKey}` } })).json() as { rows: { path: string; action: string }[] };
     expect(json.rows.map((x) => x.path)).toEqual(names);
     expect(new Set(json.rows.map((x) => x.action))).toEqual(new Set(['missing_on_dst']));
-    const csv = (await (await fetch(`${k.url}/v1/runs/${run.id}/report`, { headers: { accept: 'text/csv' } })).text()).trimEnd().split('\r\n');
+    const csv = (await (await fetch(`${k.url}/v1/runs/${run.id}/report`, { headers: { accept: 'text/csv', authorization: `Bearer ${testAdminKey}` } })).text()).trimEnd().split('\r\n');
     expect(csv).toHaveLength(n + 1);
     // Commas and quotes in names are quoted as RFC 4180 says.
     expect(csv[n]).toBe(`"d/f-02499, ""q"".txt",missing_on_dst,checked,1,,,,,,0,0`);

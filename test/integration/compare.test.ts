@@ -8,8 +8,9 @@ import { queryRows } from '../../db/client.js';
 import { diffIntoItems, insertEntries } from '../../db/queries/ledger.js';
 import { insertRemote } from '../../db/queries/remotes.js';
 import { insertJobAndRun } from '../../db/queries/runs.js';
-import { api, knarrWithLocalRemotes, waitForRun, type InProcessKnarr } from '../support/knarr.js';
+import { api, knarrWithLocalRemotes, testAdminKey, waitForRun, type InProcessKnarr } from '../support/knarr.js';
 import { describeTree, expectSameTree } from '../support/tree.js';
+import { adminUserId } from '../../db/queries/users.js';
 
 const t0 = new Date(Date.UTC(2026, 0, 1));
 
@@ -83,9 +84,9 @@ for (const db of ['postgres', 'pglite'] as const) describe(`compare modes throug
   });
 
   it('checksum compares the hashes both listings give, without reading anything', async () => {
-    const r = await insertRemote(k.database.db, { name: `listed-${suffix}`, type: 'local', config: { root: dir }, credentials: null });
+    const r = await insertRemote(k.database.db, { ownerId: adminUserId, name: `listed-${suffix}`, type: 'local', config: { root: dir }, credentials: null });
     const { run } = await insertJobAndRun(k.database.db, {
-      sourceRemoteId: r.id, sourcePath: 'src', destRemoteId: r.id, destPath: 'dst', mode: 'copy', options: jobOptionsSchema.parse({ compare: 'checksum' }), filters: {},
+      ownerId: adminUserId, sourceRemoteId: r.id, sourcePath: 'src', destRemoteId: r.id, destPath: 'dst', mode: 'copy', options: jobOptionsSchema.parse({ compare: 'checksum' }), filters: {},
     }, (id) => `run-${id}`);
     const e = (path: string, md5?: string) => ({ path, isDir: false, size: 5, mtimeMs: 1, hashes: md5 ? { md5 } : {} });
     await insertEntries(k.database.db, run.id, 'src', [e('same', 'aa'), e('differs', 'aa'), e('unhashed')]);
@@ -176,7 +177,7 @@ for (const db of ['postgres', 'pglite'] as const) describe(`conflict policies th
     });
     const events = (await api(k.url, 'GET', `/v1/runs/${run.id}/events`)).body.events as { kind: string; data: { files?: number } }[];
     expect(events.find((e) => e.kind === 'conflicts_renamed')?.data.files).toBe(3);
-    const report = await fetch(`${k.url}/v1/runs/${run.id}/report`, { headers: { accept: 'application/json' } });
+    const report = await fetch(`${k.url}/v1/runs/${run.id}/report`, { headers: { accept: 'application/json', authorization: `Bearer ${testAdminKey}` } });
     expect(report.headers.get('content-type')).toMatch(/application\/json/);
     const rows = ((await report.json()) as { rows: Record<string, unknown>[] }).rows;
     expect(rows.map((r) => [r.path, r.action, r.state, r.dstPath])).toEqual([
@@ -187,13 +188,13 @@ for (const db of ['postgres', 'pglite'] as const) describe(`conflict policies th
     ]);
     expect(rows[0].srcHash).toMatch(/^md5:[0-9a-f]{32}$/);
     expect(rows[0].dstHash).toBe(rows[0].srcHash);
-    const csv = await fetch(`${k.url}/v1/runs/${run.id}/report`, { headers: { accept: 'text/csv' } });
+    const csv = await fetch(`${k.url}/v1/runs/${run.id}/report`, { headers: { accept: 'text/csv', authorization: `Bearer ${testAdminKey}` } });
     expect(csv.headers.get('content-type')).toMatch(/text\/csv/);
     const lines = (await csv.text()).trimEnd().split('\r\n');
     expect(lines[0]).toBe('path,action,state,size,srcHash,dstHash,error,dstPath,fromPath,attempts,throttles');
     expect(lines[1]).toBe(`a.txt,copy,verified,6,${rows[0].srcHash},${rows[0].dstHash},,a.conflict-20260101T020000Z.txt,,0,0`);
     expect(lines).toHaveLength(5);
-    const refused = await fetch(`${k.url}/v1/runs/${run.id}/report`, { headers: { accept: 'application/xml' } });
+    const refused = await fetch(`${k.url}/v1/runs/${run.id}/report`, { headers: { accept: 'application/xml', authorization: `Bearer ${testAdminKey}` } });
     expect(refused.status).toBe(406);
     expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/application\/json or text\/csv/);
 

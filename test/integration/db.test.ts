@@ -10,6 +10,7 @@ import { pgErrorCodes, pgErrorOf } from '../../db/errors.js';
 import { items, jobs, remotes, runs } from '../../db/schema.js';
 import { jobOptionsSchema } from '../../core/job.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
+import { adminUserId } from '../../db/queries/users.js';
 
 const migrationFiles = readdirSync(new URL('../../db/migrations', import.meta.url)).filter((f) => f.endsWith('.sql'));
 const BIG = 2 ** 40 + 12_345; // past 2^32: would wrap or truncate in any 32-bit path
@@ -51,12 +52,12 @@ async function migrationRows(db: Db): Promise<number> {
 
 /** A remote, a job and a run: what an item needs to exist. */
 async function seedRun(db: Db, name: string): Promise<{ remoteId: string; runId: string }> {
-  const [remote] = await db.insert(remotes).values({ name, type: 'local', config: { root: '/srv' } }).returning();
+  const [remote] = await db.insert(remotes).values({ ownerId: adminUserId, name, type: 'local', config: { root: '/srv' } }).returning();
   const [job] = await db.insert(jobs).values({
-    sourceRemoteId: remote.id, sourcePath: '', destRemoteId: remote.id, destPath: 'copy', mode: 'copy',
+    ownerId: adminUserId, sourceRemoteId: remote.id, sourcePath: '', destRemoteId: remote.id, destPath: 'copy', mode: 'copy',
     options: jobOptionsSchema.parse({ largeFileThreshold: 1, chunkSize: 65536, batchFiles: 1, batchBytes: 1 }),
   }).returning();
-  const [run] = await db.insert(runs).values({ jobId: job.id, workflowId: `wf-${name}` }).returning();
+  const [run] = await db.insert(runs).values({ ownerId: adminUserId, jobId: job.id, workflowId: `wf-${name}` }).returning();
   return { remoteId: remote.id, runId: run.id };
 }
 
@@ -91,7 +92,7 @@ describe.each(drivers)('database on $kind', ({ kind, make }) => {
   });
 
   it('reopening runs no migration and keeps the data', async () => {
-    await db().insert(remotes).values({ name: 'keep-me', type: 'local', config: { root: '/a' } });
+    await db().insert(remotes).values({ ownerId: adminUserId, name: 'keep-me', type: 'local', config: { root: '/a' } });
     const second = await reopen();
     expect(second.migrationsApplied).toBe(0);
     expect(await migrationRows(second.db)).toBe(migrationFiles.length);
@@ -129,8 +130,8 @@ describe.each(drivers)('database on $kind', ({ kind, make }) => {
   });
 
   it('rejects a duplicate remote name, recognizably', async () => {
-    await db().insert(remotes).values({ name: 'dup', type: 'local' });
-    const err = await db().insert(remotes).values({ name: 'dup', type: 'local' }).then(() => undefined, (e: unknown) => e);
+    await db().insert(remotes).values({ ownerId: adminUserId, name: 'dup', type: 'local' });
+    const err = await db().insert(remotes).values({ ownerId: adminUserId, name: 'dup', type: 'local' }).then(() => undefined, (e: unknown) => e);
     expect(err).toBeDefined();
     expect(isUniqueViolation(err)).toBe(true);
     expect(isUniqueViolation(err, 'remotes_name_key')).toBe(true);
@@ -139,12 +140,12 @@ describe.each(drivers)('database on $kind', ({ kind, make }) => {
 
     // Inside a transaction the driver error sits under the same wrapper.
     const inTx = await db().transaction(async (tx) => {
-      await tx.insert(remotes).values({ name: 'dup', type: 'local' });
+      await tx.insert(remotes).values({ ownerId: adminUserId, name: 'dup', type: 'local' });
     }).then(() => undefined, (e: unknown) => e);
     expect(isUniqueViolation(inTx, 'remotes_name_key')).toBe(true);
 
     // Other failures are not mistaken for it.
-    const fk = await db().insert(runs).values({ jobId: '00000000-0000-0000-0000-000000000000', workflowId: 'x' }).then(() => undefined, (e: unknown) => e);
+    const fk = await db().insert(runs).values({ ownerId: adminUserId, jobId: '00000000-0000-0000-0000-000000000000', workflowId: 'x' }).then(() => undefined, (e: unknown) => e);
     expect(pgErrorOf(fk)?.code).toBe(pgErrorCodes.foreignKeyViolation);
     expect(isUniqueViolation(fk)).toBe(false);
     expect(isUniqueViolation(new Error('duplicate key'))).toBe(false);
@@ -154,7 +155,7 @@ describe.each(drivers)('database on $kind', ({ kind, make }) => {
   });
 
   it('locks a row with SELECT ... FOR UPDATE inside a transaction, and rolls back on throw', async () => {
-    const [r] = await db().insert(remotes).values({ name: 'locked', type: 'local' }).returning();
+    const [r] = await db().insert(remotes).values({ ownerId: adminUserId, name: 'locked', type: 'local' }).returning();
 
     const version = await db().transaction(async (tx) => {
       const [row] = await tx.select().from(remotes).where(eq(remotes.id, r.id)).for('update');
@@ -176,7 +177,7 @@ describe.each(drivers)('database on $kind', ({ kind, make }) => {
   it('stores sealed credentials as bytea and hands back a Buffer', async () => {
     const cipher = new CredentialCipher(Buffer.alloc(32, 7));
     const sealed = cipher.seal({ loginToken: 'sekret', nested: { n: 1 } });
-    const [r] = await db().insert(remotes).values({ name: 'jotta', type: 'jottacloud', credentials: sealed }).returning();
+    const [r] = await db().insert(remotes).values({ ownerId: adminUserId, name: 'jotta', type: 'jottacloud', credentials: sealed }).returning();
     const [row] = await db().select().from(remotes).where(eq(remotes.id, r.id));
     expect(Buffer.isBuffer(row.credentials)).toBe(true);
     expect(row.credentials!.equals(sealed)).toBe(true);
@@ -185,7 +186,7 @@ describe.each(drivers)('database on $kind', ({ kind, make }) => {
 
   if (kind === 'postgres') {
     it('blocks a second locker of the same row until the first commits', async () => {
-      const [r] = await db().insert(remotes).values({ name: 'contended', type: 'local' }).returning();
+      const [r] = await db().insert(remotes).values({ ownerId: adminUserId, name: 'contended', type: 'local' }).returning();
       let release!: () => void;
       const held = new Promise<void>((res) => (release = res));
       let locked!: () => void;
@@ -251,7 +252,7 @@ describe.each(drivers)('database on $kind', ({ kind, make }) => {
         const { remotes } = await import(${JSON.stringify(new URL('../../db/schema.ts', import.meta.url).href)});
         const [dataDir, name, how] = process.argv.slice(1);
         const o = await openDatabase({ dataDir });
-        await o.db.insert(remotes).values({ name, type: 'local' });
+        await o.db.insert(remotes).values({ ownerId: adminUserId, name, type: 'local' });
         if (how === 'kill') process.kill(process.pid, 'SIGKILL');
         await o.close();
       `;

@@ -10,6 +10,7 @@ import { insertRemote } from '../../db/queries/remotes.js';
 import { insertJobAndRun } from '../../db/queries/runs.js';
 import { api, knarrWithLocalRemotes, waitForRun, type InProcessKnarr } from '../support/knarr.js';
 import { describeTree } from '../support/tree.js';
+import { adminUserId } from '../../db/queries/users.js';
 
 const day = 86_400_000;
 /** The source tree: name → [bytes, age in days]. */
@@ -126,9 +127,9 @@ describe('job filters through the API', () => {
   });
 
   it('a file larger than the destination takes is skipped with the reason, not failed', async () => {
-    const r = await insertRemote(k.database.db, { name: `big-${suffix}`, type: 'local', config: { root: dir }, credentials: null });
+    const r = await insertRemote(k.database.db, { ownerId: adminUserId, name: `big-${suffix}`, type: 'local', config: { root: dir }, credentials: null });
     const { run } = await insertJobAndRun(k.database.db, {
-      sourceRemoteId: r.id, sourcePath: 'src', destRemoteId: r.id, destPath: 'dst', mode: 'copy', options: jobOptionsSchema.parse({}), filters: {},
+      ownerId: adminUserId, sourceRemoteId: r.id, sourcePath: 'src', destRemoteId: r.id, destPath: 'dst', mode: 'copy', options: jobOptionsSchema.parse({}), filters: {},
     }, (id) => `run-${id}`);
     await insertEntries(k.database.db, run.id, 'src', [
       { path: 'small.bin', isDir: false, size: 1000, mtimeMs: 1, hashes: {} },

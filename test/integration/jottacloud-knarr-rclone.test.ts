@@ -13,6 +13,7 @@ import { createJottacloudConnector, type JottacloudConnector } from '../../conne
 import type { Entry } from '../../core/entry.js';
 import { findRclone, INSTALL_HINT, startRcloneHarness, type RcloneHarness } from '../fakes/jottacloud/rclone.js';
 import { memoryCredentials } from '../support/memoryCredentials.js';
+import { unrestrictedHost } from '../../connectors/types.js';
 
 const md5 = (b: Buffer): string => createHash('md5').update(b).digest('hex');
 
@@ -48,7 +49,7 @@ describe('knarr and rclone agree on Jottacloud', () => {
     h = await startRcloneHarness();
     c = createJottacloudConnector(
       { jfsUrl: h.emu.jfsUrl, apiUrl: h.emu.apiUrl },
-      { remoteName: 'jotta', credentials: memoryCredentials({ loginToken: h.emu.issueLoginToken() }) },
+      { host: unrestrictedHost, remoteName: 'jotta', credentials: memoryCredentials({ loginToken: h.emu.issueLoginToken() }) },
       { ca: h.emu.caCert },
     );
   });

@@ -10,6 +10,8 @@ import { insertRemote } from '../../db/queries/remotes.js';
 import { startJottacloudEmulator, type JottaEmulator } from '../fakes/jottacloud/index.js';
 import { memoryCredentials } from '../support/memoryCredentials.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
+import { unrestrictedHost } from '../../connectors/types.js';
+import { adminUserId } from '../../db/queries/users.js';
 
 /**
  * Jottacloud refresh tokens rotate and presenting a spent one kills the whole session family
@@ -87,6 +89,7 @@ describe('jottacloud token refresh across processes', () => {
     const id = randomUUID();
     await insertRemote(opened.db, {
       id,
+      ownerId: adminUserId,
       name: 'jotta',
       type: 'jottacloud',
       config: { device: 'Jotta', mountpoint: 'Archive', jfsUrl: emu.jfsUrl, apiUrl: emu.apiUrl },
@@ -135,7 +138,7 @@ describe('jottacloud token refresh across processes', () => {
     expect(stored.loginToken).toBeUndefined();
     expect(typeof stored.refreshToken).toBe('string');
     // ... and they still work for a third opener.
-    const third = createJottacloudConnector({ jfsUrl: emu.jfsUrl, apiUrl: emu.apiUrl }, { remoteName: 'jotta', credentials: credentialStore(opened.db, cipher, id) });
+    const third = createJottacloudConnector({ jfsUrl: emu.jfsUrl, apiUrl: emu.apiUrl }, { host: unrestrictedHost, remoteName: 'jotta', credentials: credentialStore(opened.db, cipher, id) });
     await new Promise((r) => setTimeout(r, LIFETIME_SEC * 1000));
     expect((await third.stat('')).isDir).toBe(true);
     await third.close();
@@ -148,9 +151,9 @@ describe('jottacloud token refresh across processes', () => {
     const account = emu.addAccount(`copied${randomBytes(3).toString('hex')}`);
     emu.faults.setAccessTokenLifetime(1);
     const first = memoryCredentials({ loginToken: emu.issueLoginToken(account) });
-    const one = createJottacloudConnector({ jfsUrl: emu.jfsUrl, apiUrl: emu.apiUrl }, { remoteName: 'one', credentials: first });
+    const one = createJottacloudConnector({ jfsUrl: emu.jfsUrl, apiUrl: emu.apiUrl }, { host: unrestrictedHost, remoteName: 'one', credentials: first });
     await one.stat('');
-    const two = createJottacloudConnector({ jfsUrl: emu.jfsUrl, apiUrl: emu.apiUrl }, { remoteName: 'two', credentials: memoryCredentials(first.snapshot()) });
+    const two = createJottacloudConnector({ jfsUrl: emu.jfsUrl, apiUrl: emu.apiUrl }, { host: unrestrictedHost, remoteName: 'two', credentials: memoryCredentials(first.snapshot()) });
     const before = emu.authStats().reuseDetected;
     await new Promise((r) => setTimeout(r, 1100));
     await one.stat(''); // refreshes: the copied refresh token is now spent

@@ -12,6 +12,7 @@ import { insertJobAndRun } from '../../db/queries/runs.js';
 import { listSide } from '../../engine/plan.js';
 import { jobOptionsSchema } from '../../core/job.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
+import { adminUserId } from '../../db/queries/users.js';
 
 const dirs = 40;
 const perDir = 25;
@@ -42,9 +43,9 @@ describe.each(['postgres', 'pglite'] as const)('planning a listing that is cut (
   });
 
   it('goes on with the folders not yet listed, and the plan holds every file exactly once', async () => {
-    const r = await insertRemote(db.db, { name: `local-${kind}`, type: 'local', config: { root: dir }, credentials: null });
+    const r = await insertRemote(db.db, { ownerId: adminUserId, name: `local-${kind}`, type: 'local', config: { root: dir }, credentials: null });
     const { run } = await insertJobAndRun(db.db, {
-      sourceRemoteId: r.id, sourcePath: 'src', destRemoteId: r.id, destPath: 'dst', mode: 'copy', options: jobOptionsSchema.parse({}), filters: {},
+      ownerId: adminUserId, sourceRemoteId: r.id, sourcePath: 'src', destRemoteId: r.id, destPath: 'dst', mode: 'copy', options: jobOptionsSchema.parse({}), filters: {},
     }, (id) => `run-${id}`);
     const connector = createLocalConnector({ root: dir });
     const side = { db: db.db, runId: run.id, side: 'src' as const, connector, root: 'src', missingIsEmpty: false, filter: keepEverything };

@@ -8,6 +8,7 @@
  */
 import { openRemote } from '../../activities/remotes.js';
 import { isConnectorError } from '../../connectors/errors.js';
+import { unrestrictedHost } from '../../connectors/types.js';
 import type { JottacloudConnector } from '../../connectors/jottacloud/index.js';
 import { openDatabase } from '../../db/client.js';
 import { CredentialCipher } from '../../db/credentials.js';
@@ -20,7 +21,7 @@ const env = (name: string): string => {
 
 const opened = await openDatabase({ url: env('DATABASE_URL') });
 const cipher = new CredentialCipher(Buffer.from(env('KNARR_TEST_MASTER_KEY'), 'hex'));
-const connector = await openRemote(opened.db, cipher, env('REMOTE_ID'));
+const connector = await openRemote({ db: opened.db, cipher, host: unrestrictedHost }, env('REMOTE_ID'));
 const concurrency = Number(env('CONCURRENCY'));
 
 // Start together: tsx start-up time varies a lot on a loaded machine.

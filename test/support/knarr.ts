@@ -9,6 +9,9 @@ import { createApp } from '../../api/app.js';
 import { openDatabase, type OpenedDatabase } from '../../db/client.js';
 import { CredentialCipher } from '../../db/credentials.js';
 import { createWorker } from '../../runtime/worker.js';
+import { KeyHasher } from '../../api/keys.js';
+import type { HostPolicy } from '../../connectors/types.js';
+import { ensureAdminKey } from '../../runtime/adminKey.js';
 
 // Worker INFO lines drown test output; once per test process, before any worker exists.
 try {
@@ -33,7 +36,12 @@ export async function startInProcessKnarr(opts: { databaseUrl?: string; dataDir?
   const address = inject('temporalAddress');
   const taskQueue = `knarr-test-${randomBytes(4).toString('hex')}`;
   const database = await openDatabase({ url: opts.databaseUrl, dataDir: opts.dataDir });
-  const cipher = new CredentialCipher(randomBytes(32));
+  const masterKey = randomBytes(32);
+  const cipher = new CredentialCipher(masterKey);
+  const hasher = new KeyHasher(masterKey);
+  // One owner, as `knarr server`: any folder, but never this knarr's own data.
+  const host: HostPolicy = { localRoots: null, protectedPaths: opts.dataDir ? [opts.dataDir] : [] };
+  await ensureAdminKey({ db: database.db, hasher, adminKey: testAdminKey, dataDir: opts.dataDir ?? '', log: () => {} });
   const connection = await Connection.connect({ address });
   const client = new Client({ connection });
   let native: NativeConnection | null = null;
@@ -41,10 +49,10 @@ export async function startInProcessKnarr(opts: { databaseUrl?: string; dataDir?
   let running: Promise<void> = Promise.resolve();
   if (opts.worker !== false) {
     native = await NativeConnection.connect({ address });
-    worker = await createWorker({ connection: native, namespace: 'default', taskQueue, deps: { db: database.db, cipher }, shutdownGraceMs: 2000 });
+    worker = await createWorker({ connection: native, namespace: 'default', taskQueue, deps: { db: database.db, cipher, host }, shutdownGraceMs: 2000 });
     running = worker.run();
   }
-  const app = createApp({ db: database.db, cipher, client, taskQueue, heartbeatTimeoutMs: opts.heartbeatTimeoutMs ?? 10_000, log: () => {} });
+  const app = createApp({ db: database.db, cipher, hasher, host, client, taskQueue, heartbeatTimeoutMs: opts.heartbeatTimeoutMs ?? 10_000, log: () => {} });
   const server: Server = await new Promise((res) => { const s = app.listen(0, '127.0.0.1', () => res(s)); });
   const port = (server.address() as { port: number }).port;
   return {

@@ -2,6 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { testAdminKey } from './knarr.js';
 import { fileURLToPath } from 'node:url';
 import { inject } from 'vitest';
 import { freePort } from './ports.js';
@@ -35,7 +37,10 @@ export interface SpawnKnarrOptions {
  * process group (as a shell gives a job), so tests can signal the group.
  */
 export function spawnKnarr(role: 'server' | 'api' | 'worker', env: Record<string, string | undefined>, opts: SpawnKnarrOptions = {}): KnarrProcess {
-  const fullEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+  // The admin key the tests' api() sends; split processes serve many users, and the tests' local
+  // remotes live in the temp folder.
+  const defaults: Record<string, string> = { KNARR_ADMIN_KEY: testAdminKey, ...(role === 'server' ? {} : { KNARR_LOCAL_ROOTS: tmpdir() }) };
+  const fullEnv: NodeJS.ProcessEnv = { ...process.env, ...defaults, ...env };
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete fullEnv[k];
   // One process, as `npm start` runs it (npm itself would be a wrapper that survives a SIGKILL of its child).
   const argv = [process.execPath, 'cli/start.mjs', role];
