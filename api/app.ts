@@ -1,5 +1,5 @@
 import type { Client } from '@temporalio/client';
-import express, { type Express } from 'express';
+import express, { Router, type Express } from 'express';
 import type { Db } from '../db/client.js';
 import type { CredentialCipher } from '../db/credentials.js';
 import { ApiError, errorHandler } from './errors.js';
@@ -38,12 +38,30 @@ export function createApp(deps: ApiDeps): Express {
   app.get('/healthz', (_req, res) => { res.json({ ok: true }); });
   // Everything below needs a key; a route added here without one cannot exist.
   app.use('/v1', authenticate(deps.db, deps.hasher));
-  app.get('/v1/me', (_req, res) => { res.json(callerOf(res)); });
-  app.use('/v1/users', usersRouter({ db: deps.db, hasher: deps.hasher }));
-  app.use('/v1/remotes', remotesRouter({ db: deps.db, cipher: deps.cipher, probe, lister, client: deps.client, host: deps.host }));
-  app.use('/v1/jobs', jobsRouter({ db: deps.db, client: deps.client, taskQueue: deps.taskQueue, probe, heartbeatTimeoutMs: deps.heartbeatTimeoutMs }));
-  app.use('/v1/runs', runsRouter({ db: deps.db, client: deps.client, taskQueue: deps.taskQueue, heartbeatTimeoutMs: deps.heartbeatTimeoutMs }));
+  const me = Router();
+  me.get('/', (_req, res) => { res.json(callerOf(res)); });
+  const routers: [string, Router][] = [
+    ['/v1/me', me],
+    ['/v1/users', usersRouter({ db: deps.db, hasher: deps.hasher })],
+    ['/v1/remotes', remotesRouter({ db: deps.db, cipher: deps.cipher, probe, lister, client: deps.client, host: deps.host })],
+    ['/v1/jobs', jobsRouter({ db: deps.db, client: deps.client, taskQueue: deps.taskQueue, probe, heartbeatTimeoutMs: deps.heartbeatTimeoutMs })],
+    ['/v1/runs', runsRouter({ db: deps.db, client: deps.client, taskQueue: deps.taskQueue, heartbeatTimeoutMs: deps.heartbeatTimeoutMs })],
+  ];
+  for (const [prefix, router] of routers) app.use(prefix, router);
+  app.locals.routes = routers.flatMap(([prefix, router]) => routesOf(prefix, router));
   app.use((req, _res, next) => next(new ApiError(404, 'not_found', `no such endpoint: ${req.method} ${req.path}`)));
   app.use(errorHandler(log));
   return app;
+}
+
+/** "METHOD /path" of every authenticated route, for the security suite to hold each one to an owner check. */
+export function apiRoutes(app: Express): string[] {
+  return app.locals.routes as string[];
+}
+
+function routesOf(prefix: string, router: Router): string[] {
+  const stack = (router as unknown as { stack: { route?: { path: string; methods: Record<string, boolean> } }[] }).stack;
+  return stack.flatMap((layer) => layer.route
+    ? Object.keys(layer.route.methods).filter((m) => m !== '_all').map((m) => `${m.toUpperCase()} ${prefix}${layer.route!.path === '/' ? '' : layer.route!.path}`)
+    : []);
 }

@@ -5,7 +5,7 @@ import type { Server } from 'node:http';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect, inject } from 'vitest';
-import { createApp } from '../../api/app.js';
+import { apiRoutes, createApp } from '../../api/app.js';
 import { openDatabase, type OpenedDatabase } from '../../db/client.js';
 import { CredentialCipher } from '../../db/credentials.js';
 import { createWorker } from '../../runtime/worker.js';
@@ -25,6 +25,8 @@ export interface InProcessKnarr {
   database: OpenedDatabase;
   client: Client;
   taskQueue: string;
+  /** Every authenticated route, "METHOD /v1/…" (api/app.ts apiRoutes). */
+  routes: string[];
   stop(): Promise<void>;
 }
 
@@ -32,7 +34,7 @@ export interface InProcessKnarr {
  * API + worker in the test process, against the shared Temporal dev server. Each instance gets
  * its own task queue, so test files never pick up each other's workflows.
  */
-export async function startInProcessKnarr(opts: { databaseUrl?: string; dataDir?: string; heartbeatTimeoutMs?: number; worker?: boolean } = {}): Promise<InProcessKnarr> {
+export async function startInProcessKnarr(opts: { databaseUrl?: string; dataDir?: string; heartbeatTimeoutMs?: number; worker?: boolean; host?: HostPolicy } = {}): Promise<InProcessKnarr> {
   const address = inject('temporalAddress');
   const taskQueue = `knarr-test-${randomBytes(4).toString('hex')}`;
   const database = await openDatabase({ url: opts.databaseUrl, dataDir: opts.dataDir });
@@ -40,7 +42,7 @@ export async function startInProcessKnarr(opts: { databaseUrl?: string; dataDir?
   const cipher = new CredentialCipher(masterKey);
   const hasher = new KeyHasher(masterKey);
   // One owner, as `knarr server`: any folder, but never this knarr's own data.
-  const host: HostPolicy = { localRoots: null, protectedPaths: opts.dataDir ? [opts.dataDir] : [] };
+  const host: HostPolicy = opts.host ?? { localRoots: null, protectedPaths: opts.dataDir ? [opts.dataDir] : [] };
   await ensureAdminKey({ db: database.db, hasher, adminKey: testAdminKey, dataDir: opts.dataDir ?? '', log: () => {} });
   const connection = await Connection.connect({ address });
   const client = new Client({ connection });
@@ -60,6 +62,7 @@ export async function startInProcessKnarr(opts: { databaseUrl?: string; dataDir?
     database,
     client,
     taskQueue,
+    routes: apiRoutes(app),
     async stop() {
       await new Promise<void>((res) => { server.close(() => res()); server.closeAllConnections(); });
       worker?.shutdown();
