@@ -2,11 +2,26 @@ import type { BatchRef, BatchScan, RunPhase, RunSettings, RunState } from '../co
 import type { ItemAction } from '../core/run.js';
 import { failBatch, nextBatches, recountRun, type ScanSelection } from '../db/queries/ledger.js';
 import { checkSummary } from '../db/queries/check.js';
-import { addEvent, getRun, getRunWithJob, setRunState } from '../db/queries/runs.js';
+import { ApplicationFailure } from '@temporalio/common';
+import { jobOptionsSchema } from '../core/job.js';
+import { addEvent, getJobRow, getRun, getRunWithJob, openRunOfWorkflow, setRunState } from '../db/queries/runs.js';
+import { failureTypes } from './failures.js';
 import type { ActivityDeps } from './deps.js';
 
 export function runActivities(deps: ActivityDeps) {
   return {
+    /**
+     * The run row of a workflow a schedule started, made once however often this runs (it is
+     * keyed by the workflow id), with the job's settings of now.
+     */
+    async openScheduledRun(jobId: string, workflowId: string): Promise<{ runId: string; settings: RunSettings }> {
+      const job = await getJobRow(deps.db, jobId).catch(() => null);
+      if (!job) throw ApplicationFailure.create({ type: failureTypes.invalidJob, nonRetryable: true, message: `job ${jobId} no longer exists: delete the schedule that runs it` });
+      const run = await openRunOfWorkflow(deps.db, job, workflowId);
+      const options = jobOptionsSchema.parse(job.options);
+      return { runId: run.id, settings: { transfers: options.transfers, verify: options.verify, bandwidthLimit: options.bwlimit ?? null } };
+    },
+
     /** Mirrors the workflow's state into `runs`, where the API reads it. */
     async markRunState(runId: string, state: RunState, phase: RunPhase): Promise<void> {
       const { run, job } = await getRunWithJob(deps.db, runId);

@@ -6,6 +6,7 @@ import { ApiError, errorHandler } from './errors.js';
 import { authenticate, callerOf } from './auth.js';
 import type { KeyHasher } from './keys.js';
 import { temporalLister, temporalProbe, type Lister, type Probe } from './probe.js';
+import { schedulesRouter } from './routes/schedules.js';
 import { usersRouter } from './routes/users.js';
 import type { HostPolicy } from '../connectors/types.js';
 import { jobsRouter } from './routes/jobs.js';
@@ -45,6 +46,7 @@ export function createApp(deps: ApiDeps): Express {
     ['/v1/users', usersRouter({ db: deps.db, hasher: deps.hasher })],
     ['/v1/remotes', remotesRouter({ db: deps.db, cipher: deps.cipher, probe, lister, client: deps.client, host: deps.host })],
     ['/v1/jobs', jobsRouter({ db: deps.db, client: deps.client, taskQueue: deps.taskQueue, probe, heartbeatTimeoutMs: deps.heartbeatTimeoutMs })],
+    ['/v1/schedules', schedulesRouter({ db: deps.db, client: deps.client, taskQueue: deps.taskQueue, probe, heartbeatTimeoutMs: deps.heartbeatTimeoutMs })],
     ['/v1/runs', runsRouter({ db: deps.db, client: deps.client, taskQueue: deps.taskQueue, heartbeatTimeoutMs: deps.heartbeatTimeoutMs })],
   ];
   for (const [prefix, router] of routers) app.use(prefix, router);

@@ -149,6 +149,16 @@ export interface TransferRunInput {
   retryOf?: string;
 }
 
+/**
+ * What a Temporal Schedule starts a run with: the job alone. The run's row is made by the
+ * workflow's first activity (a schedule starts workflows by itself, with no API in between), and
+ * its settings are the job's as they are then.
+ */
+export interface ScheduledRunInput {
+  jobId: string;
+  heartbeatTimeoutMs: number;
+}
+
 /** One batch activity's input. */
 export interface BatchInput {
   runId: string;

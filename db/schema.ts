@@ -102,7 +102,30 @@ export const runs = pgTable('runs', {
   copyStartedAt: timestamp('copy_started_at', { withTimezone: true }),
   finishedAt: timestamp('finished_at', { withTimezone: true }),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
-}, (t) => [index('runs_job_idx').on(t.jobId), index('runs_owner_started_idx').on(t.ownerId, t.startedAt, t.id)]);
+}, (t) => [
+  index('runs_job_idx').on(t.jobId),
+  index('runs_owner_started_idx').on(t.ownerId, t.startedAt, t.id),
+  // A run a schedule started is made by its workflow's first activity, which may run twice.
+  uniqueIndex('runs_workflow_id_key').on(t.workflowId),
+]);
+
+/**
+ * A job run again and again by a Temporal Schedule (`temporalId`): a cron or an interval in a
+ * time zone. The schedule's own state (paused, next times, recent actions) lives in Temporal.
+ */
+export const schedules = pgTable('schedules', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  ownerId: uuid('owner_id').notNull().references(() => users.id),
+  name: text('name').notNull(),
+  jobId: uuid('job_id').notNull().references(() => jobs.id),
+  cron: text('cron'),
+  /** An interval such as "6h", when not a cron. */
+  every: text('every'),
+  timezone: text('timezone').notNull(),
+  overlap: text('overlap').notNull(),
+  temporalId: text('temporal_id').notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+}, (t) => [uniqueIndex('schedules_owner_name_key').on(t.ownerId, t.name), index('schedules_job_idx').on(t.jobId)]);
 
 /** Listing rows captured while planning; `side` is 'src' or 'dst'. Paths are relative to the job's location. */
 export const entries = pgTable('entries', {

@@ -1,5 +1,5 @@
-import { CancellationScope, ContinueAsNew, isCancellation, patched } from '@temporalio/workflow';
-import { batchScans, type BatchScan, type RunStatus, type TransferRunInput } from '../core/run.js';
+import { CancellationScope, ContinueAsNew, isCancellation, patched, workflowInfo } from '@temporalio/workflow';
+import { batchScans, type BatchScan, type RunStatus, type ScheduledRunInput, type TransferRunInput } from '../core/run.js';
 import { ioActivities, ledger } from './activities.js';
 import { PlanApproval } from './phases/approve.js';
 import { copyPhase } from './phases/copy.js';
@@ -19,7 +19,8 @@ export { approveUpdate } from './phases/approve.js';
  * here; the ledger in PostgreSQL holds the files. Throttles are absorbed by activity retries
  * (unlimited, with the provider's Retry-After), so a run never fails because a provider slowed it.
  */
-export async function transferRun(input: TransferRunInput): Promise<RunStatus> {
+export async function transferRun(start: TransferRunInput | ScheduledRunInput): Promise<RunStatus> {
+  const input = 'runId' in start ? start : { ...start, ...(await ledger.openScheduledRun(start.jobId, workflowInfo().workflowId)) };
   const run = new RunState(input);
   const approval = new PlanApproval(run);
   try {

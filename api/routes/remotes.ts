@@ -72,12 +72,12 @@ export function remotesRouter(deps: { db: Db; cipher: CredentialCipher; probe: P
     res.json(remoteView(await load(res, req.params.name)));
   });
 
-  /** Refused while a run uses it; the finished runs and jobs that used it go with it. */
+  /** Refused while a run or a schedule uses it; the finished runs and jobs that used it go with it. */
   r.delete('/:name', async (req, res) => {
     const row = await load(res, req.params.name);
-    if (!(await deleteRemoteAndHistory(deps.db, row.id))) {
-      throw new ApiError(409, 'remote_in_use', `remote "${row.name}" is used by a run that has not ended: cancel it or let it finish first`);
-    }
+    const done = await deleteRemoteAndHistory(deps.db, row.id);
+    if (done === 'running') throw new ApiError(409, 'remote_in_use', `remote "${row.name}" is used by a run that has not ended: cancel it or let it finish first`);
+    if (done === 'scheduled') throw new ApiError(409, 'remote_in_use', `remote "${row.name}" is used by a schedule: delete the schedule first (DELETE /v1/schedules/{id})`);
     res.status(204).end();
   });
 

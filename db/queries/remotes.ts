@@ -2,7 +2,7 @@ import { and, asc, eq, gt, inArray, notInArray, or, sql } from 'drizzle-orm';
 import { terminalRunStates } from '../../core/run.js';
 import type { RemoteType, RemoteView } from '../../core/remote.js';
 import type { Db } from '../client.js';
-import { jobs, remotes, runs } from '../schema.js';
+import { jobs, remotes, runs, schedules } from '../schema.js';
 
 export type RemoteRow = typeof remotes.$inferSelect;
 
@@ -37,20 +37,21 @@ export async function deleteRemote(db: Db, id: string): Promise<void> {
 
 /**
  * Deletes a remote with the finished runs and jobs that used it (their ledgers go with them), in
- * one transaction; refused (false) while an unfinished run uses it.
+ * one transaction; refused while an unfinished run or a schedule uses it.
  */
-export async function deleteRemoteAndHistory(db: Db, id: string): Promise<boolean> {
+export async function deleteRemoteAndHistory(db: Db, id: string): Promise<'deleted' | 'running' | 'scheduled'> {
   return db.transaction(async (tx) => {
     await tx.select({ id: remotes.id }).from(remotes).where(eq(remotes.id, id)).for('update');
     const used = or(eq(jobs.sourceRemoteId, id), eq(jobs.destRemoteId, id));
     const jobIds = tx.select({ id: jobs.id }).from(jobs).where(used);
+    if ((await tx.select({ id: schedules.id }).from(schedules).where(inArray(schedules.jobId, jobIds)).limit(1)).length > 0) return 'scheduled';
     const busy = await tx.select({ id: runs.id }).from(runs)
       .where(and(inArray(runs.jobId, jobIds), notInArray(runs.state, [...terminalRunStates]))).limit(1);
-    if (busy.length > 0) return false;
+    if (busy.length > 0) return 'running';
     await tx.delete(runs).where(inArray(runs.jobId, jobIds));
     await tx.delete(jobs).where(used);
     await tx.delete(remotes).where(eq(remotes.id, id));
-    return true;
+    return 'deleted';
   });
 }
 

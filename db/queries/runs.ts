@@ -5,15 +5,17 @@ import type { JobOptions } from '../../core/job.js';
 import { currentSpeed, speedAndEta } from '../../core/progress.js';
 import { terminalRunStates, type RunPhase, type RunPlan, type RunState, type RunView } from '../../core/run.js';
 import type { Db } from '../client.js';
-import { events, jobs, remotes, runs } from '../schema.js';
+import { events, jobs, remotes, runs, schedules } from '../schema.js';
 
 export type RunRow = typeof runs.$inferSelect;
 export type JobRow = typeof jobs.$inferSelect;
 
 /** A job and its first run in one transaction, so a failed start leaves neither behind. */
+export interface NewJob { ownerId: string; sourceRemoteId: string; sourcePath: string; destRemoteId: string; destPath: string; mode: string; options: JobOptions; filters: JobFilters }
+
 export async function insertJobAndRun(
   db: Db,
-  job: { ownerId: string; sourceRemoteId: string; sourcePath: string; destRemoteId: string; destPath: string; mode: string; options: JobOptions; filters: JobFilters },
+  job: NewJob,
   workflowIdOf: (runId: string) => string,
 ): Promise<{ job: JobRow; run: RunRow }> {
   return db.transaction(async (tx) => {
@@ -22,6 +24,13 @@ export async function insertJobAndRun(
     const [runRow] = await tx.insert(runs).values({ id: runId, ownerId: job.ownerId, jobId: jobRow.id, workflowId: workflowIdOf(runId) }).returning();
     return { job: jobRow, run: runRow };
   });
+}
+
+/** The run of a workflow, made if it is not there yet (a schedule's run, whose first activity may run twice). */
+export async function openRunOfWorkflow(db: Db, job: Pick<JobRow, 'id' | 'ownerId'>, workflowId: string): Promise<RunRow> {
+  await db.insert(runs).values({ ownerId: job.ownerId, jobId: job.id, workflowId }).onConflictDoNothing({ target: runs.workflowId });
+  const [row] = await db.select().from(runs).where(eq(runs.workflowId, workflowId));
+  return row!;
 }
 
 /** A new run of an existing job (a retry): same job, fresh counters. */
@@ -168,14 +177,15 @@ export async function listJobs(db: Db, ownerId: string, after: string | null, li
   return rows.map(toJobView);
 }
 
-/** Deletes a job and its runs (their ledgers cascade), unless one of them has not ended. */
-export async function deleteJobAndRuns(db: Db, jobId: string): Promise<boolean> {
+/** Deletes a job and its runs (their ledgers cascade), unless one of them has not ended or a schedule runs it. */
+export async function deleteJobAndRuns(db: Db, jobId: string): Promise<'deleted' | 'running' | 'scheduled'> {
   return db.transaction(async (tx) => {
     await tx.select({ id: jobs.id }).from(jobs).where(eq(jobs.id, jobId)).for('update');
+    if ((await tx.select({ id: schedules.id }).from(schedules).where(eq(schedules.jobId, jobId)).limit(1)).length > 0) return 'scheduled';
     const busy = await tx.select({ id: runs.id }).from(runs).where(and(eq(runs.jobId, jobId), notInArray(runs.state, [...terminalRunStates]))).limit(1);
-    if (busy.length > 0) return false;
+    if (busy.length > 0) return 'running';
     await tx.delete(runs).where(eq(runs.jobId, jobId));
     await tx.delete(jobs).where(eq(jobs.id, jobId));
-    return true;
+    return 'deleted';
   });
 }

@@ -17,7 +17,7 @@ describe('users and keys', () => {
   const suffix = randomBytes(3).toString('hex');
   const a = { id: '', key: '', keyId: '', name: `alice-${suffix}` };
   const b = { id: '', key: '', name: `bob-${suffix}` };
-  const ids = { run: '', job: '', src: `photos-${suffix}`, dst: `backup-${suffix}` };
+  const ids = { run: '', job: '', schedule: '', src: `photos-${suffix}`, dst: `backup-${suffix}` };
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'knarr-security-'));
@@ -48,9 +48,13 @@ describe('users and keys', () => {
       await new Promise((res) => setTimeout(res, 250));
     }
     expect((await asA(`/v1/runs/${ids.run}`)).body.state).toBe('completed');
+    const schedule = await api(k.url, 'POST', '/v1/schedules', { name: `nightly-${suffix}`, source: `${ids.src}:`, destination: `${ids.dst}:nightly`, cron: '0 2 * * *', timezone: 'Europe/Oslo' }, as);
+    expect(schedule.status, JSON.stringify(schedule.body)).toBe(201);
+    ids.schedule = schedule.body.id;
   }, 120_000);
 
   afterAll(async () => {
+    if (ids.schedule) await api(k.url, 'DELETE', `/v1/schedules/${ids.schedule}`, undefined, { key: a.key });
     await k?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
@@ -76,6 +80,13 @@ describe('users and keys', () => {
     'GET /v1/jobs/:id': { path: () => `/v1/jobs/${ids.job}`, status: 404 },
     'POST /v1/jobs/:id/runs': { path: () => `/v1/jobs/${ids.job}/runs`, status: 404 },
     'DELETE /v1/jobs/:id': { path: () => `/v1/jobs/${ids.job}`, status: 404 },
+    'POST /v1/schedules': { path: () => '/v1/schedules', body: { name: 'steal', source: `${ids.dst}:`, destination: `${ids.src}:x`, every: '1h' }, status: 422 },
+    'GET /v1/schedules': { path: () => '/v1/schedules', status: 200 },
+    'GET /v1/schedules/:id': { path: () => `/v1/schedules/${ids.schedule}`, status: 404 },
+    'POST /v1/schedules/:id/pause': { path: () => `/v1/schedules/${ids.schedule}/pause`, status: 404 },
+    'POST /v1/schedules/:id/unpause': { path: () => `/v1/schedules/${ids.schedule}/unpause`, status: 404 },
+    'POST /v1/schedules/:id/trigger': { path: () => `/v1/schedules/${ids.schedule}/trigger`, status: 404 },
+    'DELETE /v1/schedules/:id': { path: () => `/v1/schedules/${ids.schedule}`, status: 404 },
     'GET /v1/runs': { path: () => '/v1/runs', status: 200 },
     'GET /v1/runs/:id': { path: () => `/v1/runs/${ids.run}`, status: 404 },
     'GET /v1/runs/:id/events': { path: () => `/v1/runs/${ids.run}/events`, status: 404 },
@@ -116,7 +127,7 @@ describe('users and keys', () => {
       expect(r.status, `${route}: ${JSON.stringify(r.body)}`).toBe(status);
       const text = JSON.stringify(r.body);
       // Only what B itself sent may come back (a 404 names the id asked for).
-      for (const secret of [a.name, a.id, a.keyId, ids.job, ids.run, 'secret-of-alice', join(dir, 'src')].filter((x) => !path().includes(x))) {
+      for (const secret of [a.name, a.id, a.keyId, ids.job, ids.run, ids.schedule, `nightly-${suffix}`, 'secret-of-alice', join(dir, 'src')].filter((x) => !path().includes(x))) {
         expect(text, `${route} shows B "${secret}"`).not.toContain(secret);
       }
       if (status === 404 && path().includes(ids.run)) {
@@ -126,7 +137,8 @@ describe('users and keys', () => {
         expect(none.body.error.code).toBe(r.body.error.code);
       }
     }
-    const lists = await Promise.all(['/v1/remotes', '/v1/jobs', '/v1/runs'].map((p) => api(k.url, 'GET', p, undefined, { key: b.key })));
+    const lists = await Promise.all(['/v1/remotes', '/v1/jobs', '/v1/runs', '/v1/schedules'].map((p) => api(k.url, 'GET', p, undefined, { key: b.key })));
+    expect(lists[3]!.body).toEqual({ data: [], next: null });
     expect(lists[0]!.body.data.map((r: { name: string }) => r.name)).toEqual([ids.src]);
     expect(lists[1]!.body).toEqual({ data: [], next: null });
     expect(lists[2]!.body).toEqual({ data: [], next: null });
@@ -136,6 +148,7 @@ describe('users and keys', () => {
     const as = { key: a.key };
     expect((await api(k.url, 'GET', `/v1/runs/${ids.run}`, undefined, as)).body).toMatchObject({ state: 'completed', files: { done: 1 } });
     expect((await api(k.url, 'GET', `/v1/jobs/${ids.job}`, undefined, as)).body).toMatchObject({ source: `${ids.src}:`, destination: `${ids.dst}:` });
+    expect((await api(k.url, 'GET', `/v1/schedules/${ids.schedule}`, undefined, as)).body).toMatchObject({ state: 'active', cron: '0 2 * * *' });
     const mine = await api(k.url, 'GET', '/v1/remotes', undefined, as);
     expect(mine.body.data.map((r: { name: string; config: { root: string } }) => [r.name, r.config.root])).toEqual([[ids.dst, join(dir, 'dst')], [ids.src, join(dir, 'src')]]);
     expect((await api(k.url, 'GET', `/v1/users/${a.id}/keys`, undefined, as)).body.data).toMatchObject([{ id: a.keyId, revokedAt: null }]);
