@@ -4,6 +4,7 @@ import type { Db } from '../db/client.js';
 import type { CredentialCipher } from '../db/credentials.js';
 import { ApiError, errorHandler } from './errors.js';
 import { authenticate, callerOf } from './auth.js';
+import { idempotent } from './idempotency.js';
 import type { KeyHasher } from './keys.js';
 import { temporalLister, temporalProbe, type Lister, type Probe } from './probe.js';
 import { schedulesRouter } from './routes/schedules.js';
@@ -39,6 +40,8 @@ export function createApp(deps: ApiDeps): Express {
   app.get('/healthz', (_req, res) => { res.json({ ok: true }); });
   // Everything below needs a key; a route added here without one cannot exist.
   app.use('/v1', authenticate(deps.db, deps.hasher));
+  // The POSTs that start work; never one that makes a key, whose answer must not be stored.
+  app.post(['/v1/jobs', '/v1/jobs/:id/runs', '/v1/runs/:id/retry', '/v1/schedules', '/v1/schedules/:id/trigger'], idempotent(deps.db));
   const me = Router();
   me.get('/', (_req, res) => { res.json(callerOf(res)); });
   const routers: [string, Router][] = [

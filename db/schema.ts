@@ -195,3 +195,18 @@ export const events = pgTable('events', {
   message: text('message').notNull(),
   data: jsonb('data').$type<Record<string, unknown>>().notNull().default({}),
 }, (t) => [index('events_run_idx').on(t.runId, t.id)]);
+
+/**
+ * Answers to POSTs that start work, by the caller's `Idempotency-Key`, for 24 hours: the same key
+ * again gets the first answer and starts nothing new. `status` is null while the first request is
+ * still being answered.
+ */
+export const idempotencyKeys = pgTable('idempotency_keys', {
+  ownerId: uuid('owner_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  key: text('key').notNull(),
+  /** "METHOD path" and a hash of the body: the same key for another request is refused. */
+  request: text('request').notNull(),
+  status: integer('status'),
+  body: jsonb('body'),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+}, (t) => [primaryKey({ columns: [t.ownerId, t.key] }), index('idempotency_keys_created_idx').on(t.createdAt)]);

@@ -81,13 +81,14 @@ export async function startInProcessKnarr(opts: { databaseUrl?: string; dataDir?
 export const testAdminKey = `knarr_${Buffer.alloc(32, 7).toString('base64url')}`;
 
 /** JSON over fetch, returning status, headers and parsed body; as the admin unless `key` says otherwise (null: no key). */
-export async function api(base: string, method: string, path: string, body?: unknown, opts: { key?: string | null } = {}): Promise<{ status: number; headers: Headers; body: any }> {
+export async function api(base: string, method: string, path: string, body?: unknown, opts: { key?: string | null; headers?: Record<string, string> } = {}): Promise<{ status: number; headers: Headers; body: any }> {
   const key = opts.key === undefined ? testAdminKey : opts.key;
   const res = await fetch(base + path, {
     method,
     headers: {
       ...(body === undefined ? {} : { 'content-type': 'application/json' }),
       ...(key === null ? {} : { authorization: `Bearer ${key}` }),
+      ...opts.headers,
     },
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   });
