@@ -12,6 +12,7 @@ import { scanSelection } from './run.js';
 import { addEvent, getRunWithJob } from '../db/queries/runs.js';
 import type { ConnectorCache } from './connectorCache.js';
 import type { ActivityDeps } from './deps.js';
+import { transferredBytes, transferredFiles } from '../metrics/registry.js';
 import { toActivityFailure } from './failures.js';
 import { startHeartbeat } from './heartbeat.js';
 import { throttleWatch } from './waiting.js';
@@ -26,6 +27,14 @@ export interface BatchProgress {
 export interface WorkerState {
   connectors: ConnectorCache;
   limiters: Limiters;
+}
+
+function countTransfer(srcType: string, dstType: string, result: BatchResult): void {
+  const files = result.copied + result.verified;
+  transferredBytes.inc({ provider: srcType, direction: 'read' }, result.bytes);
+  transferredBytes.inc({ provider: dstType, direction: 'write' }, result.bytes);
+  transferredFiles.inc({ provider: srcType, direction: 'read' }, files);
+  transferredFiles.inc({ provider: dstType, direction: 'write' }, files);
 }
 
 export function copyActivities(deps: ActivityDeps, worker: WorkerState) {
@@ -76,7 +85,12 @@ export function copyActivities(deps: ActivityDeps, worker: WorkerState) {
     copyBatch: (input: BatchInput): Promise<BatchResult> =>
       overBatch(input, 'copying', 'copy', { copied: 0, verified: 0, failed: 0, bytes: 0 },
         // A check run's "copy" is reading both sides: same scan, same lanes, nothing written.
-        (env, todo, mode) => (mode === 'check' ? checkBatch(env, todo) : copyBatch(env, todo))),
+        async (env, todo, mode) => {
+          if (mode === 'check') return checkBatch(env, todo);
+          const result = await copyBatch(env, todo);
+          countTransfer(env.src.type, env.dst.type, result);
+          return result;
+        }),
 
     /** Checks the copied files of a batch whose hashes were not both known when they were copied. */
     verifyBatch: (input: BatchInput): Promise<VerifyResult> =>

@@ -3,6 +3,7 @@ import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/comm
 import { ConnectorError } from '../connectors/errors.js';
 import { isDatabaseUnavailable } from '../db/errors.js';
 import { errorMessage } from '../engine/errors.js';
+import { retries, throttleEvents } from '../metrics/registry.js';
 
 export { errorMessage };
 
@@ -64,6 +65,9 @@ export function toActivityFailure(err: unknown, context: string): Error {
   }
   const message = `${context}: ${err.message}`;
   const remote = err.remote ?? null;
+  const provider = err.provider ?? 'unknown';
+  if (err.kind === 'throttled') throttleEvents.inc({ provider });
+  if (err.retryable) retries.inc({ provider, kind: err.kind });
   switch (err.kind) {
     case 'throttled':
       return ApplicationFailure.create({

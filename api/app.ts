@@ -1,5 +1,9 @@
 import type { Client } from '@temporalio/client';
+import { sql } from 'drizzle-orm';
 import express, { Router, type Express } from 'express';
+import { runStates } from '../core/run.js';
+import { runCountsByState } from '../db/queries/runs.js';
+import { metricsRegistry, runsByState } from '../metrics/registry.js';
 import type { Db } from '../db/client.js';
 import type { CredentialCipher } from '../db/credentials.js';
 import { ApiError, errorHandler } from './errors.js';
@@ -38,6 +42,18 @@ export function createApp(deps: ApiDeps): Express {
   app.disable('x-powered-by');
   app.use(express.json({ limit: '1mb' }));
   app.get('/healthz', (_req, res) => { res.json({ ok: true }); });
+  app.get('/readyz', async (_req, res) => {
+    const [database, temporal] = await Promise.all([
+      withTimeout(deps.db.execute(sql`SELECT 1`)),
+      withTimeout(deps.client.connection.withDeadline(Date.now() + 3_000, () => deps.client.workflowService.getSystemInfo({}))),
+    ]);
+    res.status(database === 'ok' && temporal === 'ok' ? 200 : 503).json({ ok: database === 'ok' && temporal === 'ok', database, temporal });
+  });
+  app.get('/metrics', async (_req, res) => {
+    const counts = await runCountsByState(deps.db);
+    for (const state of runStates) runsByState.set({ state }, counts[state] ?? 0);
+    res.type(metricsRegistry.contentType).send(await metricsRegistry.metrics());
+  });
   // Everything below needs a key; a route added here without one cannot exist.
   app.use('/v1', authenticate(deps.db, deps.hasher));
   // The POSTs that start work; never one that makes a key, whose answer must not be stored.
@@ -57,6 +73,17 @@ export function createApp(deps: ApiDeps): Express {
   app.use((req, _res, next) => next(new ApiError(404, 'not_found', `no such endpoint: ${req.method} ${req.path}`)));
   app.use(errorHandler(log));
   return app;
+}
+
+/** 'ok', or what went wrong, within 3 s. */
+async function withTimeout(p: Promise<unknown>): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<string>((res) => { timer = setTimeout(() => res('no answer within 3 s'), 3_000); });
+  try {
+    return await Promise.race([p.then(() => 'ok', (err: unknown) => (err instanceof Error ? err.message : String(err))), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** "METHOD /path" of every authenticated route, for the security suite to hold each one to an owner check. */

@@ -41,6 +41,8 @@ export class ConnectorError extends Error {
    * (registry.ts), so a run that must wait can say which remote to fix.
    */
   remote?: string;
+  /** The type of the connector that met it (`jottacloud`, `local`), set with `remote`: the label of its metrics. */
+  provider?: string;
 
   constructor(kind: ConnectorErrorKind, message: string, opts: ConnectorErrorOptions = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });

@@ -9,7 +9,10 @@ import type { Connector } from './types.js';
  */
 export function namingErrors(connector: Connector, remoteName: string): Connector {
   const tag = (err: unknown): never => {
-    if (err instanceof ConnectorError) err.remote ??= remoteName;
+    if (err instanceof ConnectorError) {
+      err.remote ??= remoteName;
+      err.provider ??= connector.type;
+    }
     throw err;
   };
   const wrapped = new Map<PropertyKey, unknown>();

@@ -31,6 +31,8 @@ export interface Config {
   localRoots: string[] | null;
   /** KNARR_ADMIN_KEY: the admin's API key, instead of one generated on first start. */
   adminKey: string | null;
+  /** KNARR_METRICS_PORT: where `knarr worker` serves its /metrics (the API serves its own on the API port). */
+  metricsPort: number | null;
 }
 
 export interface TemporalTls {
@@ -60,6 +62,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownGraceMs: intVar(env, 'KNARR_SHUTDOWN_GRACE_MS', 0),
     localRoots: localRootsFrom(env),
     adminKey: adminKeyFrom(env),
+    metricsPort: env.KNARR_METRICS_PORT ? intVar(env, 'KNARR_METRICS_PORT', 0) : null,
   };
 }
 

@@ -1,6 +1,7 @@
 import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import { mkdir } from 'node:fs/promises';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
+import { metricsRegistry } from '../metrics/registry.js';
 import { join } from 'node:path';
 import { createApp } from '../api/app.js';
 import { openDatabase, type OpenedDatabase } from '../db/client.js';
@@ -79,6 +80,16 @@ export async function launch(role: Role, config: Config): Promise<Running> {
         if (w.getState() === 'RUNNING') w.shutdown();
         await workerRun;
       });
+    }
+
+    if (role === 'worker' && config.metricsPort !== null) {
+      const server = createServer((req, res) => {
+        if (req.url !== '/metrics') return void res.writeHead(404).end();
+        void metricsRegistry.metrics().then((text) => res.writeHead(200, { 'content-type': metricsRegistry.contentType }).end(text));
+      });
+      await new Promise<void>((resolve, reject) => server.listen(config.metricsPort!, config.api.host, resolve).once('error', reject));
+      cleanups.push(() => new Promise<void>((res) => server.close(() => res())));
+      log(`metrics       http://${config.api.host}:${config.metricsPort}/metrics`);
     }
 
     let apiUrl: string | null = null;

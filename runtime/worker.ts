@@ -1,6 +1,7 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
 import { workflowBundle } from './workflowBundle.js';
+import { activityMetrics } from '../metrics/activityInterceptor.js';
 
 export { workflowsPath } from './workflowBundle.js';
 
@@ -25,5 +26,6 @@ export async function createWorker(opts: WorkerOptions): Promise<Worker> {
     // cancelled attempt is reported failed so the run retries it at once on the next start.
     shutdownGraceTime: opts.shutdownGraceMs,
     maxConcurrentActivityTaskExecutions: 32,
+    interceptors: { activity: [activityMetrics] },
   });
 }

@@ -189,3 +189,9 @@ export async function deleteJobAndRuns(db: Db, jobId: string): Promise<'deleted'
     return 'deleted';
   });
 }
+
+/** How many runs are in each state, over every user (the metrics' runs by state). */
+export async function runCountsByState(db: Db): Promise<Record<string, number>> {
+  const rows = await db.select({ state: runs.state, n: sql<number>`count(*)`.mapWith(Number) }).from(runs).groupBy(runs.state);
+  return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+}
