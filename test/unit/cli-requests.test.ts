@@ -1,0 +1,99 @@
+import { Command } from 'commander';
+import { describe, expect, it } from 'vitest';
+import { limitsRequest } from '../../cli/commands/control.js';
+import { remoteConfig } from '../../cli/commands/remote.js';
+import { jobRequest, transferCommands, type TransferFlags } from '../../cli/commands/transfer.js';
+import { createJobSchema } from '../../core/job.js';
+
+/** The flags commander makes of a command line of copy/sync/move/check, through the real definitions. */
+async function flagsOf(argv: string[]): Promise<{ mode: string; src: string; dst: string; flags: TransferFlags }> {
+  const program = new Command().exitOverride().configureOutput({ outputError: () => {} });
+  transferCommands(program);
+  let seen: { mode: string; src: string; dst: string; flags: TransferFlags } | undefined;
+  for (const cmd of program.commands) cmd.action((src: string, dst: string, flags: TransferFlags) => { seen = { mode: cmd.name(), src, dst, flags }; });
+  await program.parseAsync(argv, { from: 'user' });
+  return seen!;
+}
+
+async function bodyOf(argv: string[]) {
+  const { mode, src, dst, flags } = await flagsOf(argv);
+  return jobRequest(mode as 'copy', src, dst, flags);
+}
+
+describe('copy/sync/move/check flags → POST /v1/jobs', () => {
+  it('sends only what was given, so the server\'s defaults apply', async () => {
+    expect(await bodyOf(['copy', 'src:', 'dst:backup'])).toEqual({ source: 'src:', destination: 'dst:backup', mode: 'copy', options: {}, filters: {} });
+  });
+
+  it('maps every option flag to its name in core/job.ts', async () => {
+    const body = await bodyOf(['sync', 'a:x', 'b:y', '--dry-run', '--transfers', '8', '--bwlimit', '10M', '--compare', 'checksum',
+      '--conflict', 'skip', '--max-delete', '0', '--max-delete-bytes', '1G', '--allow-empty-source', '--backup-dir', 'old/2026',
+      '--approve', 'auto', '--plan-max-age', '2h', '--no-verify']);
+    expect(body).toEqual({
+      source: 'a:x', destination: 'b:y', mode: 'sync', filters: {},
+      options: { dryRun: true, transfers: 8, bwlimit: '10M', compare: 'checksum', conflict: 'skip', maxDelete: 0, maxDeleteBytes: '1G', allowEmptySource: true, backupDir: 'old/2026', approve: 'auto', planMaxAge: '2h', verify: false },
+    });
+    // What the API will accept: the body parses with the API's own schema.
+    expect(createJobSchema.safeParse(body).success).toBe(true);
+  });
+
+  it('maps filter flags to core/filters.ts, repeatable ones to arrays', async () => {
+    const body = await bodyOf(['copy', 'a:', 'b:', '--include', '*.jpg', '--include', '/Camera/**', '--exclude', '.DS_Store',
+      '--folder', 'Photos/2024', '--folder', 'Docs', '--min-size', '10K', '--max-size', '2G', '--min-age', '1d', '--max-age', '30d',
+      '--changed-since', '2026-01-31T00:00:00Z', '--preset', 'photos', '--preset', 'videos']);
+    expect(body.filters).toEqual({
+      include: ['*.jpg', '/Camera/**'], exclude: ['.DS_Store'], folders: ['Photos/2024', 'Docs'], minSize: '10K', maxSize: '2G',
+      minAge: '1d', maxAge: '30d', changedSince: '2026-01-31T00:00:00Z', presets: ['photos', 'videos'],
+    });
+    expect(createJobSchema.safeParse(body).success).toBe(true);
+  });
+
+  it('has --download on check only', async () => {
+    expect((await bodyOf(['check', 'a:', 'b:', '--download'])).options).toEqual({ download: true });
+    await expect(bodyOf(['copy', 'a:', 'b:', '--download'])).rejects.toMatchObject({ code: 'commander.unknownOption' });
+  });
+
+  it('refuses bad values before sending anything (a usage error)', async () => {
+    await expect(bodyOf(['copy', 'a:', 'b:', '--transfers', 'many'])).rejects.toMatchObject({ code: 'commander.invalidArgument' });
+    await expect(bodyOf(['copy', 'a:', 'b:', '--transfers', '0'])).rejects.toMatchObject({ code: 'commander.invalidArgument' });
+    await expect(bodyOf(['copy', 'a:', 'b:', '--compare', 'size'])).rejects.toMatchObject({ code: 'commander.invalidArgument' });
+    await expect(bodyOf(['copy', 'a:'])).rejects.toMatchObject({ code: 'commander.missingArgument' });
+  });
+
+  it('reads --detach and --interval as watch settings, not job options', async () => {
+    const { flags } = await flagsOf(['copy', 'a:', 'b:', '--detach', '--interval', '0.2']);
+    expect(flags).toMatchObject({ detach: true, interval: 0.2 });
+    expect(jobRequest('copy', 'a:', 'b:', flags)).toEqual({ source: 'a:', destination: 'b:', mode: 'copy', options: {}, filters: {} });
+  });
+});
+
+describe('remote add flags → config', () => {
+  it('maps the known flags to the connectors\' config keys', () => {
+    expect(remoteConfig({ token: 'tok', device: 'Jotta', mountpoint: 'Sync', jfsUrl: 'http://e/jfs/', apiUrl: 'http://e/' }, '/')).toEqual({
+      loginToken: 'tok', device: 'Jotta', mountpoint: 'Sync', jfsUrl: 'http://e/jfs/', apiUrl: 'http://e/',
+    });
+    expect(remoteConfig({ provider: 'scaleway' }, '/')).toEqual({ provider: 'scaleway' });
+  });
+
+  it('makes a relative --root absolute from the current folder', () => {
+    expect(remoteConfig({ root: 'photos' }, '/home/me')).toEqual({ root: '/home/me/photos' });
+    expect(remoteConfig({ root: '/srv/x' }, '/home/me')).toEqual({ root: '/srv/x' });
+  });
+
+  it('reaches any key with --set: key=value a string, key:=json anything else; later ones win', () => {
+    expect(remoteConfig({ set: ['bucket=b=1', 'forcePathStyle:=true', 'partSize:=5242880', 'region=x', 'region=eu'] }, '/')).toEqual({
+      bucket: 'b=1', forcePathStyle: true, partSize: 5242880, region: 'eu',
+    });
+    expect(() => remoteConfig({ set: ['novalue'] }, '/')).toThrow(expect.objectContaining({ exitCode: 2 }));
+    expect(() => remoteConfig({ set: ['n:={bad'] }, '/')).toThrow(/not JSON/);
+  });
+});
+
+describe('limits flags → POST /v1/runs/{id}/limits', () => {
+  it('sends what was given; off lifts the bandwidth limit', () => {
+    expect(limitsRequest({ transfers: 2 })).toEqual({ transfers: 2 });
+    expect(limitsRequest({ bwlimit: '5M' })).toEqual({ bwlimit: '5M' });
+    expect(limitsRequest({ transfers: 8, bwlimit: 'off' })).toEqual({ transfers: 8, bwlimit: null });
+    expect(() => limitsRequest({})).toThrow(expect.objectContaining({ exitCode: 2 }));
+  });
+});
