@@ -99,10 +99,10 @@ export async function api(base: string, method: string, path: string, body?: unk
 }
 
 /** Polls a run until it reaches a terminal state. */
-export async function waitForRun(base: string, runId: string, timeoutMs = 300_000, until: (run: any) => boolean = (r) => ['completed', 'completed_with_errors', 'failed', 'cancelled'].includes(r.state)): Promise<any> {
+export async function waitForRun(base: string, runId: string, timeoutMs = 300_000, until: (run: any) => boolean = (r) => ['completed', 'completed_with_errors', 'failed', 'cancelled'].includes(r.state), key: string = testAdminKey): Promise<any> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const r = await api(base, 'GET', `/v1/runs/${runId}`);
+    const r = await api(base, 'GET', `/v1/runs/${runId}`, undefined, { key });
     if (r.status === 200 && until(r.body)) return r.body;
     if (Date.now() > deadline) throw new Error(`run ${runId} did not get there in ${timeoutMs} ms: ${JSON.stringify(r.body)}`);
     await new Promise((res) => setTimeout(res, 250));

@@ -96,6 +96,8 @@ export class AuthService {
   private readonly refreshIndex = new Map<string, string>();
   private readonly accessTokens = new Map<string, AccessToken>();
   accessTokenLifetimeSec = DEFAULT_ACCESS_TOKEN_LIFETIME_SEC;
+  /** Every access and refresh token ever minted, so a test can search knarr's output for them. */
+  readonly minted: string[] = [];
   readonly stats: AuthStats = { passwordGrants: 0, refreshGrants: 0, clientAuth: { basic: 0, body: 0 }, rejectedClientAuth: 0, reuseDetected: 0 };
 
   constructor(private readonly accountExists: (username: string) => string | undefined) {}
@@ -189,6 +191,7 @@ export class AuthService {
     const access = mintToken('Bearer', session.username, session.id, exp);
     const refresh = mintToken('Refresh', session.username, session.id, 0);
     this.accessTokens.set(access, { username: session.username, sessionId: session.id, expiresAt: Date.now() + lifetime * 1000 });
+    this.minted.push(access, refresh);
     session.current = refresh;
     this.refreshIndex.set(refresh, session.id);
     return {

@@ -67,6 +67,8 @@ export interface JottaEmulator {
   /** Token families of an account. */
   sessions(account?: string): { id: string; clientId: string; refreshes: number; revoked: boolean }[];
   authStats(): AuthService['stats'];
+  /** Every access and refresh token the emulator has handed out. */
+  issuedTokens(): string[];
   /** The request log (most recent 20,000 requests). */
   log: LogEntry[];
   stop(): Promise<void>;
@@ -318,6 +320,7 @@ export async function startJottacloudEmulator(opts: JottaEmulatorOptions = {}): 
     },
     sessions: (account) => auth.sessionsOf(accOf(account).username),
     authStats: () => structuredClone(auth.stats),
+    issuedTokens: () => [...auth.minted],
     log: emu.log,
     stop: async () => {
       await new Promise<void>((resolve) => {
