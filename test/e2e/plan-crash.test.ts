@@ -113,6 +113,8 @@ describe.each(['postgres', 'pglite'] as const)('a worker SIGKILLed while it plan
         KNARR_DATA_DIR: join(dir, 'data'),
         KNARR_API_PORT: String(port),
         KNARR_HEARTBEAT_TIMEOUT_MS: '4000',
+        // The trees live in /dev/shm where there is one, not under the temp folder.
+        KNARR_LOCAL_ROOTS: `${treeBase}:${tmpdir()}`,
       };
       base = `http://127.0.0.1:${port}`;
       apiProc = spawnKnarr('api', env);

@@ -87,7 +87,7 @@ describe.each(drivers)('database on $kind', ({ kind, make }) => {
   it('applies the migrations on first open', async () => {
     expect(main.kind).toBe(kind);
     expect(main.migrationsApplied).toBe(migrationFiles.length);
-    expect(await tableNames(db())).toEqual(['entries', 'events', 'items', 'jobs', 'remotes', 'runs']);
+    expect(await tableNames(db())).toEqual(['api_keys', 'entries', 'events', 'idempotency_keys', 'items', 'jobs', 'remotes', 'runs', 'schedules', 'users']);
     expect(await migrationRows(db())).toBe(migrationFiles.length);
   });
 
@@ -134,15 +134,15 @@ describe.each(drivers)('database on $kind', ({ kind, make }) => {
     const err = await db().insert(remotes).values({ ownerId: adminUserId, name: 'dup', type: 'local' }).then(() => undefined, (e: unknown) => e);
     expect(err).toBeDefined();
     expect(isUniqueViolation(err)).toBe(true);
-    expect(isUniqueViolation(err, 'remotes_name_key')).toBe(true);
+    expect(isUniqueViolation(err, 'remotes_owner_name_key')).toBe(true);
     expect(isUniqueViolation(err, 'items_run_path_key')).toBe(false);
-    expect(pgErrorOf(err)).toMatchObject({ code: pgErrorCodes.uniqueViolation, constraint: 'remotes_name_key' });
+    expect(pgErrorOf(err)).toMatchObject({ code: pgErrorCodes.uniqueViolation, constraint: 'remotes_owner_name_key' });
 
     // Inside a transaction the driver error sits under the same wrapper.
     const inTx = await db().transaction(async (tx) => {
       await tx.insert(remotes).values({ ownerId: adminUserId, name: 'dup', type: 'local' });
     }).then(() => undefined, (e: unknown) => e);
-    expect(isUniqueViolation(inTx, 'remotes_name_key')).toBe(true);
+    expect(isUniqueViolation(inTx, 'remotes_owner_name_key')).toBe(true);
 
     // Other failures are not mistaken for it.
     const fk = await db().insert(runs).values({ ownerId: adminUserId, jobId: '00000000-0000-0000-0000-000000000000', workflowId: 'x' }).then(() => undefined, (e: unknown) => e);
@@ -252,7 +252,7 @@ describe.each(drivers)('database on $kind', ({ kind, make }) => {
         const { remotes } = await import(${JSON.stringify(new URL('../../db/schema.ts', import.meta.url).href)});
         const [dataDir, name, how] = process.argv.slice(1);
         const o = await openDatabase({ dataDir });
-        await o.db.insert(remotes).values({ ownerId: adminUserId, name, type: 'local' });
+        await o.db.insert(remotes).values({ ownerId: ${JSON.stringify(adminUserId)}, name, type: 'local' });
         if (how === 'kill') process.kill(process.pid, 'SIGKILL');
         await o.close();
       `;
