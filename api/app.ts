@@ -9,6 +9,9 @@ import type { CredentialCipher } from '../db/credentials.js';
 import { ApiError, errorHandler } from './errors.js';
 import { authenticate, callerOf } from './auth.js';
 import { idempotent } from './idempotency.js';
+import { docsPage } from './docsPage.js';
+import { openApiDocument } from './openapi.js';
+import { packageVersion } from '../core/repo.js';
 import type { KeyHasher } from './keys.js';
 import { temporalLister, temporalProbe, type Lister, type Probe } from './probe.js';
 import { schedulesRouter } from './routes/schedules.js';
@@ -54,6 +57,9 @@ export function createApp(deps: ApiDeps): Express {
     for (const state of runStates) runsByState.set({ state }, counts[state] ?? 0);
     res.type(metricsRegistry.contentType).send(await metricsRegistry.metrics());
   });
+  const openApi = openApiDocument(packageVersion());
+  app.get('/v1/openapi.json', (_req, res) => { res.json(openApi); });
+  app.get('/docs', (_req, res) => { res.type('html').send(docsPage(openApi)); });
   // Everything below needs a key; a route added here without one cannot exist.
   app.use('/v1', authenticate(deps.db, deps.hasher));
   // The POSTs that start work; never one that makes a key, whose answer must not be stored.

@@ -32,3 +32,8 @@ function findRoot(from: string): string {
     if (dirname(dir) === dir) throw new Error(`knarr's package.json was not found above ${from}`);
   }
 }
+
+/** knarr's version, from its package.json. */
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(repoFile('package.json'), 'utf8')) as { version: string }).version;
+}

@@ -11,7 +11,7 @@ import { deleteJobAndRuns, getJobRow, getOwnJob, insertJobAndRun, insertRun, lis
 import { callerOf } from '../auth.js';
 import { isUuid } from '../ids.js';
 import { page, pageQuery } from '../pagination.js';
-import { z } from 'zod';
+import { emptyBodySchema } from '../schemas.js';
 import { ApiError, parseBody } from '../errors.js';
 import type { Probe } from '../probe.js';
 import { startRun } from '../startRun.js';
@@ -54,7 +54,7 @@ export function jobsRouter(deps: JobsDeps): Router {
 
   /** Runs the job again: a new run over what the source holds now (a copy sends only what changed). */
   r.post('/:id/runs', async (req, res) => {
-    parseBody(z.strictObject({}), req.body);
+    parseBody(emptyBodySchema, req.body);
     const job = await load(res, req.params.id);
     const row = await getJobRow(deps.db, job.id);
     const run = await insertRun(deps.db, row, runWorkflowId);

@@ -3,7 +3,7 @@ import { Router } from 'express';
 import { connectorTypes, findConnector } from '../../connectors/registry.js';
 import type { ConnectorDefinition, HostPolicy } from '../../connectors/types.js';
 import { normalizePath, PathError } from '../../core/paths.js';
-import { createRemoteSchema, splitSecrets } from '../../core/remote.js';
+import { createRemoteSchema, remoteNamePattern, splitSecrets } from '../../core/remote.js';
 import type { Db } from '../../db/client.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import type { CredentialCipher } from '../../db/credentials.js';
@@ -19,7 +19,8 @@ export function remotesRouter(deps: { db: Db; cipher: CredentialCipher; probe: P
 
   /** The caller's remote of that name; another user's answers the same 404 as none. */
   const load = async (res: Parameters<typeof callerOf>[0], name: string): Promise<RemoteRow> => {
-    const row = await findRemoteByName(deps.db, callerOf(res).id, name);
+    // A name no remote can have (a NUL byte, which PostgreSQL text refuses) is simply not found.
+    const row = remoteNamePattern.test(name) ? await findRemoteByName(deps.db, callerOf(res).id, name) : undefined;
     if (!row) throw new ApiError(404, 'not_found', `no remote named "${name}"`);
     return row;
   };

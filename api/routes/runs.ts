@@ -1,6 +1,5 @@
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { Router, type Response } from 'express';
-import { z } from 'zod';
 import { itemStates, runStates, runWorkflowId, terminalRunStates, type ItemState, type RunState } from '../../core/run.js';
 import { listItems, listedSoFar, retryableFiles } from '../../db/queries/ledger.js';
 import { filesInFlight, phaseProgress } from '../../db/queries/progress.js';
@@ -9,11 +8,11 @@ import { callerOf } from '../auth.js';
 import { isUuid } from '../ids.js';
 import { page, pageQuery } from '../pagination.js';
 import { ApiError, parseBody } from '../errors.js';
+import { approveSchema } from '../schemas.js';
 import { jobOptionsSchema, runLimitsSchema } from '../../core/job.js';
 import { streamReport } from '../report.js';
 import { startRun, type StartRunDeps } from '../startRun.js';
 
-const approveSchema = z.strictObject({ digest: z.string({ error: 'digest is required: the plan\'s digest from GET /v1/runs/{id}' }).min(1) });
 
 export function runsRouter(deps: StartRunDeps): Router {
   const r = Router();

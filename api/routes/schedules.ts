@@ -1,6 +1,5 @@
 import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import { Router, type Response } from 'express';
-import { z } from 'zod';
 import type { ScheduledRunInput } from '../../core/run.js';
 import { createScheduleSchema, type OverlapPolicy } from '../../core/schedule.js';
 import { parseDuration } from '../../core/units.js';
@@ -13,6 +12,7 @@ import { callerOf } from '../auth.js';
 import { ApiError, parseBody } from '../errors.js';
 import { isUuid } from '../ids.js';
 import { page, pageQuery } from '../pagination.js';
+import { scheduleNoteSchema } from '../schemas.js';
 import type { Probe } from '../probe.js';
 import { checkedJob } from './jobs.js';
 
@@ -106,7 +106,7 @@ export function schedulesRouter(deps: SchedulesDeps): Router {
 
   for (const action of ['pause', 'unpause'] as const) {
     r.post(`/:id/${action}`, async (req, res) => {
-      parseBody(z.strictObject({ note: z.string().max(500).optional() }), req.body);
+      parseBody(scheduleNoteSchema, req.body);
       const row = await load(res, req.params.id);
       const note = (req.body as { note?: string } | undefined)?.note ?? `${action}d through the knarr API`;
       await onTemporal(row, () => (action === 'pause' ? handleOf(row).pause(note) : handleOf(row).unpause(note)));

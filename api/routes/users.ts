@@ -1,5 +1,4 @@
 import { Router } from 'express';
-import { z } from 'zod';
 import type { Db } from '../../db/client.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import { getUser, insertKey, insertUser, keyView, listKeys, listUsers, revokeKey, userView } from '../../db/queries/users.js';
@@ -8,11 +7,8 @@ import { ApiError, parseBody } from '../errors.js';
 import { keyPrefix, newApiKey, type KeyHasher } from '../keys.js';
 import { page, pageQuery } from '../pagination.js';
 import { isUuid } from '../ids.js';
+import { createUserSchema, emptyBodySchema } from '../schemas.js';
 
-export const createUserSchema = z.strictObject({
-  name: z.string({ error: 'name is required' }).trim().min(1, { message: 'name must not be empty' }).max(100, { message: 'name must be at most 100 characters' })
-    .regex(/^[\p{L}\p{N}._@-]+$/u, { message: 'name may hold letters, digits and . _ @ - only' }),
-});
 
 /**
  * Users and their keys. Admins make users and keys for anyone; a user may list, make and revoke
@@ -53,7 +49,7 @@ export function usersRouter(deps: { db: Db; hasher: KeyHasher }): Router {
   });
 
   r.post('/:id/keys', async (req, res) => {
-    parseBody(z.strictObject({}), req.body);
+    parseBody(emptyBodySchema, req.body);
     const user = await userOrSelf(res, req.params.id);
     const key = newApiKey();
     const row = await insertKey(deps.db, user.id, deps.hasher.hash(key), keyPrefix(key));
