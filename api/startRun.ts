@@ -3,7 +3,8 @@ import type { JobOptions } from '../core/job.js';
 import type { TransferRunInput } from '../core/run.js';
 import type { Db } from '../db/client.js';
 import type { RunRow } from '../db/queries/runs.js';
-import { setRunState } from '../db/queries/runs.js';
+import { runIdentity, setRunState } from '../db/queries/runs.js';
+import { runSummary, startAttributes } from '../core/searchAttributes.js';
 import type { transferRun } from '../workflows/transferRun.js';
 
 export interface StartRunDeps {
@@ -25,7 +26,11 @@ export async function startRun(deps: StartRunDeps, run: RunRow, options: JobOpti
     ...extra,
   };
   try {
-    await deps.client.workflow.start<typeof transferRun>('transferRun', { taskQueue: deps.taskQueue, workflowId: run.workflowId, args: [input] });
+    const who = await runIdentity(deps.db, run.jobId);
+    await deps.client.workflow.start<typeof transferRun>('transferRun', {
+      taskQueue: deps.taskQueue, workflowId: run.workflowId, args: [input],
+      typedSearchAttributes: startAttributes(who), staticSummary: runSummary(who),
+    });
   } catch (err) {
     await setRunState(deps.db, run.id, 'failed', 'plan', { error: 'could not start the run workflow', finishedAt: new Date() });
     throw err;

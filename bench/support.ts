@@ -26,6 +26,7 @@ import { freePort } from '../test/support/ports.js';
 import { KeyHasher } from '../api/keys.js';
 import { unrestrictedHost } from '../connectors/types.js';
 import { ensureAdminKey } from '../runtime/adminKey.js';
+import { ensureSearchAttributes } from '../runtime/temporal.js';
 
 export const log = (line: string): void => console.error(`[bench] ${line}`);
 
@@ -83,6 +84,7 @@ export async function startBenchKnarr(): Promise<BenchKnarr> {
     const connection = await Connection.connect({ address: devServer.address });
     cleanups.push(() => connection.close());
     const client = new Client({ connection });
+    await ensureSearchAttributes(client, 'default');
     const native = await NativeConnection.connect({ address: devServer.address });
     cleanups.push(() => native.close());
     const worker: Worker = await createWorker({ connection: native, namespace: 'default', taskQueue, deps: { db: database.db, cipher, host: unrestrictedHost }, shutdownGraceMs: 2000 });

@@ -11,7 +11,7 @@ import { ensureAdminKey } from './adminKey.js';
 import { KeyHasher } from '../api/keys.js';
 import { startDevServer, type DevServer } from './devServer.js';
 import { loadMasterKey } from './masterKey.js';
-import { connectTemporal, type TemporalConnections } from './temporal.js';
+import { connectTemporal, ensureSearchAttributes, type TemporalConnections } from './temporal.js';
 import { findTemporalCli } from './temporalCli.js';
 import { createWorker } from './worker.js';
 
@@ -69,6 +69,7 @@ export async function launch(role: Role, config: Config): Promise<Running> {
 
     const temporal: TemporalConnections = await connectTemporal(address, config.temporal, { worker: role !== 'api' });
     cleanups.push(() => temporal.close());
+    await ensureSearchAttributes(temporal.client, config.temporal.namespace);
 
     let worker: Worker | null = null;
     let workerRun: Promise<void> = Promise.resolve();

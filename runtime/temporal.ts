@@ -1,4 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { searchAttributes } from '../core/searchAttributes.js';
 import { NativeConnection } from '@temporalio/worker';
 import type { Config } from './config.js';
 
@@ -24,4 +26,24 @@ export async function connectTemporal(address: string, cfg: Config['temporal'], 
       await connection.close();
     },
   };
+}
+
+/**
+ * Registers knarr's search attributes (core/searchAttributes.ts) on the namespace, once: the dev
+ * server and a cluster alike refuse a workflow that carries one they do not know. Attributes
+ * already there are left alone, so this is safe at every start of every process.
+ */
+export async function ensureSearchAttributes(client: Client, namespace: string): Promise<void> {
+  const { keyNameToIndexedValueType: custom } = await client.connection.operatorService.listSearchAttributes({ namespace }).then((r) => ({ keyNameToIndexedValueType: r.customAttributes ?? {} }));
+  const missing = Object.values(searchAttributes).filter((k) => !(k.name in custom));
+  if (missing.length === 0) return;
+  try {
+    await client.connection.operatorService.addSearchAttributes({
+      namespace,
+      searchAttributes: Object.fromEntries(missing.map((k) => [k.name, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
+    });
+  } catch (err) {
+    // Another knarr process registered them meanwhile.
+    if ((err as { code?: number }).code !== 6) throw err;
+  }
 }

@@ -1,8 +1,9 @@
-import { ActivityFailure, ApplicationFailure, CancellationScope, condition, defineQuery, defineSignal, patched, setHandler } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, condition, defineQuery, defineSignal, patched, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { searchAttributes } from '../core/searchAttributes.js';
 import type { UserWait } from '../activities/waiting.js';
 import { failureTypes, ledger } from './activities.js';
 import { patches } from './versions.js';
-import type { BatchScan, RunPhase, RunSettings, RunStatus, TransferRunInput } from '../core/run.js';
+import type { BatchScan, RunPhase, RunSettings, RunState as RunStateName, RunStatus, TransferRunInput } from '../core/run.js';
 
 export const statusQuery = defineQuery<RunStatus>('status');
 export const pauseSignal = defineSignal('pause');
@@ -87,13 +88,24 @@ export class RunState {
     }
   }
 
+  /** The run reads `state` in the ledger (where the API looks) and in Temporal Web (KnarrState). */
+  async mark(state: RunStateName, phase: RunPhase): Promise<void> {
+    this.showState(state);
+    await ledger.markRunState(this.runId, state, phase);
+  }
+
+  /** KnarrState follows the states the workflow knows (a throttle is the activities' and reads as the working state). */
+  showState(state: RunStateName): void {
+    if (patched(patches.searchAttributes)) upsertSearchAttributes([{ key: searchAttributes.state, value: state }]);
+  }
+
   /** While paused (or waiting for the user, below): the run reads `paused` and holds no worker until resumed. */
   async waitWhilePaused(): Promise<void> {
     await this.waitWhileBlocked();
     if (!this.paused) return;
-    await ledger.markRunState(this.runId, 'paused', this.phase);
+    await this.mark('paused', this.phase);
     await condition(() => !this.paused);
-    await ledger.markRunState(this.runId, workingState[this.phase], this.phase);
+    await this.mark(workingState[this.phase], this.phase);
   }
 
   // ---- Waiting for the user: a rejected credential (needs_reconnect) or a full destination
@@ -132,9 +144,10 @@ export class RunState {
   /** The run reads the state with what to do, holds no worker, and goes on once new credentials arrive or it is resumed. */
   private async waitWhileBlocked(): Promise<void> {
     if (!this.blocked) return;
+    this.showState(this.blocked.state);
     await ledger.markRunWaiting(this.runId, this.phase, this.blocked);
     await condition(() => this.blocked === null);
-    await ledger.markRunState(this.runId, workingState[this.phase], this.phase);
+    await this.mark(workingState[this.phase], this.phase);
   }
 
   status(): RunStatus {

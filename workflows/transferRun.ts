@@ -44,6 +44,7 @@ export async function transferRun(start: TransferRunInput | ScheduledRunInput): 
   } catch (err) {
     if (err instanceof ContinueAsNew) throw err;
     const [state, why] = isCancellation(err) ? (['cancelled', 'cancelled by request'] as const) : (['failed', failureMessage(err)] as const);
+    run.showState(state);
     await CancellationScope.nonCancellable(async () => {
       if (state === 'cancelled' && patched(patches.discardOnCancel)) await ioActivities(run.heartbeatTimeoutMs).discardUnfinished(run.runId);
       await ledger.endRun(run.runId, state, why);

@@ -24,4 +24,6 @@ export const patches = {
   discardOnCancel: 'discard-on-cancel',
   /** New limits that arrive as the run is about to continue as new are recorded (their event) before it does. */
   limitsBeforeContinue: 'limits-before-continue',
+  /** The run's state is mirrored into the KnarrState search attribute as the workflow moves on. */
+  searchAttributes: 'search-attributes',
 } as const satisfies Record<string, string>;

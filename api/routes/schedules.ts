@@ -5,7 +5,8 @@ import { createScheduleSchema, type OverlapPolicy } from '../../core/schedule.js
 import { parseDuration } from '../../core/units.js';
 import type { Db } from '../../db/client.js';
 import { isUniqueViolation } from '../../db/errors.js';
-import { getOwnJob, runView, deleteJobAndRuns } from '../../db/queries/runs.js';
+import { getOwnJob, runIdentity, runView, deleteJobAndRuns } from '../../db/queries/runs.js';
+import { runSummary, startAttributes } from '../../core/searchAttributes.js';
 import { deleteScheduleRow, findScheduleByName, getOwnSchedule, insertSchedule, listSchedules, recentRunsOf, type ScheduleRow } from '../../db/queries/schedules.js';
 import type { transferRun } from '../../workflows/transferRun.js';
 import { callerOf } from '../auth.js';
@@ -63,6 +64,7 @@ export function schedulesRouter(deps: SchedulesDeps): Router {
     }
     const everyMs = body.every === undefined ? null : parseDuration(body.every);
     try {
+      const who = await runIdentity(deps.db, row.jobId);
       await deps.client.schedule.create<typeof transferRun>({
         scheduleId: row.temporalId,
         spec: {
@@ -75,6 +77,8 @@ export function schedulesRouter(deps: SchedulesDeps): Router {
           taskQueue: deps.taskQueue,
           workflowId: `run-sched-${row.id}`,
           args: [{ jobId: row.jobId, heartbeatTimeoutMs: deps.heartbeatTimeoutMs } satisfies ScheduledRunInput],
+          typedSearchAttributes: startAttributes(who),
+          staticSummary: `${runSummary(who)}, scheduled "${row.name}"`,
         },
         // A knarr that was down at the nominal time still runs the backup when it is back (once:
         // overlapping runs follow the overlap policy), but not one from days ago.

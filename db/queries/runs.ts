@@ -5,7 +5,8 @@ import type { JobOptions } from '../../core/job.js';
 import { currentSpeed, speedAndEta } from '../../core/progress.js';
 import { terminalRunStates, type RunPhase, type RunPlan, type RunState, type RunView } from '../../core/run.js';
 import type { Db } from '../client.js';
-import { events, jobs, remotes, runs, schedules } from '../schema.js';
+import { events, jobs, remotes, runs, schedules, users } from '../schema.js';
+import type { RunIdentity } from '../../core/searchAttributes.js';
 
 export type RunRow = typeof runs.$inferSelect;
 export type JobRow = typeof jobs.$inferSelect;
@@ -194,4 +195,19 @@ export async function deleteJobAndRuns(db: Db, jobId: string): Promise<'deleted'
 export async function runCountsByState(db: Db): Promise<Record<string, number>> {
   const rows = await db.select({ state: runs.state, n: sql<number>`count(*)`.mapWith(Number) }).from(runs).groupBy(runs.state);
   return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+}
+
+/** Who and what a job's runs are, for Temporal Web (core/searchAttributes.ts): names and types, never secrets. */
+export async function runIdentity(db: Db, jobId: string): Promise<RunIdentity> {
+  const [row] = await db.select({ owner: users.name, mode: jobs.mode, sourcePath: jobs.sourcePath, destPath: jobs.destPath, srcName: srcRemote.name, srcType: srcRemote.type, dstName: dstRemote.name, dstType: dstRemote.type })
+    .from(jobs)
+    .innerJoin(users, eq(users.id, jobs.ownerId))
+    .innerJoin(srcRemote, eq(srcRemote.id, jobs.sourceRemoteId))
+    .innerJoin(dstRemote, eq(dstRemote.id, jobs.destRemoteId))
+    .where(eq(jobs.id, jobId));
+  if (!row) throw new Error(`job ${jobId} does not exist`);
+  return {
+    owner: row.owner, jobId, mode: row.mode, sourceType: row.srcType, destinationType: row.dstType,
+    source: `${row.srcName}:${row.sourcePath}`, destination: `${row.dstName}:${row.destPath}`,
+  };
 }

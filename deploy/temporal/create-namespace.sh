@@ -18,3 +18,12 @@ until temporal operator namespace describe --namespace "$namespace" >/dev/null 2
   temporal operator namespace create --namespace "$namespace" --retention "$retention" || sleep 1
 done
 echo "namespace $namespace ready"
+
+# knarr's search attributes (core/searchAttributes.ts), so an operator finds a user's runs in
+# Temporal Web (KnarrOwner = "alice"). knarr registers missing ones itself at start too, but a
+# cluster's attribute cache may take a minute to see new ones; registered here, they are there
+# before the first run.
+for attr in KnarrOwner KnarrJobId KnarrSourceType KnarrDestinationType KnarrState; do
+  temporal operator search-attribute create --namespace "$namespace" --name "$attr" --type Keyword >/dev/null 2>&1 || true
+done
+echo "search attributes ready"

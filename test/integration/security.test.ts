@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { api, startInProcessKnarr, type InProcessKnarr } from '../support/knarr.js';
+import { searchAttributes } from '../../core/searchAttributes.js';
 
 /**
  * One user's things are invisible to another: user B, with a valid key, tries every route on
@@ -170,4 +171,22 @@ describe('users and keys', () => {
     expect(users.body.data.map((u: { name: string }) => u.name)).toEqual(expect.arrayContaining(['admin', a.name, b.name]));
     expect((await api(k.url, 'POST', '/v1/users', { name: a.name })).status).toBe(409);
   }, 120_000);
+
+  it("lets an operator find a user's runs in Temporal Web by owner, job and state", async () => {
+    const query = `KnarrOwner = "${a.name}" AND KnarrJobId = "${ids.job}" AND KnarrState = "completed"`;
+    let found: string[] = [];
+    for (let i = 0; i < 120 && found.length < 2; i++) {
+      found = [];
+      for await (const wf of k.client.workflow.list({ query })) found.push(wf.workflowId);
+      if (found.length < 2) await new Promise((res) => setTimeout(res, 250));
+    }
+    expect(found).toContain(`run-${ids.run}`);
+    const described = await k.client.workflow.getHandle(`run-${ids.run}`).describe();
+    expect(described.typedSearchAttributes.get(searchAttributes.sourceType)).toBe('local');
+    expect(described.typedSearchAttributes.get(searchAttributes.destinationType)).toBe('local');
+    expect(await described.staticSummary()).toBe(`copy ${ids.src}: → ${ids.dst}: (${a.name})`);
+    let none = 0;
+    for await (const _wf of k.client.workflow.list({ query: `KnarrOwner = "${b.name}"` })) none++;
+    expect(none).toBe(0);
+  }, 60_000);
 });

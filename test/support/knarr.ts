@@ -12,6 +12,7 @@ import { createWorker } from '../../runtime/worker.js';
 import { KeyHasher } from '../../api/keys.js';
 import type { HostPolicy } from '../../connectors/types.js';
 import { ensureAdminKey } from '../../runtime/adminKey.js';
+import { ensureSearchAttributes } from '../../runtime/temporal.js';
 
 // Worker INFO lines drown test output; once per test process, before any worker exists.
 try {
@@ -46,6 +47,7 @@ export async function startInProcessKnarr(opts: { databaseUrl?: string; dataDir?
   await ensureAdminKey({ db: database.db, hasher, adminKey: testAdminKey, dataDir: opts.dataDir ?? '', log: () => {} });
   const connection = await Connection.connect({ address });
   const client = new Client({ connection });
+  await ensureSearchAttributes(client, 'default');
   let native: NativeConnection | null = null;
   let worker: Worker | null = null;
   let running: Promise<void> = Promise.resolve();

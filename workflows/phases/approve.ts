@@ -45,7 +45,7 @@ export class PlanApproval {
   async approve(): Promise<boolean> {
     this.stored = await ledger.storePlan(this.run.runId);
     if (!this.stored.needsApproval) return true;
-    await ledger.markRunState(this.run.runId, 'awaiting_approval', 'plan');
+    await this.run.mark('awaiting_approval', 'plan');
     this.waiting = true;
     const left = Math.max(0, this.stored.plannedAtMs + this.stored.maxAgeMs - Date.now());
     const approved = await condition(() => this.approved, left);

@@ -1,5 +1,5 @@
 import type { BatchScan } from '../../core/run.js';
-import { ioActivities, ledger } from '../activities.js';
+import { ioActivities } from '../activities.js';
 import type { RunState } from '../runState.js';
 import { runScan } from '../scheduler.js';
 
@@ -14,6 +14,6 @@ export async function copyPhase(run: RunState, scan: Extract<BatchScan, 'copy' |
     (ref, lanes) => io.copyBatch({ runId: run.runId, batch: ref.batch, lanes, settings: run.settings }),
     async () => {
       run.phase = 'copy';
-      await ledger.markRunState(run.runId, 'copying', 'copy');
+      await run.mark('copying', 'copy');
     });
 }

@@ -13,7 +13,7 @@ export async function deletePhase(run: RunState, after = 0): Promise<void> {
     (ref, lanes) => io.deleteBatch({ runId: run.runId, batch: ref.batch, lanes, settings: run.settings }),
     async () => {
       run.phase = 'delete';
-      await ledger.markRunState(run.runId, 'deleting', 'delete');
+      await run.mark('deleting', 'delete');
     });
   await io.removeFolders(run.runId);
 }

@@ -4,6 +4,7 @@ import type { RunState } from '../runState.js';
 /** Exact totals from the ledger and the final state. */
 export async function finalizePhase(run: RunState): Promise<void> {
   run.phase = 'finalize';
-  await ledger.finalizeRun(run.runId);
+  const { state } = await ledger.finalizeRun(run.runId);
+  run.showState(state);
   run.phase = 'done';
 }

@@ -1,5 +1,5 @@
 import type { BatchScan } from '../../core/run.js';
-import { ioActivities, ledger } from '../activities.js';
+import { ioActivities } from '../activities.js';
 import type { RunState } from '../runState.js';
 import { runScan } from '../scheduler.js';
 
@@ -10,6 +10,6 @@ export async function verifyPhase(run: RunState, scan: Extract<BatchScan, 'verif
     (ref, lanes) => io.verifyBatch({ runId: run.runId, batch: ref.batch, lanes, settings: run.settings }),
     async () => {
       run.phase = 'verify';
-      await ledger.markRunState(run.runId, 'verifying', 'verify');
+      await run.mark('verifying', 'verify');
     });
 }
