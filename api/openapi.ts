@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { connectorTypes, findConnector } from '../connectors/registry.js';
 import { filtersSchema } from '../core/filters.js';
-import { createJobSchema, jobOptionsSchema, runLimitsSchema } from '../core/job.js';
-import { createRemoteSchema } from '../core/remote.js';
+import { createJobSchema, jobOptionsSchema, runLimitsSchema, updateJobSchema } from '../core/job.js';
+import { createRemoteSchema, updateRemoteSchema } from '../core/remote.js';
 import { itemStates, runStates } from '../core/run.js';
 import { createScheduleSchema } from '../core/schedule.js';
 import { approveSchema, createUserSchema, emptyBodySchema, scheduleNoteSchema } from './schemas.js';
@@ -73,6 +73,7 @@ export function routeDocs(): Record<string, RouteDoc> {
     'POST /v1/remotes': { summary: 'Create a remote; it is checked by listing its root before it is saved', status: 201, body: remoteBody() },
     'GET /v1/remotes': { summary: "The caller's remotes", status: 200, query: page },
     'GET /v1/remotes/:name': { summary: 'A remote (never its secrets)', status: 200 },
+    'PATCH /v1/remotes/:name': { summary: 'Change settings (not secrets), checked as a new remote is', status: 200, body: updateRemoteSchema },
     'DELETE /v1/remotes/:name': { summary: 'Delete a remote, with the finished runs that used it; refused while a run or schedule uses it', status: 204 },
     'GET /v1/remotes/:name/ls': { summary: 'A folder of the remote, page by page', status: 200, query: { path: { description: 'the folder, relative to the remote root', schema: { type: 'string' } }, ...page } },
     'PUT /v1/remotes/:name/credentials': { summary: 'Replace the secrets (reconnect); waiting runs go on', status: 200, body: credentialsBody() },
@@ -80,6 +81,7 @@ export function routeDocs(): Record<string, RouteDoc> {
     'GET /v1/jobs': { summary: "The caller's jobs", status: 200, query: page },
     'GET /v1/jobs/:id': { summary: 'A job', status: 200 },
     'POST /v1/jobs/:id/runs': { summary: 'Run a job again', status: 202, body: emptyBodySchema, idempotent: true },
+    'PATCH /v1/jobs/:id': { summary: "Change a job's definition for its next runs; refused while one runs", status: 200, body: updateJobSchema },
     'DELETE /v1/jobs/:id': { summary: 'Delete a job and its runs; refused while one runs or a schedule runs it', status: 204 },
     'POST /v1/schedules': { summary: 'Schedule a job: a cron or an interval in a time zone, on Temporal Schedules', status: 201, body: createScheduleSchema, idempotent: true },
     'GET /v1/schedules': { summary: "The caller's schedules, with next and recent runs", status: 200, query: page },

@@ -83,6 +83,18 @@ export const createJobSchema = z.strictObject({
 });
 export type CreateJob = z.infer<typeof createJobSchema>;
 
+/**
+ * `PATCH /v1/jobs/{id}`: what changes; `options` and `filters` given replace the job's whole
+ * options or filters (the defaults fill what is left out, as when the job was made).
+ */
+export const updateJobSchema = z.strictObject({
+  source: locationString.optional(),
+  destination: locationString.optional(),
+  mode: createJobSchema.shape.mode.unwrap().optional(),
+  options: jobOptionsSchema.optional(),
+  filters: filtersSchema.optional(),
+}).refine((u) => Object.keys(u).length > 0, { message: 'give at least one of source, destination, mode, options, filters' });
+
 /** `POST /v1/runs/{id}/limits`: new limits for a running run. */
 export const runLimitsSchema = z.strictObject({
   transfers: jobOptionsSchema.shape.transfers.unwrap().optional(),

@@ -16,6 +16,11 @@ export const createRemoteSchema = z.strictObject({
 });
 export type CreateRemote = z.infer<typeof createRemoteSchema>;
 
+/** `PATCH /v1/remotes/{name}`: settings to change (never secrets: those go through PUT …/credentials). */
+export const updateRemoteSchema = z.strictObject({
+  config: z.record(z.string(), z.unknown()),
+});
+
 /** Splits a remote's config into what is stored in plain sight and the secrets, which are stored only encrypted. */
 export function splitSecrets(secretKeys: readonly string[], config: Record<string, unknown>): { config: Record<string, unknown>; secrets: Record<string, unknown> } {
   const pub: Record<string, unknown> = {};

@@ -1,13 +1,13 @@
 import type { Client } from '@temporalio/client';
 import { Router } from 'express';
-import { createJobSchema, jobOptionsSchema, type CreateJob } from '../../core/job.js';
+import { createJobSchema, jobOptionsSchema, updateJobSchema, type CreateJob } from '../../core/job.js';
 import { normalizePath, PathError } from '../../core/paths.js';
 import { parseLocation, type Location } from '../../core/location.js';
 import { runWorkflowId } from '../../core/run.js';
 import type { Db } from '../../db/client.js';
 import { findRemoteByName, type RemoteRow } from '../../db/queries/remotes.js';
 import type { ProbeResult } from '../../core/remote.js';
-import { deleteJobAndRuns, getJobRow, getOwnJob, insertJobAndRun, insertRun, listJobs, type NewJob } from '../../db/queries/runs.js';
+import { deleteJobAndRuns, getJobRow, getOwnJob, insertJobAndRun, insertRun, listJobs, updateJob, type NewJob } from '../../db/queries/runs.js';
 import { callerOf } from '../auth.js';
 import { isUuid } from '../ids.js';
 import { page, pageQuery } from '../pagination.js';
@@ -60,6 +60,20 @@ export function jobsRouter(deps: JobsDeps): Router {
     const run = await insertRun(deps.db, row, runWorkflowId);
     await startRun(deps, run, jobOptionsSchema.parse(row.options));
     res.status(202).location(`/v1/runs/${run.id}`).json({ jobId: job.id, runId: run.id });
+  });
+
+  /** A new definition for the next runs, checked as a new job is; refused while one of its runs has not ended. */
+  r.patch('/:id', async (req, res) => {
+    const changes = parseBody(updateJobSchema, req.body);
+    const owner = callerOf(res).id;
+    const job = await load(res, req.params.id);
+    const merged = parseBody(createJobSchema, {
+      source: changes.source ?? job.source, destination: changes.destination ?? job.destination, mode: changes.mode ?? job.mode,
+      options: changes.options ?? job.options, filters: changes.filters ?? job.filters,
+    });
+    const { ownerId: _owner, ...checked } = await checkedJob(deps, owner, merged);
+    if (!(await updateJob(deps.db, job.id, checked))) throw new ApiError(409, 'job_running', `job ${job.id} has a run that has not ended: change it once that run has ended`);
+    res.json(await load(res, job.id));
   });
 
   /** Refused while one of its runs has not ended; its finished runs and their ledgers go with it. */

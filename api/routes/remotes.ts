@@ -3,11 +3,11 @@ import { Router } from 'express';
 import { connectorTypes, findConnector } from '../../connectors/registry.js';
 import type { ConnectorDefinition, HostPolicy } from '../../connectors/types.js';
 import { normalizePath, PathError } from '../../core/paths.js';
-import { createRemoteSchema, remoteNamePattern, splitSecrets } from '../../core/remote.js';
+import { createRemoteSchema, remoteNamePattern, splitSecrets, updateRemoteSchema } from '../../core/remote.js';
 import type { Db } from '../../db/client.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import type { CredentialCipher } from '../../db/credentials.js';
-import { deleteRemote, deleteRemoteAndHistory, findRemoteByName, insertRemote, listRemotes, remoteView, replaceCredentials, type RemoteRow } from '../../db/queries/remotes.js';
+import { deleteRemote, deleteRemoteAndHistory, findRemoteByName, insertRemote, listRemotes, remoteView, replaceCredentials, updateRemoteConfig, type RemoteRow } from '../../db/queries/remotes.js';
 import { unfinishedRunsOfRemote } from '../../db/queries/waiting.js';
 import { ApiError, parseBody } from '../errors.js';
 import { callerOf } from '../auth.js';
@@ -71,6 +71,32 @@ export function remotesRouter(deps: { db: Db; cipher: CredentialCipher; probe: P
 
   r.get('/:name', async (req, res) => {
     res.json(remoteView(await load(res, req.params.name)));
+  });
+
+  /**
+   * New settings: merged over the stored ones, checked as a new remote's are (the config schema,
+   * the server's folder rules, a listing of its root), and put back if the check fails.
+   */
+  r.patch('/:name', async (req, res) => {
+    const { config: changes } = parseBody(updateRemoteSchema, req.body);
+    const row = await load(res, req.params.name);
+    const def = findConnector(row.type);
+    if (!def) throw new ApiError(422, 'unsupported', `remote "${row.name}" has type "${row.type}", which this version of knarr cannot open`);
+    const secret = Object.keys(changes).find((k) => def.secretKeys.includes(k));
+    if (secret) throw new ApiError(400, 'invalid_request', `config.${secret} is a secret: replace it with PUT /v1/remotes/${row.name}/credentials`, `config.${secret}`);
+    const config = parseBody(def.settingsSchema, { ...row.config, ...changes }, 'config');
+    const vetted = def.vetConfig?.(config, deps.host);
+    if (vetted) throw new ApiError(403, 'not_allowed', `config.${vetted.field}: ${vetted.message}`, `config.${vetted.field}`);
+    const updated = await updateRemoteConfig(deps.db, row.id, config);
+    const probe = await deps.probe(row.id, null).catch(async (err) => {
+      await updateRemoteConfig(deps.db, row.id, row.config);
+      throw err;
+    });
+    if (!probe.ok) {
+      await updateRemoteConfig(deps.db, row.id, row.config);
+      throw new ApiError(422, 'remote_unreachable', `remote "${row.name}" could not be opened with these settings: ${probe.message}`, 'config');
+    }
+    res.json(remoteView(updated));
   });
 
   /** Refused while a run or a schedule uses it; the finished runs and jobs that used it go with it. */

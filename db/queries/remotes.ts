@@ -67,3 +67,8 @@ export async function replaceCredentials(db: Db, id: string, credentials: Buffer
     return prev?.credentials ?? null;
   });
 }
+
+export async function updateRemoteConfig(db: Db, id: string, config: Record<string, unknown>): Promise<RemoteRow> {
+  const [row] = await db.update(remotes).set({ config, updatedAt: new Date() }).where(eq(remotes.id, id)).returning();
+  return row!;
+}

@@ -211,3 +211,14 @@ export async function runIdentity(db: Db, jobId: string): Promise<RunIdentity> {
     source: `${row.srcName}:${row.sourcePath}`, destination: `${row.dstName}:${row.destPath}`,
   };
 }
+
+/** Replaces a job's definition, unless one of its runs has not ended (it reads the job as it goes). */
+export async function updateJob(db: Db, jobId: string, job: Omit<NewJob, 'ownerId'>): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    await tx.select({ id: jobs.id }).from(jobs).where(eq(jobs.id, jobId)).for('update');
+    const busy = await tx.select({ id: runs.id }).from(runs).where(and(eq(runs.jobId, jobId), notInArray(runs.state, [...terminalRunStates]))).limit(1);
+    if (busy.length > 0) return false;
+    await tx.update(jobs).set(job).where(eq(jobs.id, jobId));
+    return true;
+  });
+}
