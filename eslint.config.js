@@ -31,6 +31,7 @@ export default tseslint.config(
   }),
   // runtime/ wires everything, the API app included; only cli/ is above it.
   ...layer('runtime', ['cli', 'test', 'bench'], 'runtime/ may import everything but cli/'),
+  ...layer('metrics', ['core', 'connectors', 'engine', 'db', 'activities', 'workflows', 'api', 'runtime', 'cli', 'test', 'bench'], 'metrics/ holds the Prometheus registry and imports nothing of ours'),
   ...layer('cli', ['connectors', 'engine', 'db', 'activities', 'workflows', 'api', 'test', 'bench'], 'cli/ imports runtime/ and core/'),
   {
     // A connector is one folder: it reaches another connector's folder only through the registry.
@@ -53,7 +54,7 @@ export default tseslint.config(
         patterns: [
           { group: ['node:*', 'fs', 'crypto', 'http', 'https', 'net', 'path', 'stream'], message: 'workflow code cannot use Node built-ins' },
           { regex: '^(\\.\\./)+(activities|connectors|db|engine)(/|$)', message: 'workflows import core/ and activity types only (import type)', allowTypeImports: true },
-          { regex: '^(\\.\\./)+(api|runtime|cli|test|bench)(/|$)', message: 'workflows import core/ and activity types only' },
+          { regex: '^(\\.\\./)+(api|runtime|cli|test|bench|metrics)(/|$)', message: 'workflows import core/ and activity types only' },
         ],
       }],
     },
