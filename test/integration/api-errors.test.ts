@@ -116,4 +116,15 @@ describe('API refuses bad input clearly and writes nothing', () => {
     expect(r.status).toBe(200);
     expect(Object.keys(r.body).sort()).toEqual(['config', 'createdAt', 'id', 'name', 'type']);
   });
+
+  it('a body over 1 MiB, and paths that climb out of a remote', async () => {
+    const before = await counts();
+    const huge = JSON.stringify({ name: name('big'), type: 'local', config: { root: join(dir, 'src'), pad: 'x'.repeat(1_100_000) } });
+    expectError(await api(k.url, 'POST', '/v1/remotes', huge), 413, 'too_large', null);
+    expectError(await api(k.url, 'POST', '/v1/jobs', { source: `${src}:`, destination: `${dst}:x`, mode: 'copy', filters: { include: Array.from({ length: 100_000 }, (_, i) => `**/photos-${i}.jpg`) } }), 413, 'too_large', null);
+    for (const path of ['..', '../..', 'a/../../etc', '/etc']) {
+      expectError(await api(k.url, 'GET', `/v1/remotes/${src}/ls?path=${encodeURIComponent(path)}`), 400, 'invalid_request', 'path');
+    }
+    expect(await counts()).toEqual(before);
+  });
 });
