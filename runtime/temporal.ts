@@ -1,5 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
+// A CommonJS package whose named exports Node's ESM loader cannot see (the bundle runs as ESM).
+import proto from '@temporalio/proto';
 import { searchAttributes } from '../core/searchAttributes.js';
 import { NativeConnection } from '@temporalio/worker';
 import type { Config } from './config.js';
@@ -40,7 +41,7 @@ export async function ensureSearchAttributes(client: Client, namespace: string):
   try {
     await client.connection.operatorService.addSearchAttributes({
       namespace,
-      searchAttributes: Object.fromEntries(missing.map((k) => [k.name, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
+      searchAttributes: Object.fromEntries(missing.map((k) => [k.name, proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
     });
   } catch (err) {
     // Another knarr process registered them meanwhile.
