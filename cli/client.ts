@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { exitCodeOfStatus, exitCodes } from './exitCodes.js';
 
 /**
@@ -6,6 +8,7 @@ import { exitCodeOfStatus, exitCodes } from './exitCodes.js';
  */
 export class CliError extends Error {
   override name = 'CliError';
+  /** `code` is the API's error code, or `unreachable` / `timeout` when no answer came at all. */
   constructor(message: string, readonly exitCode: number = exitCodes.error, readonly status: number | null = null, readonly code: string | null = null) {
     super(message);
   }
@@ -18,6 +21,7 @@ type Query = Record<string, string | number | undefined | null>;
 export interface RequestOptions {
   query?: Query;
   body?: unknown;
+  headers?: Record<string, string>;
   signal?: AbortSignal;
 }
 
@@ -26,6 +30,9 @@ export interface RequestOptions {
  * take a while on a slow provider; past this the server is taken to be stuck.
  */
 const requestTimeoutMs = 120_000;
+
+/** Before a POST that starts work is sent again: a restarting server or proxy needs a moment. */
+const retryDelayMs = 1_000;
 
 export class ApiClient {
   constructor(
@@ -43,6 +50,33 @@ export class ApiClient {
     return (await this.request<T>('POST', path, { body })) as T;
   }
 
+  /**
+   * A POST that starts work (a job, a run, a retry, a schedule, a trigger), sent with a new
+   * Idempotency-Key and, when no answer came or a gateway answered 502/503/504, sent once more
+   * with the same key. The server answers a key it has seen with its first answer, so a request
+   * that got through before the connection dropped never starts a second transfer.
+   */
+  async startWork<T>(path: string, body: unknown = {}): Promise<T> {
+    const opts: RequestOptions = { body, headers: { 'idempotency-key': randomUUID() } };
+    try {
+      return (await this.request<T>('POST', path, opts)) as T;
+    } catch (err) {
+      if (!worthSendingAgain(err)) throw err;
+    }
+    await sleep(retryDelayMs);
+    // The first request may have got through and still be at work (checking the remotes can take
+    // a while): the server says so with a 409 until it has its answer, which then comes back.
+    const deadline = Date.now() + requestTimeoutMs;
+    for (;;) {
+      try {
+        return (await this.request<T>('POST', path, opts)) as T;
+      } catch (err) {
+        if (!(err instanceof CliError && err.code === 'request_in_progress') || Date.now() > deadline) throw err;
+      }
+      await sleep(retryDelayMs);
+    }
+  }
+
   /** The parsed JSON answer, or null for an answer without a body (204). */
   async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T | null> {
     const target = new URL(this.url.replace(/\/+$/, '') + path);
@@ -56,6 +90,7 @@ export class ApiClient {
           accept: 'application/json',
           ...(opts.body === undefined ? {} : { 'content-type': 'application/json' }),
           ...(this.key ? { authorization: `Bearer ${this.key}` } : {}),
+          ...opts.headers,
         },
         body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
         signal,
@@ -95,9 +130,17 @@ export function apiError(status: number, statusText: string, body: string, keyFr
 /** A request that got no answer at all: the server is down, or the URL points elsewhere. */
 export function unreachable(url: string, err: unknown): CliError {
   const e = err as { name?: string; cause?: { code?: string; message?: string } };
-  if (e.name === 'TimeoutError') return new CliError(`knarr at ${url} did not answer within ${requestTimeoutMs / 1000} s`, exitCodes.temporary);
+  if (e.name === 'TimeoutError') return new CliError(`knarr at ${url} did not answer within ${requestTimeoutMs / 1000} s`, exitCodes.temporary, null, 'timeout');
   const why = e.cause?.code ?? e.cause?.message ?? (err instanceof Error ? err.message : String(err));
-  return new CliError(`cannot reach knarr at ${url} (${why}): start it with "knarr server", or give the right --url (or KNARR_API_URL)`, exitCodes.temporary);
+  return new CliError(`cannot reach knarr at ${url} (${why}): start it with "knarr server", or give the right --url (or KNARR_API_URL)`, exitCodes.temporary, null, 'unreachable');
+}
+
+/**
+ * No answer, or a gateway's 502/503/504. Not a timeout: that request reached a server that is
+ * still working on it, and asking again would wait as long again.
+ */
+function worthSendingAgain(err: unknown): boolean {
+  return err instanceof CliError && err.exitCode === exitCodes.temporary && err.code !== 'timeout';
 }
 
 /** A page of a list endpoint: `{"data":[…],"next":cursor|null}`. */

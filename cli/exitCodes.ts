@@ -11,7 +11,7 @@ export const exitCodes = {
   error: 1,
   /** Bad flags or arguments, also when the API calls the request invalid (400). */
   usage: 2,
-  /** A remote, run or path that does not exist. */
+  /** A remote, run, job, schedule or path that does not exist. */
   notFound: 3,
   /** The run completed but some files failed; a check found files that differ or are missing. */
   completedWithErrors: 4,
@@ -29,7 +29,7 @@ export const exitCodeHelp = `Exit codes:
   0    ok
   1    error: the run failed or was cancelled, or the API refused the request
   2    usage error: bad flags or arguments (also what the API calls invalid)
-  3    not found: no such remote, run or path
+  3    not found: no such remote, run, job, schedule or path
   4    the run completed with errors: some files failed
        (check: some files differ or are missing)
   5    temporary error: knarr cannot be reached, or is unavailable (503)

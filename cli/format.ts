@@ -54,3 +54,8 @@ export function formatTable(header: string[], rows: string[][], rightAligned: nu
     return rightAligned.includes(i) ? cell.padStart(widths[i]) : cell.padEnd(widths[i]);
   }).join('  '));
 }
+
+/** Settings in one cell, `root=/srv/photos transfers=8`: strings as they are, anything else as JSON. */
+export function formatPairs(values: Record<string, unknown>): string {
+  return Object.entries(values).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ');
+}

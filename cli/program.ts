@@ -2,10 +2,12 @@ import { Command, CommanderError } from 'commander';
 import type { Role } from '../runtime/launcher.js';
 import { CliError, usageError } from './client.js';
 import { controlCommands } from './commands/control.js';
+import { jobsCommands } from './commands/jobs.js';
 import { loginCommand } from './commands/login.js';
 import { lsCommand } from './commands/ls.js';
 import { remoteCommands } from './commands/remote.js';
 import { runsCommands } from './commands/runs.js';
+import { scheduleCommands } from './commands/schedule.js';
 import { transferCommands } from './commands/transfer.js';
 import { exitCodeHelp, exitCodes } from './exitCodes.js';
 import { roleHelp, roles, runRole } from './launch.js';
@@ -44,6 +46,8 @@ export function buildProgram(): Command {
   transferCommands(program);
   runsCommands(program);
   controlCommands(program);
+  jobsCommands(program);
+  scheduleCommands(program);
   return program;
 }
 

@@ -81,6 +81,19 @@ export async function watchRun(client: ApiClient, runId: string, out: Output, op
   return finish(client, run!, out);
 }
 
+/**
+ * What a command that started a run does next: with --detach, print the API's answer (the run id,
+ * for people) and exit; else say what started and watch the run to its end.
+ */
+export async function followNewRun(client: ApiClient, out: Output, started: { runId: string }, flags: { detach?: boolean; interval?: number }, what: string): Promise<number> {
+  if (flags.detach) {
+    out.result(started, () => [started.runId]);
+    return exitCodes.ok;
+  }
+  out.line(`${what}; Ctrl-C stops watching, not the run`);
+  return watchRun(client, started.runId, out, { intervalMs: (flags.interval ?? 1) * 1000, stopAtApproval: true, showPlan: false });
+}
+
 /** The end of a watch: the run's summary (or the plan it waits to have approved) and its exit code. */
 export async function finish(client: ApiClient, run: RunView, out: Output): Promise<number> {
   const verdicts = await checkVerdicts(client, run);

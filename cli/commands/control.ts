@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { RunView } from '../../core/run.js';
 import { CliError, usageError } from '../client.js';
-import { getRun, watchRun } from '../watch.js';
+import { followNewRun, getRun, watchRun } from '../watch.js';
 import { act, context, wholeNumber, withInterval, type WatchFlags } from './common.js';
 
 const runPath = (id: string, action: string) => `/v1/runs/${encodeURIComponent(id)}/${action}`;
@@ -64,13 +64,8 @@ export function controlCommands(program: Command): void {
     .option('--detach', 'print the new run id and exit instead of watching it'))
     .action(act(async (id: string, flags: WatchFlags & { detach?: boolean }, cmd: Command) => {
       const { client, out } = context(cmd);
-      const retry = await client.post<{ jobId: string; runId: string; retryOf: string; files: number }>(runPath(id, 'retry'));
-      if (flags.detach) {
-        out.result(retry, () => [retry.runId]);
-        return 0;
-      }
-      out.line(`run ${retry.runId} copies the ${retry.files} failed files of run ${id} again; Ctrl-C stops watching, not the run`);
-      return watchRun(client, retry.runId, out, { intervalMs: flags.interval * 1000, stopAtApproval: true, showPlan: false });
+      const retry = await client.startWork<{ jobId: string; runId: string; retryOf: string; files: number }>(runPath(id, 'retry'));
+      return followNewRun(client, out, retry, flags, `run ${retry.runId} copies the ${retry.files} failed files of run ${id} again`);
     }));
 
   program.command('limits')

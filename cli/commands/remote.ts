@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { RemoteView } from '../../core/remote.js';
 import { collect as collectAll, paginate, usageError } from '../client.js';
-import { formatTable } from '../format.js';
+import { formatPairs, formatTable } from '../format.js';
 import { act, collect, context } from './common.js';
 
 /** Flags of `remote add` / `remote reconnect` that name a config key of a known connector type. */
@@ -57,12 +57,7 @@ export function remoteConfig(flags: RemoteFlags, cwd: string): Record<string, un
   return config;
 }
 
-/** A remote's public settings in one cell: `root=/srv/photos`, `device=Jotta mountpoint=Archive`. */
-function configCell(config: Record<string, unknown>): string {
-  return Object.entries(config).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ');
-}
-
-const remoteLines = (r: RemoteView) => [`${r.name} (${r.type})${Object.keys(r.config).length ? ` ${configCell(r.config)}` : ''}`];
+const remoteLines = (r: RemoteView) => [`${r.name} (${r.type})${Object.keys(r.config).length ? ` ${formatPairs(r.config)}` : ''}`];
 
 function configFlags(cmd: Command): Command {
   return cmd
@@ -96,7 +91,7 @@ export function remoteCommands(program: Command): void {
     .action(act(async (_flags: object, cmd: Command) => {
       const { client, out } = context(cmd);
       const remotes = await collectAll(paginate<RemoteView>(client, '/v1/remotes', {}, 100));
-      out.result(remotes, () => formatTable(['NAME', 'TYPE', 'CONFIG'], remotes.map((r) => [r.name, r.type, configCell(r.config)])));
+      out.result(remotes, () => formatTable(['NAME', 'TYPE', 'CONFIG'], remotes.map((r) => [r.name, r.type, formatPairs(r.config)])));
       return 0;
     }));
 

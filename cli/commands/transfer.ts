@@ -1,15 +1,15 @@
 import { Option, type Command } from 'commander';
 import type { z } from 'zod';
 import { approveModes, compareModes, conflictPolicies, type createJobSchema, type JobMode } from '../../core/job.js';
-import { watchRun } from '../watch.js';
+import { followNewRun } from '../watch.js';
 import { act, collect, context, wholeNumber, withInterval, type WatchFlags } from './common.js';
 
 export type JobBody = z.input<typeof createJobSchema>;
 type JobOptionsBody = NonNullable<JobBody['options']>;
 type JobFiltersBody = NonNullable<JobBody['filters']>;
 
-/** The flags of copy, sync, move and check, as commander gives them. */
-export interface TransferFlags extends Partial<WatchFlags> {
+/** The flags that become a job's options and filters: copy, sync, move and check, and schedule add. */
+export interface JobFlags {
   dryRun?: boolean;
   transfers?: number;
   bwlimit?: string;
@@ -23,6 +23,7 @@ export interface TransferFlags extends Partial<WatchFlags> {
   planMaxAge?: string;
   /** false with --no-verify. */
   verify?: boolean;
+  /** check only. */
   download?: boolean;
   include?: string[];
   exclude?: string[];
@@ -33,6 +34,10 @@ export interface TransferFlags extends Partial<WatchFlags> {
   maxAge?: string;
   changedSince?: string;
   preset?: string[];
+}
+
+/** The flags of copy, sync, move and check, as commander gives them. */
+export interface TransferFlags extends JobFlags, Partial<WatchFlags> {
   detach?: boolean;
 }
 
@@ -41,7 +46,7 @@ export interface TransferFlags extends Partial<WatchFlags> {
  * (core/job.ts) stay the one place defaults live; sizes, durations and patterns go as typed and
  * the API checks them, with its own messages.
  */
-export function jobRequest(mode: JobMode, source: string, destination: string, f: TransferFlags): JobBody {
+export function jobRequest(mode: JobMode, source: string, destination: string, f: JobFlags): JobBody {
   const options: JobOptionsBody = {};
   if (f.dryRun) options.dryRun = true;
   if (f.transfers !== undefined) options.transfers = f.transfers;
@@ -79,11 +84,9 @@ const descriptions: Record<JobMode, string> = {
   check: 'compare SRC and DST without writing anything; every file gets a verdict',
 };
 
-function transferCommand(program: Command, mode: JobMode): Command {
-  const cmd = program.command(mode)
-    .description(descriptions[mode])
-    .argument('<src>', 'source location, remote:path')
-    .argument('<dst>', 'destination location, remote:path')
+/** Declares the flags jobRequest reads (all but --download, which check adds). */
+export function jobFlags(cmd: Command): Command {
+  return cmd
     .option('--dry-run', 'plan only: show what would be done, and wait for "knarr approve"')
     .option('--transfers <n>', 'files in flight at once (default 4)', wholeNumber(1))
     .option('--bwlimit <rate>', 'bytes per second for the whole run, such as 10M')
@@ -104,7 +107,14 @@ function transferCommand(program: Command, mode: JobMode): Command {
     .option('--min-age <duration>', 'only files older than this, such as 30d')
     .option('--max-age <duration>', 'only files newer than this, such as 2w')
     .option('--changed-since <time>', 'only files modified at or after this ISO 8601 time')
-    .option('--preset <name>', 'only files of a kind: photos, videos, documents, audio (repeatable)', collect)
+    .option('--preset <name>', 'only files of a kind: photos, videos, documents, audio (repeatable)', collect);
+}
+
+function transferCommand(program: Command, mode: JobMode): Command {
+  const cmd = jobFlags(program.command(mode)
+    .description(descriptions[mode])
+    .argument('<src>', 'source location, remote:path')
+    .argument('<dst>', 'destination location, remote:path'))
     .option('--detach', 'print the run id and exit instead of watching the run');
   if (mode === 'check') cmd.option('--download', 'where the listings share no hash, read and hash both files');
   return withInterval(cmd);
@@ -114,13 +124,8 @@ export function transferCommands(program: Command): void {
   for (const mode of ['copy', 'sync', 'move', 'check'] as const) {
     transferCommand(program, mode).action(act(async (src: string, dst: string, flags: TransferFlags, cmd: Command) => {
       const { client, out } = context(cmd);
-      const started = await client.post<{ jobId: string; runId: string }>('/v1/jobs', jobRequest(mode, src, dst, flags));
-      if (flags.detach) {
-        out.result(started, () => [started.runId]);
-        return 0;
-      }
-      out.line(`run ${started.runId} started (job ${started.jobId}); Ctrl-C stops watching, not the run`);
-      return watchRun(client, started.runId, out, { intervalMs: (flags.interval ?? 1) * 1000, stopAtApproval: true, showPlan: false });
+      const started = await client.startWork<{ jobId: string; runId: string }>('/v1/jobs', jobRequest(mode, src, dst, flags));
+      return followNewRun(client, out, started, flags, `run ${started.runId} started (job ${started.jobId})`);
     }));
   }
 }

@@ -1,42 +1,12 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startInProcessKnarr, testAdminKey, type InProcessKnarr } from '../support/knarr.js';
 import { freePort } from '../support/ports.js';
 import { describeTree, expectSameTree, makeTree } from '../support/tree.js';
-
-const repo = fileURLToPath(new URL('../..', import.meta.url));
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * The CLI as a user runs it: `node cli/start.mjs …` in its own process, stdout and stderr pipes
- * (not terminals). Asynchronous, never spawnSync: the knarr it talks to runs in this process.
- */
-function knarr(args: string[], env: Record<string, string | undefined>, input?: string): Promise<Result> {
-  const fullEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
-  for (const [k, v] of Object.entries(env)) if (v === undefined) delete fullEnv[k];
-  const child = spawn(process.execPath, ['cli/start.mjs', ...args], { cwd: repo, env: fullEnv, stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-  child.stdin.end(input ?? '');
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-const show = (r: Result) => `exit ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
+import { isolatedCliEnv, knarrCli, show } from './cli-process.js';
 
 describe('the knarr command line against a real knarr', () => {
   let dir: string;
@@ -45,21 +15,14 @@ describe('the knarr command line against a real knarr', () => {
   const suffix = randomBytes(3).toString('hex');
   const src = `cli-src-${suffix}`;
   const dst = `cli-dst-${suffix}`;
-  const run = (args: string[], input?: string) => knarr(args, env, input);
+  const run = (args: string[], input?: string) => knarrCli(args, env, input);
   /** Files in the source tree, the large one included. */
   let files: number;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'knarr-cli-'));
     k = await startInProcessKnarr({ databaseUrl: inject('databaseUrl') });
-    // Nothing of the user's own setup may leak in: no config, no key, no local server's admin.key.
-    env = {
-      KNARR_CONFIG: join(dir, 'config', 'knarr.json'),
-      KNARR_DATA_DIR: join(dir, 'no-server-here'),
-      KNARR_API_URL: undefined,
-      KNARR_API_KEY: undefined,
-      XDG_CONFIG_HOME: join(dir, 'xdg'),
-    };
+    env = isolatedCliEnv(dir);
     // A large file and a bandwidth limit keep the copy going for seconds, so progress lines show on any machine.
     await makeTree(join(dir, 'src'), { files: 60, largeBytes: 4 * 1024 * 1024 });
     files = (await describeTree(join(dir, 'src'))).size;

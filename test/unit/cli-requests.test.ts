@@ -2,8 +2,10 @@ import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { limitsRequest } from '../../cli/commands/control.js';
 import { remoteConfig } from '../../cli/commands/remote.js';
+import { scheduleCommands, scheduleRequest, type ScheduleFlags } from '../../cli/commands/schedule.js';
 import { jobRequest, transferCommands, type TransferFlags } from '../../cli/commands/transfer.js';
 import { createJobSchema } from '../../core/job.js';
+import { createScheduleSchema } from '../../core/schedule.js';
 
 /** The flags commander makes of a command line of copy/sync/move/check, through the real definitions. */
 async function flagsOf(argv: string[]): Promise<{ mode: string; src: string; dst: string; flags: TransferFlags }> {
@@ -64,6 +66,68 @@ describe('copy/sync/move/check flags → POST /v1/jobs', () => {
     const { flags } = await flagsOf(['copy', 'a:', 'b:', '--detach', '--interval', '0.2']);
     expect(flags).toMatchObject({ detach: true, interval: 0.2 });
     expect(jobRequest('copy', 'a:', 'b:', flags)).toEqual({ source: 'a:', destination: 'b:', mode: 'copy', options: {}, filters: {} });
+  });
+});
+
+/** `knarr schedule add …` through the real definitions: the command and the flags commander makes of it. */
+async function scheduleAdd(argv: string[]): Promise<{ add: Command; name: string; src: string; dst: string; flags: ScheduleFlags }> {
+  const program = new Command().exitOverride().configureOutput({ outputError: () => {} });
+  scheduleCommands(program);
+  const schedule = program.commands.find((c) => c.name() === 'schedule')!;
+  for (const c of schedule.commands) c.exitOverride().configureOutput({ outputError: () => {} });
+  const add = schedule.commands.find((c) => c.name() === 'add')!;
+  let seen: { name: string; src: string; dst: string; flags: ScheduleFlags } | undefined;
+  add.action((name: string, src: string, dst: string, flags: ScheduleFlags) => { seen = { name, src, dst, flags }; });
+  await program.parseAsync(['schedule', 'add', ...argv], { from: 'user' });
+  return { add, ...seen! };
+}
+
+async function scheduleBodyOf(argv: string[]) {
+  const { name, src, dst, flags } = await scheduleAdd(argv);
+  return scheduleRequest(name, src, dst, flags);
+}
+
+describe('schedule add flags → POST /v1/schedules', () => {
+  it('is a copy by default, and sends the time zone and overlap only when given', async () => {
+    const body = await scheduleBodyOf(['nightly', 'src:', 'dst:backup', '--every', '6h']);
+    expect(body).toEqual({ name: 'nightly', source: 'src:', destination: 'dst:backup', mode: 'copy', options: {}, filters: {}, every: '6h' });
+    expect(createScheduleSchema.safeParse(body).success).toBe(true);
+    expect(await scheduleBodyOf(['n', 'a:', 'b:', '--cron', '0 2 * * *', '--tz', 'Europe/Oslo', '--overlap', 'buffer_one', '--mode', 'sync'])).toEqual({
+      name: 'n', source: 'a:', destination: 'b:', mode: 'sync', options: {}, filters: {}, cron: '0 2 * * *', timezone: 'Europe/Oslo', overlap: 'buffer_one',
+    });
+  });
+
+  it('maps the option and filter flags exactly as copy does', async () => {
+    const flags = ['--dry-run', '--transfers', '8', '--bwlimit', '10M', '--compare', 'checksum', '--conflict', 'skip', '--no-verify',
+      '--include', '*.jpg', '--exclude', '.DS_Store', '--folder', 'Photos', '--min-size', '10K', '--max-age', '30d', '--preset', 'photos'];
+    const scheduled = await scheduleBodyOf(['n', 'a:', 'b:', '--every', '1h', ...flags]);
+    const copied = await bodyOf(['copy', 'a:', 'b:', ...flags]);
+    expect(scheduled.options).toEqual(copied.options);
+    expect(scheduled.filters).toEqual(copied.filters);
+    expect(Object.keys(scheduled.options!)).toHaveLength(6);
+    expect(createScheduleSchema.safeParse(scheduled).success).toBe(true);
+  });
+
+  it('has every option and filter flag of copy, and none of its watch flags', async () => {
+    const program = new Command();
+    transferCommands(program);
+    const copyFlags = program.commands.find((c) => c.name() === 'copy')!.options.map((o) => o.long);
+    const { add } = await scheduleAdd(['n', 'a:', 'b:', '--every', '1h']);
+    const addFlags = add.options.map((o) => o.long);
+    expect(addFlags).toEqual(expect.arrayContaining(copyFlags.filter((f) => f !== '--detach' && f !== '--interval')));
+    expect(addFlags).not.toContain('--detach');
+    expect(addFlags).not.toContain('--interval');
+  });
+
+  it('needs exactly one of --cron and --every (a usage error, before anything is sent)', async () => {
+    await expect(scheduleBodyOf(['n', 'a:', 'b:'])).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining('--cron') });
+    await expect(scheduleBodyOf(['n', 'a:', 'b:', '--cron', '@daily', '--every', '1d'])).rejects.toMatchObject({ exitCode: 2 });
+  });
+
+  it('refuses a mode or overlap policy it does not have', async () => {
+    await expect(scheduleBodyOf(['n', 'a:', 'b:', '--every', '1h', '--mode', 'check'])).rejects.toMatchObject({ code: 'commander.invalidArgument' });
+    await expect(scheduleBodyOf(['n', 'a:', 'b:', '--every', '1h', '--overlap', 'sometimes'])).rejects.toMatchObject({ code: 'commander.invalidArgument' });
+    await expect(scheduleBodyOf(['n', 'a:', 'b:', '--every', '1h', '--detach'])).rejects.toMatchObject({ code: 'commander.unknownOption' });
   });
 });
 
