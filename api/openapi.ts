@@ -101,7 +101,7 @@ export function routeDocs(): Record<string, RouteDoc> {
       },
     },
     'GET /v1/runs/:id': { summary: 'A run: state, progress per phase, speed, ETA, files in flight, why it waits', status: 200 },
-    'GET /v1/runs/:id/events': { summary: "The run's events", status: 200, query: { kind: { description: 'only events of this kind', schema: { type: 'string' } } } },
+    'GET /v1/runs/:id/events': { summary: "The run's events, newest first", status: 200, query: { kind: { description: 'only events of this kind', schema: { type: 'string' } }, ...page } },
     'GET /v1/runs/:id/files': { summary: "The run's ledger, page by page", status: 200, query: { state: { description: 'only files in this state', schema: { type: 'string', enum: [...itemStates] } }, ...page } },
     'GET /v1/runs/:id/report': { summary: 'Every file of the run, as application/json or text/csv (Accept), streamed', status: 200 },
     'POST /v1/runs/:id/pause': { summary: 'Pause a run', status: 202 },

@@ -17,10 +17,11 @@ export function pageQuery(req: Request, defaultLimit = 100): PageQuery {
       throw new ApiError(400, 'invalid_request', 'limit must be a whole number from 1 to 1000', 'limit');
     }
   }
-  if (after !== undefined && (typeof after !== 'string' || after === '')) {
+  if (after !== undefined && typeof after !== 'string') {
     throw new ApiError(400, 'invalid_request', 'after must be the "next" cursor of the page before', 'after');
   }
-  return { limit, after: after ?? null };
+  // An empty cursor is the first page, as no cursor is.
+  return { limit, after: after || null };
 }
 
 /** `{"data":[…],"next":…}`, with `next` the cursor of the last row when the page is full. */

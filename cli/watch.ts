@@ -25,7 +25,7 @@ export const getRun = (client: ApiClient, id: string, signal?: AbortSignal) => c
 /** A check run's verdicts, from its `finished` event; null for any other run. */
 export async function checkVerdicts(client: ApiClient, run: RunView): Promise<CheckVerdicts | null> {
   if (run.state !== 'completed' && run.state !== 'completed_with_errors') return null;
-  const { events } = await client.get<{ events: { data: Record<string, unknown> | null }[] }>(`/v1/runs/${encodeURIComponent(run.id)}/events`, { kind: 'finished' });
+  const { data: events } = await client.get<{ data: { data: Record<string, unknown> | null }[] }>(`/v1/runs/${encodeURIComponent(run.id)}/events`, { kind: 'finished' });
   const data = events[0]?.data;
   if (!data || typeof data.match !== 'number') return null;
   return { match: data.match, differ: Number(data.differ), missing_on_dst: Number(data.missing_on_dst), missing_on_src: Number(data.missing_on_src) };

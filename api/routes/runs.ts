@@ -50,10 +50,14 @@ export function runsRouter(deps: StartRunDeps): Router {
     res.json({ ...runView(row), phases, inFlight, ...(planning ? { listed: await listedSoFar(deps.db, row.id) } : {}) });
   });
 
+  /** Newest first; `?kind=` one kind only; `next` pages on to older ones. */
   r.get('/:id/events', async (req, res) => {
     const row = await load(res, req.params.id);
-    const events = await listEvents(deps.db, row.id, typeof req.query.kind === 'string' ? req.query.kind : undefined);
-    res.json({ events: events.map((e) => ({ at: e.at.toISOString(), kind: e.kind, message: e.message, data: e.data })) });
+    const q = pageQuery(req, 500);
+    const before = q.after === null ? null : Number(q.after);
+    if (before !== null && !Number.isSafeInteger(before)) throw new ApiError(400, 'invalid_request', 'after must be the "next" cursor of the page before', 'after');
+    const events = await listEvents(deps.db, row.id, typeof req.query.kind === 'string' ? req.query.kind : undefined, before, q.limit);
+    res.json(page(events, q.limit, (e) => String(e.id), (e) => ({ at: e.at.toISOString(), kind: e.kind, message: e.message, data: e.data })));
   });
 
   /** The ledger, page by page: `?state=failed` answers "what did not copy, and why". */
@@ -63,13 +67,9 @@ export function runsRouter(deps: StartRunDeps): Router {
     if (state !== undefined && !itemStates.includes(state as ItemState)) {
       throw new ApiError(400, 'invalid_request', `state must be one of: ${itemStates.join(', ')}`, 'state');
     }
-    const after = typeof req.query.after === 'string' ? req.query.after : '';
-    const limit = Math.min(Math.max(Number(req.query.limit) || 1000, 1), 1000);
-    const page = await listItems(deps.db, row.id, state as ItemState | undefined, after, limit);
-    res.json({
-      files: page.map((i) => ({ path: i.path, action: i.action, state: i.state, size: i.size, bytesDone: i.bytesDone, error: i.lastError })),
-      next: page.length === limit ? page[page.length - 1].path : null,
-    });
+    const q = pageQuery(req, 1000);
+    const rows = await listItems(deps.db, row.id, state as ItemState | undefined, q.after ?? '', q.limit);
+    res.json(page(rows, q.limit, (i) => i.path, (i) => ({ path: i.path, action: i.action, state: i.state, size: i.size, bytesDone: i.bytesDone, error: i.lastError })));
   });
 
   /** Every file of the run with what was done and why: JSON or CSV by the Accept header, streamed. */

@@ -106,8 +106,9 @@ export async function addEvents(db: Db, runId: string, list: readonly NewEvent[]
   await db.insert(events).values(list.map((e) => ({ runId, kind: e.kind, message: e.message, data: e.data ?? {} })));
 }
 
-export async function listEvents(db: Db, runId: string, kind?: string, limit = 500): Promise<(typeof events.$inferSelect)[]> {
-  const where = kind ? and(eq(events.runId, runId), eq(events.kind, kind)) : eq(events.runId, runId);
+/** A run's events, newest first, older than the event `before` when given. */
+export async function listEvents(db: Db, runId: string, kind?: string, before: number | null = null, limit = 500): Promise<(typeof events.$inferSelect)[]> {
+  const where = and(eq(events.runId, runId), kind ? eq(events.kind, kind) : undefined, before === null ? undefined : lt(events.id, before));
   return db.select().from(events).where(where).orderBy(desc(events.id)).limit(limit);
 }
 

@@ -79,7 +79,7 @@ describe('a worker killed mid-file', () => {
     // The write offsets: the new attempt started from the checkpoint the killed worker saved (it
     // checkpoints every chunk, so at most one chunk is sent again), or later where the
     // destination kept more, never earlier.
-    const resumes = (await api(base, 'GET', `/v1/runs/${runId}/events?kind=resume`)).body.events;
+    const resumes = (await api(base, 'GET', `/v1/runs/${runId}/events?kind=resume`)).body.data;
     expect(resumes).toHaveLength(1);
     const { resumedFrom, checkpoint, path } = resumes[0].data;
     expect(path).toBe('big/large file.bin');

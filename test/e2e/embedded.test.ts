@@ -73,7 +73,7 @@ describe('embedded knarr, as a new user runs it', () => {
     expect(run.state, JSON.stringify(run)).toBe('completed');
     // It went on from the checkpoint the stopped copy had saved (no later one can have been lost:
     // a cancelled copy saves nothing after the one the ledger holds), not from zero.
-    const resumes = (await api(base, 'GET', `/v1/runs/${runId}/events?kind=resume`)).body.events;
+    const resumes = (await api(base, 'GET', `/v1/runs/${runId}/events?kind=resume`)).body.data;
     expect(resumes.map((e: any) => e.data.path)).toEqual(['big/large file.bin']);
     expect(resumes[0].data.checkpoint).toBeGreaterThanOrEqual(checkpointBeforeStop);
     expect(resumes[0].data.checkpoint).toBeLessThan(largeBytes);

@@ -92,7 +92,7 @@ describe('jottacloud through the API', () => {
     }
     expect(run.files).toMatchObject({ done: src.size, total: src.size, failed: 0 });
 
-    const kinds = (await api(k.url, 'GET', `/v1/runs/${runId}/events`)).body.events.map((e: { kind: string }) => e.kind);
+    const kinds = (await api(k.url, 'GET', `/v1/runs/${runId}/events`)).body.data.map((e: { kind: string }) => e.kind);
     expect(kinds).toContain('hash_prepass');
     expect(kinds).toContain('resume');
     // The faults really happened: 7 throttled requests, the large file cut twice, small uploads cut.
@@ -134,7 +134,7 @@ describe('jottacloud through the API', () => {
     const runId = await startJob(`small-${id}:`, `jotta-${id}:small`);
     emu.faults.corruptMd5('md5', 2);
     const run = await waitForRun(k.url, runId);
-    const failures = (await api(k.url, 'GET', `/v1/runs/${runId}/files?state=failed`)).body.files;
+    const failures = (await api(k.url, 'GET', `/v1/runs/${runId}/files?state=failed`)).body.data;
     expect(run.state, JSON.stringify(failures)).toBe('completed');
     expect(emu.faults.stats.corrupted).toBe(2);
     const src = await describeTree(join(dir, 'small'));
@@ -143,7 +143,7 @@ describe('jottacloud through the API', () => {
       expect(remote.get(path)?.md5, path).toBe(facts.md5);
       expect(await emu.storedMd5(`Jotta/Archive/small/${path}`, emu.addAccount(accountA)), path).toBe(facts.md5);
     }
-    const kinds = (await api(k.url, 'GET', `/v1/runs/${runId}/events`)).body.events.map((e: { kind: string }) => e.kind);
+    const kinds = (await api(k.url, 'GET', `/v1/runs/${runId}/events`)).body.data.map((e: { kind: string }) => e.kind);
     expect(kinds.filter((kind: string) => kind === 'corrupt_retry')).toHaveLength(2);
   });
 
@@ -183,7 +183,7 @@ describe('jottacloud through the API', () => {
     const run = await waitForRun(k.url, runId);
     expect(run.state).toBe('completed_with_errors');
     expect(run.files).toMatchObject({ done: 1, failed: 2 });
-    const failed = (await api(k.url, 'GET', `/v1/runs/${runId}/files?state=failed`)).body.files;
+    const failed = (await api(k.url, 'GET', `/v1/runs/${runId}/files?state=failed`)).body.data;
     expect(failed.map((f: { path: string }) => f.path).sort()).toEqual(['Photo.JPG', 'photo.jpg']);
     for (const f of failed) expect(f.error).toMatch(/differ only in case/);
     expect([...jottaFiles(accountA, 'cases').keys()]).toEqual(['other.txt']);

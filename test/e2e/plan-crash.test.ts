@@ -158,7 +158,7 @@ describe.each(['postgres', 'pglite'] as const)('a worker SIGKILLed while it plan
     // the remainder).
     // (Newest first. On PGlite a later attempt may follow when the diff, one statement, held the
     // event loop past the 5 s heartbeat timeout; it finds the diff done.)
-    const resumed = (await api(base, 'GET', `/v1/runs/${runId}/events?kind=plan_resumed`)).body.events;
+    const resumed = (await api(base, 'GET', `/v1/runs/${runId}/events?kind=plan_resumed`)).body.data;
     expect(resumed.length, 'a plan_resumed event').toBeGreaterThanOrEqual(1);
     expect(resumed.at(-1).data.listed).toBeLessThanOrEqual(2 * entriesPerSide - killAfter + perFolder);
 
@@ -167,8 +167,8 @@ describe.each(['postgres', 'pglite'] as const)('a worker SIGKILLed while it plan
     expect(run.files).toMatchObject({ total: copied, done: copied, failed: 0, skipped: files - copied });
     const all: string[] = [];
     for (let after: string | null = ''; after !== null;) {
-      const page: { files: { path: string; state: string }[]; next: string | null } = (await api(base, 'GET', `/v1/runs/${runId}/files?after=${encodeURIComponent(after)}`)).body;
-      all.push(...page.files.filter((f) => f.state !== 'skipped').map((f) => f.path));
+      const page: { data: { path: string; state: string }[]; next: string | null } = (await api(base, 'GET', `/v1/runs/${runId}/files?after=${encodeURIComponent(after)}`)).body;
+      all.push(...page.data.filter((f) => f.state !== 'skipped').map((f) => f.path));
       after = page.next;
     }
     expect(all.length).toBe(copied);

@@ -168,7 +168,7 @@ describe('scaled out on temporal-server and PostgreSQL', () => {
     for (let after = ''; ;) {
       const page = await api(base, 'GET', `/v1/runs/${runId}/files?limit=1000&after=${encodeURIComponent(after)}`);
       expect(page.status).toBe(200);
-      ledger.push(...page.body.files);
+      ledger.push(...page.body.data);
       if (!page.body.next) break;
       after = page.body.next;
     }
@@ -179,7 +179,7 @@ describe('scaled out on temporal-server and PostgreSQL', () => {
     expect(row).toEqual({ items: source.size, runs: 1 });
 
     // After each kill inside it, the large file went on from its checkpoint, not from zero.
-    const resumes = (await api(base, 'GET', `/v1/runs/${runId}/events?kind=resume`)).body.events as { data: { path: string; resumedFrom: number } }[];
+    const resumes = (await api(base, 'GET', `/v1/runs/${runId}/events?kind=resume`)).body.data as { data: { path: string; resumedFrom: number } }[];
     const largeResumes = resumes.filter((e) => e.data.path === 'big/large file.bin').map((e) => e.data.resumedFrom);
     // A worker killed after it began a resume of the large file but before it read from it
     // (its kill was "inside a medium file") records a resume too: so at least one resume per

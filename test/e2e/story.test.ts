@@ -134,7 +134,7 @@ describe('the whole story through the API', () => {
       throw new Error(`timed out waiting for ${what} (states: ${seen.join(' → ')})`);
     };
     const events = async (kind?: string): Promise<RunEvent[]> =>
-      ((await call('GET', `/v1/runs/${runId}/events${kind ? `?kind=${kind}` : ''}`, undefined, 200)).events as RunEvent[]).reverse();
+      ((await call('GET', `/v1/runs/${runId}/events${kind ? `?kind=${kind}` : ''}`, undefined, 200)).data as RunEvent[]).reverse();
     const eventually = async (what: string, test: () => Promise<boolean>, timeoutMs = 60_000) => {
       for (const deadline = Date.now() + timeoutMs; Date.now() < deadline;) {
         if (await test()) return;

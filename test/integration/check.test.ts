@@ -76,7 +76,7 @@ for (const db of ['postgres', 'pglite'] as const) describe(`check mode through t
     expect(run.state, JSON.stringify(run)).toBe('completed');
     expect({ src: await describeTree(join(dir, 'src')), dst: await describeTree(join(dir, 'dst')) }).toEqual(before);
     const report = await (await fetch(`${k.url}/v1/runs/${run.id}/report`, { headers: { accept: 'application/json', authorization: `Bearer ${testAdminKey}` } })).json() as { rows: { path: string; action: string; state: string; error: string | null; srcHash: string | null; dstHash: string | null }[] };
-    const events = (await api(k.url, 'GET', `/v1/runs/${run.id}/events`)).body.events as { kind: string; message: string; data: Record<string, number> }[];
+    const events = (await api(k.url, 'GET', `/v1/runs/${run.id}/events`)).body.data as { kind: string; message: string; data: Record<string, number> }[];
     return { run, rows: report.rows, verdicts: Object.fromEntries(report.rows.map((x) => [x.path, x.action])), events };
   };
 

@@ -175,7 +175,7 @@ for (const db of ['postgres', 'pglite'] as const) describe(`conflict policies th
       noext: 'old n', 'noext.conflict-20260101T030000Z': 'new n!',
       'c.txt': 'only c',
     });
-    const events = (await api(k.url, 'GET', `/v1/runs/${run.id}/events`)).body.events as { kind: string; data: { files?: number } }[];
+    const events = (await api(k.url, 'GET', `/v1/runs/${run.id}/events`)).body.data as { kind: string; data: { files?: number } }[];
     expect(events.find((e) => e.kind === 'conflicts_renamed')?.data.files).toBe(3);
     const report = await fetch(`${k.url}/v1/runs/${run.id}/report`, { headers: { accept: 'application/json', authorization: `Bearer ${testAdminKey}` } });
     expect(report.headers.get('content-type')).toMatch(/application\/json/);

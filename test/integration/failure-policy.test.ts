@@ -56,10 +56,10 @@ describe('a batch that keeps hitting an internal error', () => {
     expect(run.files).toMatchObject({ total: 30, done: 25, failed: 5 });
 
     const failed = await api(k.url, 'GET', `/v1/runs/${job.body.runId}/files?state=failed`);
-    const errors = failed.body.files.map((f: any) => f.error as string);
+    const errors = failed.body.data.map((f: any) => f.error as string);
     expect(errors).toHaveLength(5);
     for (const e of errors) expect(e).toMatch(/internal error, not a provider's answer; gave up after 5 attempts/);
     const events = await api(k.url, 'GET', `/v1/runs/${job.body.runId}/events?kind=batch_failed`);
-    expect(events.body.events).toHaveLength(1);
+    expect(events.body.data).toHaveLength(1);
   }, 240_000);
 });

@@ -65,7 +65,7 @@ describe('job filters through the API', () => {
     expect(run.state, JSON.stringify(run)).toBe('completed');
     const copied = [...(await describeTree(join(dir, 'dst', out))).keys()].sort();
     expect(run.files.total).toBe(copied.length);
-    const events = (await api(k.url, 'GET', `/v1/runs/${r.body.runId}/events`)).body.events as { kind: string; data: { files?: number } }[];
+    const events = (await api(k.url, 'GET', `/v1/runs/${r.body.runId}/events`)).body.data as { kind: string; data: { files?: number } }[];
     return { copied, filtered: events.find((e) => e.kind === 'filtered')?.data.files ?? 0 };
   };
 

@@ -47,7 +47,7 @@ describe('pause and resume through the API', () => {
     }
     throw new Error(`timed out waiting for ${what}`);
   };
-  const kinds = async (runId: string) => (await api(k.url, 'GET', `/v1/runs/${runId}/events`)).body.events as { kind: string; at: string }[];
+  const kinds = async (runId: string) => (await api(k.url, 'GET', `/v1/runs/${runId}/events`)).body.data as { kind: string; at: string }[];
 
   it('a paused run stops moving and holds no worker; resumed, it completes with every file once', async () => {
     const runId = await start('a');
@@ -107,7 +107,7 @@ describe('pause and resume through the API', () => {
     expect(run.state).toBe('cancelled');
     expect(run.files).toMatchObject({ done: 0, total: 1 });
     expect(await readdir(join(dir, 'dst/b'))).toEqual([]);
-    expect((await api(k.url, 'GET', `/v1/runs/${runId}/events?kind=partials_removed`)).body.events).toHaveLength(1);
+    expect((await api(k.url, 'GET', `/v1/runs/${runId}/events?kind=partials_removed`)).body.data).toHaveLength(1);
   });
 
   it('limits change on a running run: transfers lowered and raised, the bandwidth limit lifted, each in the events', async () => {

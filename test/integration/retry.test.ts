@@ -59,7 +59,7 @@ describe('retry of a run\'s failed files through the API', () => {
     expect(retried.files).toMatchObject({ total: 1, done: 1, failed: 0 });
     expect(retried.jobId).toBe(failed.jobId);
     await expectSameTree(join(dir, 'src'), join(dir, 'dst/out'));
-    const events = (await api(k.url, 'GET', `/v1/runs/${again.body.runId}/events`)).body.events as { kind: string; message: string }[];
+    const events = (await api(k.url, 'GET', `/v1/runs/${again.body.runId}/events`)).body.data as { kind: string; message: string }[];
     expect(events.find((e) => e.kind === 'plan')?.message).toMatch(new RegExp(`retry of run ${first}: 1 files`));
 
     const nothing = await api(k.url, 'POST', `/v1/runs/${again.body.runId}/retry`);

@@ -48,7 +48,7 @@ describe('a source file that changes while it is copied', () => {
     expect(run.state, JSON.stringify(run)).toBe('completed');
     expect(run.bytes.total).toBe(1124 * KiB);
     expect((await readFile(join(dir, 'dst/once/growing.bin'))).equals(await readFile(join(dir, 'src/once/growing.bin')))).toBe(true);
-    const events = (await api(k.url, 'GET', `/v1/runs/${runId}/events?kind=source_changed`)).body.events;
+    const events = (await api(k.url, 'GET', `/v1/runs/${runId}/events?kind=source_changed`)).body.data;
     expect(events).toHaveLength(1);
   });
 
@@ -66,7 +66,7 @@ describe('a source file that changes while it is copied', () => {
     writing = false;
     await writer;
     expect(run.state).toBe('completed_with_errors');
-    const failed = (await api(k.url, 'GET', `/v1/runs/${runId}/files?state=failed`)).body.files;
+    const failed = (await api(k.url, 'GET', `/v1/runs/${runId}/files?state=failed`)).body.data;
     expect(failed).toEqual([expect.objectContaining({ path: 'growing.bin', error: expect.stringMatching(/kept changing/) })]);
     await expect(readFile(join(dir, 'dst/always/growing.bin'))).rejects.toThrow(/ENOENT/);
   });

@@ -49,7 +49,7 @@ for (const db of ['postgres', 'pglite'] as const) describe(`sync, move and dry-r
     return r.body.runId as string;
   };
   const awaiting = (runId: string) => waitForRun(k.url, runId, 120_000, (r) => r.state === 'awaiting_approval' || finished.includes(r.state));
-  const events = async (runId: string) => (await api(k.url, 'GET', `/v1/runs/${runId}/events`)).body.events as { kind: string; message: string }[];
+  const events = async (runId: string) => (await api(k.url, 'GET', `/v1/runs/${runId}/events`)).body.data as { kind: string; message: string }[];
 
   it('waits with its plan for approval by digest, then deletes what only the destination has, except excluded files', async () => {
     await put(src('a'), { 'keep.txt': 'same', 'new.txt': 'new', 'changed.txt': 'v2 longer' });

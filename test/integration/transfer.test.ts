@@ -74,7 +74,7 @@ for (const db of ['postgres', 'pglite'] as const) {
       }
 
       const events = await api(k.url, 'GET', `/v1/runs/${r.body.runId}/events`);
-      expect(events.body.events.map((e: { kind: string }) => e.kind)).toContain('finished');
+      expect(events.body.data.map((e: { kind: string }) => e.kind)).toContain('finished');
     });
 
     it('a second run copies only what changed', async () => {

@@ -75,7 +75,7 @@ describe('waiting states on the Jottacloud emulator', () => {
     throw new Error(`timed out waiting for ${what} (states seen: ${[...seen].join(', ')})`);
   };
   const events = async (runId: string) => {
-    const list = (await api(k.url, 'GET', `/v1/runs/${runId}/events`)).body.events.reverse() as { kind: string; at: string; message: string; data: any }[];
+    const list = (await api(k.url, 'GET', `/v1/runs/${runId}/events`)).body.data.reverse() as { kind: string; at: string; message: string; data: any }[];
     if (process.env.KNARR_TEST_VERBOSE) console.log(list.map((e) => `${e.kind}: ${e.message}`).join('\n'));
     return list;
   };

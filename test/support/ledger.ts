@@ -10,6 +10,6 @@ export async function checkpointOf(base: string, runId: string, path: string): P
   const after = encodeURIComponent(path.slice(0, -1));
   const { status, body } = await api(base, 'GET', `/v1/runs/${runId}/files?after=${after}&limit=1`);
   if (status !== 200) throw new Error(`GET files of run ${runId}: ${status} ${JSON.stringify(body)}`);
-  const file = body.files.find((f: { path: string }) => f.path === path);
+  const file = body.data.find((f: { path: string }) => f.path === path);
   return file ? Number(file.bytesDone) : 0;
 }
