@@ -123,7 +123,7 @@ describe('knarr server started again right after kill -9', () => {
     const want = await expectSameTree(join(dir, 'src'), join(dir, 'dst'));
     expect(run.files).toMatchObject({ done: want.size, total: want.size, failed: 0, skipped: 0 });
     expect(run.bytes.done).toBe(run.bytes.total);
-    expect((await api(base, 'GET', `/v1/runs/${job.body.runId}/files?state=failed`)).body.files).toEqual([]);
+    expect((await api(base, 'GET', `/v1/runs/${job.body.runId}/files?state=failed`)).body.data).toEqual([]);
   }, 900_000);
 
   it('the watchdog stops a dev server within seconds of its knarr being killed, with no new start', async () => {
