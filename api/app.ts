@@ -9,6 +9,7 @@ import type { CredentialCipher } from '../db/credentials.js';
 import { ApiError, errorHandler } from './errors.js';
 import { authenticate, callerOf } from './auth.js';
 import { idempotent } from './idempotency.js';
+import { refuseNul } from './nulGuard.js';
 import { docsPage } from './docsPage.js';
 import { openApiDocument } from './openapi.js';
 import { packageVersion } from '../core/repo.js';
@@ -44,6 +45,7 @@ export function createApp(deps: ApiDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(express.json({ limit: '1mb' }));
+  app.use(refuseNul());
   app.get('/healthz', (_req, res) => { res.json({ ok: true }); });
   app.get('/readyz', async (_req, res) => {
     const [database, temporal] = await Promise.all([

@@ -19,7 +19,7 @@ export function remotesRouter(deps: { db: Db; cipher: CredentialCipher; probe: P
 
   /** The caller's remote of that name; another user's answers the same 404 as none. */
   const load = async (res: Parameters<typeof callerOf>[0], name: string): Promise<RemoteRow> => {
-    // A name no remote can have (a NUL byte, which PostgreSQL text refuses) is simply not found.
+    // A name no remote can have is simply not found.
     const row = remoteNamePattern.test(name) ? await findRemoteByName(deps.db, callerOf(res).id, name) : undefined;
     if (!row) throw new ApiError(404, 'not_found', `no remote named "${name}"`);
     return row;

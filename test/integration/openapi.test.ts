@@ -55,7 +55,7 @@ describe('OpenAPI document and request validation', () => {
       const body = doc.body as { shape?: Record<string, unknown> } | undefined;
       return Object.keys(body?.shape ?? {});
     };
-    const valueArb = fc.oneof(fc.jsonValue(), fc.string(), fc.constantFrom('', '/', '../..', '10M', '-1', '1e309', 'copy', 'sync', `src-${suffix}:`, `dst-${suffix}:x`, '0 2 * * *', 'Europe/Oslo'));
+    const valueArb = fc.oneof(fc.jsonValue(), fc.string(), fc.constantFrom('', '/', '../..', '10M', '-1', '1e309', 'copy', 'sync', `src-${suffix}:`, `dst-${suffix}:x`, '0 2 * * *', 'Europe/Oslo', 'a\u0000b', `src-${suffix}:\u0000`));
     let requests = 0;
     for (const [route, doc] of routes) {
       const [method, template] = route.split(' ') as [string, string];
@@ -68,7 +68,7 @@ describe('OpenAPI document and request validation', () => {
         fc.record({ options: fc.dictionary(fc.string({ maxLength: 12 }), valueArb), filters: fc.dictionary(fc.string({ maxLength: 12 }), valueArb) }),
         fc.string().map((s) => ({ raw: s })),
       );
-      await fc.assert(fc.asyncProperty(fc.constantFrom(...ids), fc.constantFrom(...ids), bodyArb, fc.dictionary(fc.constantFrom('limit', 'after', 'path', 'state', 'job', 'since'), fc.string(), { maxKeys: 3 }),
+      await fc.assert(fc.asyncProperty(fc.constantFrom(...ids), fc.constantFrom(...ids), bodyArb, fc.dictionary(fc.constantFrom('limit', 'after', 'path', 'state', 'job', 'since', 'until', 'kind'), fc.oneof(fc.string(), fc.constant('x\u0000y')), { maxKeys: 3 }),
         async (id, otherId, body, query) => {
           const path = template.replace(':id', id).replace(':name', id).replace(':keyId', otherId);
           const qs = new URLSearchParams(query).toString();
