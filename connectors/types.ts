@@ -227,10 +227,12 @@ export interface HostPolicy {
   localRoots: readonly string[] | null;
   /** Never reachable through any remote, whatever its root: knarr's data directory (database, master key). */
   protectedPaths: readonly string[];
+  /** Whether a remote's endpoint may be a loopback, private or link-local address (a NAS on the LAN, a local emulator). */
+  privateNetworks: boolean;
 }
 
 /** No limits: for a connector opened by knarr's own tools (benchmarks, tests), never for a user's remote. */
-export const unrestrictedHost: HostPolicy = Object.freeze({ localRoots: null, protectedPaths: [] });
+export const unrestrictedHost: HostPolicy = Object.freeze({ localRoots: null, protectedPaths: [], privateNetworks: true });
 
 /**
  * One provider, as the registry lists it (connectors/registry.ts). Built with `defineConnector`

@@ -33,6 +33,8 @@ export interface Config {
   adminKey: string | null;
   /** KNARR_METRICS_PORT: where `knarr worker` serves its /metrics (the API serves its own on the API port). */
   metricsPort: number | null;
+  /** KNARR_ALLOW_PRIVATE_NETWORKS: null when unset (see hostPolicy). */
+  privateNetworks: boolean | null;
 }
 
 export interface TemporalTls {
@@ -63,17 +65,32 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     localRoots: localRootsFrom(env),
     adminKey: adminKeyFrom(env),
     metricsPort: env.KNARR_METRICS_PORT ? intVar(env, 'KNARR_METRICS_PORT', 0) : null,
+    privateNetworks: boolVar(env, 'KNARR_ALLOW_PRIVATE_NETWORKS'),
   };
 }
 
 /**
  * What remotes may reach of this machine. `knarr server` has one owner, who may name any folder
  * unless KNARR_LOCAL_ROOTS says otherwise; split api and worker processes serve many users, who
- * may name only folders under KNARR_LOCAL_ROOTS (none by default). Knarr's own data directory is
- * never reachable.
+ * may name only folders under KNARR_LOCAL_ROOTS (none by default), and endpoints only on public
+ * addresses unless KNARR_ALLOW_PRIVATE_NETWORKS=1. Knarr's own data directory is never reachable.
  */
-export function hostPolicy(role: 'server' | 'api' | 'worker', config: Pick<Config, 'localRoots' | 'dataDir'>): HostPolicy {
-  return { localRoots: config.localRoots ?? (role === 'server' ? null : []), protectedPaths: [config.dataDir] };
+export function hostPolicy(role: 'server' | 'api' | 'worker', config: Pick<Config, 'localRoots' | 'dataDir' | 'privateNetworks'>): HostPolicy {
+  const oneOwner = role === 'server';
+  return {
+    localRoots: config.localRoots ?? (oneOwner ? null : []),
+    protectedPaths: [config.dataDir],
+    // The same rule for endpoints: one owner may reach a NAS on the LAN; many users may not reach the server's networks.
+    privateNetworks: config.privateNetworks ?? oneOwner,
+  };
+}
+
+function boolVar(env: NodeJS.ProcessEnv, name: string): boolean | null {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return null;
+  if (raw === '1' || raw === 'true') return true;
+  if (raw === '0' || raw === 'false') return false;
+  throw new ConfigError(`${name}=${JSON.stringify(raw)} must be 1 or 0`);
 }
 
 function localRootsFrom(env: NodeJS.ProcessEnv): string[] | null {

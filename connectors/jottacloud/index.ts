@@ -102,6 +102,7 @@ export class JottacloudConnector implements Connector {
       userAgent: 'knarr',
       // §9.3 / §12.4: rclone's jottacloud pacer, 10 ms minimum sleep, backoff up to 2 s.
       pacer: { minSleepMs: 10, maxSleepMs: 2_000 },
+      privateNetworks: ctx.host.privateNetworks,
     });
     this.loc = new JottaLocation(
       config.jfsUrl ?? DEFAULT_JFS_URL,

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
+import { isPrivateAddress, privateAddressCode, publicOnlyLookup } from './privateNetworks.js';
 import { Pacer, type PacerOptions } from './pacer.js';
 import { ConnectorError, type ConnectorErrorKind, type ThrottleScope } from '../errors.js';
 
@@ -86,6 +87,12 @@ export interface HttpClientOptions {
   pacer?: PacerOptions;
   /** For tests: how the pacer waits. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /**
+   * Whether the remote may reach loopback, private and link-local addresses (HostPolicy
+   * privateNetworks). When not, every connection is checked, by literal address or by what its
+   * name resolves to, and a refused one fails as `forbidden`. Default true.
+   */
+  privateNetworks?: boolean;
 }
 
 const MAX_ERROR_BODY = 64 * 1024;
@@ -174,6 +181,14 @@ function codesOf(err: unknown): string[] {
   return codes;
 }
 
+/** The message of the error in the cause chain that has `code`. */
+function messageWith(err: unknown, code: string): string {
+  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if ((e as { code?: unknown }).code === code) return (e as Error).message;
+  }
+  return code;
+}
+
 /** True for a failure of the connection itself (reset, refused, timed out, closed mid-body). */
 export function isNetworkError(err: unknown): boolean {
   return codesOf(err).some((c) => NETWORK_CODES.has(c));
@@ -189,6 +204,7 @@ export function toConnectorError(err: unknown, op: string, signal?: AbortSignal)
   if (signal?.aborted) return signal.reason;
   if ((err as Error | null)?.name === 'AbortError') return err;
   const codes = codesOf(err);
+  if (codes.includes(privateAddressCode)) return new ConnectorError('forbidden', `${op}: ${messageWith(err, privateAddressCode)}`, { cause: err });
   const why = codes.length ? codes[0] : err instanceof Error ? err.message : String(err);
   return new ConnectorError('transient', `${op}: the connection failed (${why})`, { cause: err });
 }
@@ -199,6 +215,7 @@ export class HttpClient {
   private readonly retries: number;
   readonly pacer: Pacer;
   private readonly userAgent: string;
+  private readonly privateNetworks: boolean;
 
   constructor(opts: HttpClientOptions = {}) {
     this.agent = new Agent({
@@ -208,8 +225,9 @@ export class HttpClient {
       keepAliveMaxTimeout: 10 * 60_000,
       headersTimeout: opts.headersTimeoutMs ?? 60_000,
       bodyTimeout: opts.bodyTimeoutMs ?? 120_000,
-      connect: { timeout: opts.connectTimeoutMs ?? 30_000, ...(opts.ca ? { ca: opts.ca } : {}) },
+      connect: { timeout: opts.connectTimeoutMs ?? 30_000, ...(opts.ca ? { ca: opts.ca } : {}), ...(opts.privateNetworks === false ? { lookup: publicOnlyLookup } : {}) },
     });
+    this.privateNetworks = opts.privateNetworks ?? true;
     this.mapStatus = opts.mapStatus ?? defaultStatusMapper;
     this.retries = Math.max(0, opts.idempotentRetries ?? 2);
     this.pacer = new Pacer({ ...opts.pacer, sleep: opts.sleep ?? opts.pacer?.sleep });
@@ -221,6 +239,11 @@ export class HttpClient {
    * else is read (bounded), mapped through the status table and thrown.
    */
   async request(req: HttpRequest): Promise<HttpResponse> {
+    // A literal address is never looked up, so the lookup's check cannot see it.
+    if (!this.privateNetworks) {
+      const host = new URL(req.url).hostname.replace(/^\[|\]$/g, '');
+      if (isPrivateAddress(host)) throw new ConnectorError('forbidden', `${req.op}: ${host} is a private or local address, which remotes on this server may not reach`);
+    }
     const streamed = req.body instanceof Readable;
     const idempotent = !streamed && (req.idempotent ?? (req.method === 'GET' || req.method === 'HEAD'));
     const attempts = idempotent ? 1 + this.retries : 1;

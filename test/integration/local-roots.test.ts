@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { api, startInProcessKnarr, waitForRun, type InProcessKnarr } from '../support/knarr.js';
+import { startJottacloudEmulator } from '../fakes/jottacloud/index.js';
 
 /**
  * What a local remote may reach: on a service for many users only the operator's roots, and in
@@ -27,9 +28,9 @@ describe('local remotes and the machine knarr runs on', () => {
     await symlink(join(dir, 'elsewhere'), join(dir, 'allowed/escape'));
     const databaseUrl = inject('databaseUrl');
     const dataDir = join(dir, 'data');
-    multiUser = await startInProcessKnarr({ databaseUrl, host: { localRoots: [join(dir, 'allowed')], protectedPaths: [dataDir] } });
-    oneOwner = await startInProcessKnarr({ databaseUrl, host: { localRoots: null, protectedPaths: [dataDir] } });
-    none = await startInProcessKnarr({ databaseUrl, host: { localRoots: [], protectedPaths: [dataDir] }, worker: false });
+    multiUser = await startInProcessKnarr({ databaseUrl, host: { localRoots: [join(dir, 'allowed')], protectedPaths: [dataDir], privateNetworks: true } });
+    oneOwner = await startInProcessKnarr({ databaseUrl, host: { localRoots: null, protectedPaths: [dataDir], privateNetworks: true } });
+    none = await startInProcessKnarr({ databaseUrl, host: { localRoots: [], protectedPaths: [dataDir], privateNetworks: true }, worker: false });
   }, 120_000);
 
   afterAll(async () => {
@@ -88,5 +89,25 @@ describe('local remotes and the machine knarr runs on', () => {
     expect(done.state, JSON.stringify(done)).toBe('completed');
     expect(existsSync(join(out, 'data'))).toBe(false);
     expect((await readdir(out)).sort()).toEqual(['allowed', 'elsewhere', 'kept.txt']);
+  }, 120_000);
+
+  it("refuses, on a server for many users, an endpoint on this machine's networks, by address or by name", async () => {
+    const emu = await startJottacloudEmulator();
+    const guarded = await startInProcessKnarr({ databaseUrl: inject('databaseUrl'), host: { localRoots: [], protectedPaths: [join(dir, 'data')], privateNetworks: false } });
+    try {
+      const port = new URL(emu.url).port;
+      for (const [i, base] of [emu.url, `http://localhost:${port}`, `http://[::ffff:127.0.0.1]:${port}`].entries()) {
+        const r = await api(guarded.url, 'POST', '/v1/remotes', { name: `inside-${i}`, type: 'jottacloud', config: { loginToken: emu.issueLoginToken(), jfsUrl: `${base}/jfs/`, apiUrl: `${base}/` } });
+        expect(r.status, `${base}: ${JSON.stringify(r.body)}`).toBe(422);
+        expect(r.body.error.message).toMatch(/private or local address/);
+      }
+      expect((await api(guarded.url, 'GET', '/v1/remotes')).body.data.map((x: { name: string }) => x.name)).not.toContain('inside-0');
+      // The same emulator is fine where the owner allows it (a NAS on the LAN, here the emulator).
+      const ok = await api(oneOwner.url, 'POST', '/v1/remotes', { name: 'lan', type: 'jottacloud', config: { loginToken: emu.issueLoginToken(), jfsUrl: emu.jfsUrl, apiUrl: emu.apiUrl } });
+      expect(ok.status, JSON.stringify(ok.body)).toBe(201);
+    } finally {
+      await guarded.stop();
+      await emu.stop();
+    }
   }, 120_000);
 });

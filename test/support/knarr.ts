@@ -43,7 +43,7 @@ export async function startInProcessKnarr(opts: { databaseUrl?: string; dataDir?
   const cipher = new CredentialCipher(masterKey);
   const hasher = new KeyHasher(masterKey);
   // One owner, as `knarr server`: any folder, but never this knarr's own data.
-  const host: HostPolicy = opts.host ?? { localRoots: null, protectedPaths: opts.dataDir ? [opts.dataDir] : [] };
+  const host: HostPolicy = opts.host ?? { localRoots: null, protectedPaths: opts.dataDir ? [opts.dataDir] : [], privateNetworks: true };
   await ensureAdminKey({ db: database.db, hasher, adminKey: testAdminKey, dataDir: opts.dataDir ?? '', log: () => {} });
   const connection = await Connection.connect({ address });
   const client = new Client({ connection });

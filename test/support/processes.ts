@@ -39,7 +39,8 @@ export interface SpawnKnarrOptions {
 export function spawnKnarr(role: 'server' | 'api' | 'worker', env: Record<string, string | undefined>, opts: SpawnKnarrOptions = {}): KnarrProcess {
   // The admin key the tests' api() sends; split processes serve many users, and the tests' local
   // remotes live in the temp folder.
-  const defaults: Record<string, string> = { KNARR_ADMIN_KEY: testAdminKey, ...(role === 'server' ? {} : { KNARR_LOCAL_ROOTS: tmpdir() }) };
+  // The emulators listen on 127.0.0.1, a private address split processes refuse by default.
+  const defaults: Record<string, string> = { KNARR_ADMIN_KEY: testAdminKey, ...(role === 'server' ? {} : { KNARR_LOCAL_ROOTS: tmpdir(), KNARR_ALLOW_PRIVATE_NETWORKS: '1' }) };
   const fullEnv: NodeJS.ProcessEnv = { ...process.env, ...defaults, ...env };
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete fullEnv[k];
   // One process, as `npm start` runs it (npm itself would be a wrapper that survives a SIGKILL of its child).
