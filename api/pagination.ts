@@ -7,8 +7,11 @@ export interface PageQuery {
   after: string | null;
 }
 
-/** `?limit=&after=` of every list: limit 1–1000 (default 100). */
-export function pageQuery(req: Request, defaultLimit = 100): PageQuery {
+/**
+ * `?limit=&after=` of every list: limit 1–1000 (default 100). `validCursor` says what a cursor
+ * of this list looks like (an id, a name), so a forged one is a 400 and not a database error.
+ */
+export function pageQuery(req: Request, defaultLimit = 100, validCursor: (after: string) => boolean = () => true): PageQuery {
   const { limit: rawLimit, after } = req.query;
   let limit = defaultLimit;
   if (rawLimit !== undefined) {
@@ -17,7 +20,7 @@ export function pageQuery(req: Request, defaultLimit = 100): PageQuery {
       throw new ApiError(400, 'invalid_request', 'limit must be a whole number from 1 to 1000', 'limit');
     }
   }
-  if (after !== undefined && typeof after !== 'string') {
+  if (after !== undefined && (typeof after !== 'string' || (after !== '' && !validCursor(after)))) {
     throw new ApiError(400, 'invalid_request', 'after must be the "next" cursor of the page before', 'after');
   }
   // An empty cursor is the first page, as no cursor is.

@@ -43,8 +43,7 @@ export function jobsRouter(deps: JobsDeps): Router {
   };
 
   r.get('/', async (req, res) => {
-    const q = pageQuery(req);
-    if (q.after !== null && !isUuid(q.after)) throw new ApiError(400, 'invalid_request', 'after must be the "next" cursor of the page before', 'after');
+    const q = pageQuery(req, 100, isUuid);
     res.json(page(await listJobs(deps.db, callerOf(res).id, q.after, q.limit), q.limit, (j) => j.id, (j) => j));
   });
 

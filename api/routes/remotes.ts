@@ -25,13 +25,33 @@ export function remotesRouter(deps: { db: Db; cipher: CredentialCipher; probe: P
     return row;
   };
 
+  /** What this server refuses whatever the provider says (a local folder outside the allowed roots). */
+  const vet = (def: ConnectorDefinition, config: Record<string, unknown>) => {
+    const vetted = def.vetConfig?.(config, deps.host);
+    if (vetted) throw new ApiError(403, 'not_allowed', `config.${vetted.field}: ${vetted.message}`, `config.${vetted.field}`);
+  };
+
+  /**
+   * A remote just written (made, given new settings or new secrets) is opened by a worker at once;
+   * if it cannot be, `undo` puts the database back as it was and the caller gets a 422.
+   */
+  const opensOrUndo = async (remoteId: string, undo: () => Promise<unknown>, what: string, field: string | undefined) => {
+    const probe = await deps.probe(remoteId, null).catch(async (err) => {
+      await undo();
+      throw err;
+    });
+    if (!probe.ok) {
+      await undo();
+      throw new ApiError(422, 'remote_unreachable', `${what}: ${probe.message}`, field);
+    }
+  };
+
   r.post('/', async (req, res) => {
     const owner = callerOf(res).id;
     const body = parseBody(createRemoteSchema, req.body);
     const def = definitionOf(body.type);
     const config = parseBody(def.configSchema, body.config, 'config');
-    const vetted = def.vetConfig?.(config, deps.host);
-    if (vetted) throw new ApiError(403, 'not_allowed', `config.${vetted.field}: ${vetted.message}`, `config.${vetted.field}`);
+    vet(def, config);
     if (await findRemoteByName(deps.db, owner, body.name)) {
       throw new ApiError(409, 'name_taken', `a remote named "${body.name}" already exists: choose another name or delete that remote first`, 'name');
     }
@@ -53,14 +73,7 @@ export function remotesRouter(deps: { db: Db; cipher: CredentialCipher; probe: P
       throw err;
     }
     // The connection is checked at once, so a typo shows now and not hours into a run.
-    const probe = await deps.probe(row.id, null).catch(async (err) => {
-      await deleteRemote(deps.db, row.id);
-      throw err;
-    });
-    if (!probe.ok) {
-      await deleteRemote(deps.db, row.id);
-      throw new ApiError(422, 'remote_unreachable', `remote "${body.name}" could not be opened: ${probe.message}`, 'config');
-    }
+    await opensOrUndo(row.id, () => deleteRemote(deps.db, row.id), `remote "${body.name}" could not be opened`, 'config');
     res.status(201).location(`/v1/remotes/${encodeURIComponent(row.name)}`).json(remoteView(row));
   });
 
@@ -85,17 +98,9 @@ export function remotesRouter(deps: { db: Db; cipher: CredentialCipher; probe: P
     const secret = Object.keys(changes).find((k) => def.secretKeys.includes(k));
     if (secret) throw new ApiError(400, 'invalid_request', `config.${secret} is a secret: replace it with PUT /v1/remotes/${row.name}/credentials`, `config.${secret}`);
     const config = parseBody(def.settingsSchema, { ...row.config, ...changes }, 'config');
-    const vetted = def.vetConfig?.(config, deps.host);
-    if (vetted) throw new ApiError(403, 'not_allowed', `config.${vetted.field}: ${vetted.message}`, `config.${vetted.field}`);
+    vet(def, config);
     const updated = await updateRemoteConfig(deps.db, row.id, config);
-    const probe = await deps.probe(row.id, null).catch(async (err) => {
-      await updateRemoteConfig(deps.db, row.id, row.config);
-      throw err;
-    });
-    if (!probe.ok) {
-      await updateRemoteConfig(deps.db, row.id, row.config);
-      throw new ApiError(422, 'remote_unreachable', `remote "${row.name}" could not be opened with these settings: ${probe.message}`, 'config');
-    }
+    await opensOrUndo(row.id, () => updateRemoteConfig(deps.db, row.id, row.config), `remote "${row.name}" could not be opened with these settings`, 'config');
     res.json(remoteView(updated));
   });
 
@@ -137,14 +142,7 @@ export function remotesRouter(deps: { db: Db; cipher: CredentialCipher; probe: P
     if (!def || def.secretKeys.length === 0) throw new ApiError(422, 'no_credentials', `remote "${row.name}" (${row.type}) has no credentials to replace`);
     const secrets = parseBody(def.secretsSchema, req.body);
     const previous = await replaceCredentials(deps.db, row.id, deps.cipher.seal(secrets, row.id));
-    const probe = await deps.probe(row.id, null).catch(async (err) => {
-      await replaceCredentials(deps.db, row.id, previous);
-      throw err;
-    });
-    if (!probe.ok) {
-      await replaceCredentials(deps.db, row.id, previous);
-      throw new ApiError(422, 'remote_unreachable', `remote "${row.name}" could not be opened with the new credentials: ${probe.message}`, Object.keys(secrets)[0]);
-    }
+    await opensOrUndo(row.id, () => replaceCredentials(deps.db, row.id, previous), `remote "${row.name}" could not be opened with the new credentials`, Object.keys(secrets)[0]);
     // Settled, not all: a run that ended meanwhile has no workflow to tell, which is not the caller's problem.
     await Promise.allSettled((await unfinishedRunsOfRemote(deps.db, row.id))
       .map((workflowId) => deps.client.workflow.getHandle(workflowId).signal('credentialsUpdated', row.name)));

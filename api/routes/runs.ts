@@ -26,9 +26,8 @@ export function runsRouter(deps: StartRunDeps): Router {
 
   /** `?job=&state=&since=&until=&limit=&after=`, newest first. */
   r.get('/', async (req, res) => {
-    const q = pageQuery(req);
+    const q = pageQuery(req, 100, isUuid);
     const { job, state, since, until } = req.query;
-    if (q.after !== null && !isUuid(q.after)) throw new ApiError(400, 'invalid_request', 'after must be the "next" cursor of the page before', 'after');
     if (job !== undefined && (typeof job !== 'string' || !isUuid(job))) throw new ApiError(400, 'invalid_request', 'job must be a job id', 'job');
     if (state !== undefined && (typeof state !== 'string' || !runStates.includes(state as RunState))) {
       throw new ApiError(400, 'invalid_request', `state must be one of: ${runStates.join(', ')}`, 'state');
@@ -53,9 +52,8 @@ export function runsRouter(deps: StartRunDeps): Router {
   /** Newest first; `?kind=` one kind only; `next` pages on to older ones. */
   r.get('/:id/events', async (req, res) => {
     const row = await load(res, req.params.id);
-    const q = pageQuery(req, 500);
+    const q = pageQuery(req, 500, (after) => Number.isSafeInteger(Number(after)));
     const before = q.after === null ? null : Number(q.after);
-    if (before !== null && !Number.isSafeInteger(before)) throw new ApiError(400, 'invalid_request', 'after must be the "next" cursor of the page before', 'after');
     const events = await listEvents(deps.db, row.id, typeof req.query.kind === 'string' ? req.query.kind : undefined, before, q.limit);
     res.json(page(events, q.limit, (e) => String(e.id), (e) => ({ at: e.at.toISOString(), kind: e.kind, message: e.message, data: e.data })));
   });

@@ -31,8 +31,7 @@ export function usersRouter(deps: { db: Db; hasher: KeyHasher }): Router {
 
   r.get('/', async (req, res) => {
     requireAdmin(res);
-    const q = pageQuery(req);
-    if (q.after !== null && !isUuid(q.after)) throw new ApiError(400, 'invalid_request', 'after must be the "next" cursor of the page before', 'after');
+    const q = pageQuery(req, 100, isUuid);
     res.json(page(await listUsers(deps.db, q.after, q.limit), q.limit, (u) => u.id, userView));
   });
 

@@ -122,6 +122,11 @@ describe('waiting states on the Jottacloud emulator', () => {
     const rows = (await api(k.url, 'GET', `/v1/runs/${runId}/report`)).body.rows as { throttles: number; attempts: number }[];
     expect(rows.reduce((n, r) => n + r.throttles, 0)).toBeGreaterThanOrEqual(1);
     expect(rows.every((r) => r.throttles <= r.attempts)).toBe(true);
+    // And an operator's monitoring counts them, by provider.
+    const metrics = await (await fetch(`${k.url}/metrics`)).text();
+    const value = (series: string) => Number(metrics.split('\n').find((l) => l.startsWith(`${series} `))?.split(' ')[1] ?? NaN);
+    expect(value('knarr_throttle_events_total{provider="jottacloud"}')).toBeGreaterThanOrEqual(1);
+    expect(value('knarr_retries_total{provider="jottacloud",kind="throttled"}')).toBeGreaterThanOrEqual(1);
   }, 240_000);
 
   it('a revoked token: the run reads needs_reconnect, holds no worker, and new credentials make it go on with nothing copied twice', async () => {
