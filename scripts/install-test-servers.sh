@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Installs the real servers and clients the test suite needs, idempotently, and prints where they are.
 #
-# Today: rclone, the independent client that checks the Jottacloud emulator
-# (test/integration/jottacloud-rclone.test.ts). Order of preference:
+# - Debian's servers for the protocol connectors (shared/specs/providers.md C.1), started by the
+#   tests themselves on free loopback ports (test/support/servers/): apache2 + mod_dav_fs (WebDAV),
+#   OpenSSH sshd (SFTP), pure-ftpd (FTP). apt-get update runs once per machine.
+# - versitygw, the S3 gateway (posix backend), built with go install at a pinned tag into
+#   ~/.cache/knarr/bin/versitygw-<version>.d and linked as ~/.cache/knarr/bin/versitygw.
+# - rclone, the independent client that checks the emulators and the servers
+#   (test/integration/*-rclone.test.ts). Order of preference:
 #   1. an rclone already on PATH that is new enough (e.g. Debian's, installed by an earlier run);
 #   2. Debian's package (apt-get update once, then apt-get install rclone);
 #   3. go install github.com/rclone/rclone@v1.76.0 into ~/.cache/knarr/bin/rclone-1.76.0.d (built once).
@@ -15,15 +20,53 @@
 # §4.4). That is rclone >= 1.58; Debian bookworm's 1.60.1 qualifies and is checked against the
 # emulator end to end by the rclone test.
 #
-# Output: one line per tool on stdout, `rclone=<absolute path>`. Progress goes to stderr.
+# Output: one line per tool on stdout, `versitygw=<absolute path>`, then `rclone=<absolute path>`
+# last (the test setup reads the last line). Progress goes to stderr.
 set -euo pipefail
 
 CACHE_BIN="${KNARR_CACHE_DIR:-$HOME/.cache/knarr}/bin"
 RCLONE_GO_VERSION=1.76.0
 RCLONE_MIN=1.58
+VERSITYGW_VERSION=1.8.0
 mkdir -p "$CACHE_BIN"
 
 log() { echo "install-test-servers: $*" >&2; }
+
+# apt_install PKG...: installs what is missing, apt-get update once per machine (again only if
+# the install fails on stale lists).
+apt_install() {
+  local missing=() p
+  for p in "$@"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
+  [ "${#missing[@]}" -gt 0 ] || return 0
+  if ! command -v apt-get >/dev/null 2>&1 || [ "$(id -u)" != 0 ]; then
+    log "missing Debian packages ${missing[*]}: install them as root (apt-get install ${missing[*]})"
+    return 1
+  fi
+  local stamp="$CACHE_BIN/../apt-updated"
+  log "installing Debian packages: ${missing[*]}"
+  run() { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2; }
+  if [ ! -e "$stamp" ]; then apt-get update -qq >&2 && touch "$stamp"; fi
+  run || { apt-get update -qq >&2 && touch "$stamp" && run; }
+}
+
+install_servers() {
+  # apache2-bin: WebDAV (mod_dav_fs); apache2-utils: htpasswd; openssh-server/-client: sshd and
+  # ssh-keygen; pure-ftpd: FTP (conflicts with vsftpd, which is never installed here).
+  apt_install apache2-bin apache2-utils openssh-server openssh-client pure-ftpd
+  mkdir -p /run/sshd
+}
+
+install_versitygw() {
+  local dir="$CACHE_BIN/versitygw-$VERSITYGW_VERSION.d"
+  if [ ! -x "$dir/versitygw" ]; then
+    command -v go >/dev/null 2>&1 || { log "no Go to build versitygw (needs Go >= 1.25)"; return 1; }
+    log "building versitygw v$VERSITYGW_VERSION with go install (once, cached in $dir)"
+    mkdir -p "$dir"
+    GOBIN="$dir" GOFLAGS=-buildvcs=false go install "github.com/versity/versitygw/cmd/versitygw@v$VERSITYGW_VERSION" >&2
+  fi
+  ln -sfn "$dir/versitygw" "$CACHE_BIN/versitygw"
+  echo "versitygw=$dir/versitygw"
+}
 
 # version_ge A B: true when dotted version A >= B.
 version_ge() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" = "$2" ]; }
@@ -55,18 +98,11 @@ install_rclone() {
   if [ "${KNARR_BUILD_RCLONE:-}" = 1 ]; then build_rclone; fi
   if command -v rclone >/dev/null 2>&1 && rclone_ok "$(command -v rclone)"; then use_rclone "$(command -v rclone)"; return; fi
 
-  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    log "installing Debian's rclone"
-    local stamp="$CACHE_BIN/../apt-updated"
-    apt_install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends rclone >&2; }
-    # apt-get update once per machine; again only if the install fails on stale lists.
-    if [ ! -e "$stamp" ]; then apt-get update -qq >&2 && touch "$stamp"; fi
-    if { apt_install || { apt-get update -qq >&2 && touch "$stamp" && apt_install; }; } && rclone_ok /usr/bin/rclone; then
-      use_rclone /usr/bin/rclone
-      return
-    fi
-    log "Debian's rclone is missing or too old"
+  if apt_install rclone && rclone_ok /usr/bin/rclone; then
+    use_rclone /usr/bin/rclone
+    return
   fi
+  log "Debian's rclone is missing or too old"
 
   build_rclone
   use_rclone "$CACHE_BIN/rclone-$RCLONE_GO_VERSION.d/rclone"
@@ -83,4 +119,6 @@ build_rclone() {
   rclone_ok "$dir/rclone" || { log "built rclone does not work"; exit 1; }
 }
 
+install_servers
+install_versitygw
 install_rclone
