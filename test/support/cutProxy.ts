@@ -1,0 +1,103 @@
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+
+/**
+ * A TCP proxy in front of a real server (S3 gateway, sshd, FTP control port, WebDAV), for the
+ * crash tests: it counts the bytes each connection sends upstream, and can cut connections once
+ * they have sent a given number of bytes, as a dropped link or a killed worker does. The server
+ * keeps what it received before the cut, which is what a resume must not send again.
+ */
+export interface CutProxy {
+  /** Where clients connect: 127.0.0.1 and this port. */
+  readonly host: string;
+  readonly port: number;
+  /** Bytes sent upstream (client → server) by every connection since start or the last `resetCounts`. */
+  readonly bytesUp: number;
+  /** Bytes sent downstream (server → client). */
+  readonly bytesDown: number;
+  /** Connections accepted since start or the last `resetCounts`. */
+  readonly connections: number;
+  /**
+   * Cuts every open and future connection once the proxy has carried `afterBytes` more upstream
+   * bytes from now (counted over all connections), then disarms. Resolves when the cut happened.
+   */
+  cutAfter(afterBytes: number): Promise<void>;
+  /** Cuts every open connection now. */
+  cutAll(): void;
+  resetCounts(): void;
+  close(): Promise<void>;
+}
+
+export async function startCutProxy(target: { host: string; port: number }): Promise<CutProxy> {
+  const open = new Set<Socket>();
+  let bytesUp = 0;
+  let bytesDown = 0;
+  let connections = 0;
+  let armed: { at: number; done: () => void } | null = null;
+
+  const cutAll = () => {
+    for (const s of open) s.resetAndDestroy();
+    open.clear();
+  };
+
+  const server: Server = createServer((client) => {
+    connections++;
+    const upstream = createConnection({ host: target.host, port: target.port });
+    open.add(client);
+    open.add(upstream);
+    const drop = () => {
+      open.delete(client);
+      open.delete(upstream);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', drop).on('close', drop);
+    upstream.on('error', drop).on('close', drop);
+    client.on('data', (chunk: Buffer) => {
+      if (armed && bytesUp + chunk.length >= armed.at) {
+        // Forward exactly up to the cut point, so "the server holds N bytes" is certain.
+        const keep = Math.max(0, armed.at - bytesUp);
+        bytesUp += keep;
+        const { done } = armed;
+        armed = null;
+        if (keep > 0) upstream.write(chunk.subarray(0, keep), () => { cutAll(); done(); });
+        else { cutAll(); done(); }
+        return;
+      }
+      bytesUp += chunk.length;
+      if (!upstream.write(chunk)) client.pause();
+    });
+    upstream.on('drain', () => client.resume());
+    upstream.on('data', (chunk: Buffer) => {
+      bytesDown += chunk.length;
+      if (!client.write(chunk)) upstream.pause();
+    });
+    client.on('drain', () => upstream.resume());
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as { port: number }).port;
+
+  return {
+    host: '127.0.0.1',
+    port,
+    get bytesUp() { return bytesUp; },
+    get bytesDown() { return bytesDown; },
+    get connections() { return connections; },
+    cutAfter(afterBytes) {
+      return new Promise<void>((resolve) => { armed = { at: bytesUp + afterBytes, done: resolve }; });
+    },
+    cutAll,
+    resetCounts() {
+      bytesUp = 0;
+      bytesDown = 0;
+      connections = 0;
+      armed = null;
+    },
+    close() {
+      cutAll();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
