@@ -27,7 +27,11 @@ export interface CutProxy {
   close(): Promise<void>;
 }
 
-export async function startCutProxy(target: { host: string; port: number }): Promise<CutProxy> {
+/**
+ * `listen` defaults to 127.0.0.1 on a free port. A fixed one serves protocols that hand out ports
+ * (FTP passive mode): run the server on 127.0.0.2 and a proxy on 127.0.0.1 at each of its ports.
+ */
+export async function startCutProxy(target: { host: string; port: number }, listen: { host?: string; port?: number } = {}): Promise<CutProxy> {
   const open = new Set<Socket>();
   let bytesUp = 0;
   let bytesDown = 0;
@@ -75,12 +79,12 @@ export async function startCutProxy(target: { host: string; port: number }): Pro
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(listen.port ?? 0, listen.host ?? '127.0.0.1', () => resolve());
   });
   const port = (server.address() as { port: number }).port;
 
   return {
-    host: '127.0.0.1',
+    host: listen.host ?? '127.0.0.1',
     port,
     get bytesUp() { return bytesUp; },
     get bytesDown() { return bytesDown; },
