@@ -1,13 +1,17 @@
 /**
  * `npm run fake -- jottacloud [--port N] [--host ADDR] [--tls] [--account NAME] [--data-dir DIR]`
+ * `npm run fake -- nextcloud [--port N] [--host ADDR] [--user NAME] [--password PW] [--data-dir DIR]`
  *
  * Starts a provider emulator on its own, prints ONE JSON line
  * `{"url":…,"loginToken":…,"caCert":…}` (caCert only with --tls) and serves until SIGINT/SIGTERM.
  * Bad flags: a one-line error on stderr and exit code 2.
  */
 import { startJottacloudEmulator } from './jottacloud/index.js';
+import { startNextcloudEmulator } from './nextcloud/index.js';
 
-const USAGE = 'usage: npm run fake -- jottacloud [--port N] [--host 127.x.y.z] [--tls] [--account NAME] [--data-dir DIR]';
+const USAGE =
+  'usage: npm run fake -- jottacloud [--port N] [--host 127.x.y.z] [--tls] [--account NAME] [--data-dir DIR]\n' +
+  '       npm run fake -- nextcloud [--port N] [--host 127.x.y.z] [--user NAME] [--password PW] [--data-dir DIR]';
 
 function fail(msg: string): never {
   process.stderr.write(`${msg}\n`);
@@ -20,6 +24,8 @@ interface Flags {
   tls: boolean;
   account?: string;
   dataDir?: string;
+  user?: string;
+  password?: string;
 }
 
 function parseFlags(args: string[]): Flags {
@@ -55,6 +61,12 @@ function parseFlags(args: string[]): Flags {
       case '--data-dir':
         flags.dataDir = value();
         break;
+      case '--user':
+        flags.user = value();
+        break;
+      case '--password':
+        flags.password = value();
+        break;
       default:
         fail(`unknown flag ${a} (${USAGE})`);
     }
@@ -64,8 +76,10 @@ function parseFlags(args: string[]): Flags {
 
 async function main(): Promise<void> {
   const [provider, ...rest] = process.argv.slice(2);
-  if (provider !== 'jottacloud') fail(provider ? `unknown emulator ${provider}; known: jottacloud` : USAGE);
+  if (provider !== 'jottacloud' && provider !== 'nextcloud') fail(provider ? `unknown emulator ${provider}; known: jottacloud, nextcloud` : USAGE);
   const flags = parseFlags(rest);
+  if (provider === 'nextcloud') return runNextcloud(flags);
+  if (flags.user !== undefined || flags.password !== undefined) fail('--user and --password are nextcloud flags');
   let emu;
   try {
     emu = await startJottacloudEmulator({ port: flags.port, host: flags.host, tls: flags.tls, account: flags.account, dataDir: flags.dataDir });
@@ -91,3 +105,28 @@ async function main(): Promise<void> {
 }
 
 void main();
+
+/** Prints ONE JSON line `{"url","davUrl","user","password","rcloneConfig"}` and serves until SIGINT/SIGTERM. */
+async function runNextcloud(flags: Flags): Promise<void> {
+  if (flags.tls || flags.account !== undefined) fail('--tls and --account are jottacloud flags');
+  let emu;
+  try {
+    emu = await startNextcloudEmulator({ port: flags.port, host: flags.host, user: flags.user, password: flags.password, dataDir: flags.dataDir });
+  } catch (err) {
+    process.stderr.write(`cannot start the emulator: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    emu.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  const rcloneConfig = `rclone config create nc webdav vendor=nextcloud url=${emu.davUrl} user=${emu.user} pass=$(rclone obscure '${emu.password}')`;
+  process.stdout.write(`${JSON.stringify({ url: emu.url, davUrl: emu.davUrl, user: emu.user, password: emu.password, rcloneConfig })}\n`);
+}
