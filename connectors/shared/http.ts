@@ -23,7 +23,8 @@ import { ConnectorError, type ConnectorErrorKind, type ThrottleScope } from '../
  * throttle or transient failure (at least the `Retry-After`), eased after successes.
  */
 
-export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+/** The WebDAV verbs (RFC 4918) ride on the same client: PROPFIND, PROPPATCH, MKCOL, MOVE, COPY. */
+export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'PROPFIND' | 'PROPPATCH' | 'MKCOL' | 'MOVE' | 'COPY';
 export type HttpHeaders = Record<string, string | string[] | undefined>;
 
 export interface HttpRequest {
