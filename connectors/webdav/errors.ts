@@ -6,6 +6,7 @@
  */
 import { ConnectorError, type ConnectorErrorKind, type ThrottleScope } from '../errors.js';
 import type { HttpErrorInfo } from '../shared/http.js';
+import { childText, parseXml } from '../shared/xml.js';
 
 interface Rule {
   kind: ConnectorErrorKind;
@@ -46,9 +47,20 @@ const byException: Record<string, Rule> = {
   EntityTooLarge: { kind: 'too_large', why: 'too large for the server' },
 };
 
-export function classifyDav(status: number, exception: string | undefined, retryAfterMs: number | undefined): Rule {
+/** Nextcloud answers several refusals with a bare 400 whose message tells them apart. */
+function refineBadRequest(message: string): Rule | undefined {
+  if (/invalid character|forbidden file or folder name|invalid file name|filename is not allowed|too long/i.test(message)) return { kind: 'invalid_name', why: 'the server refuses this name' };
+  if (/checksum does not match/i.test(message)) return { kind: 'corrupt', why: 'the bytes the server received do not match the checksum sent' };
+  return undefined;
+}
+
+export function classifyDav(status: number, exception: string | undefined, retryAfterMs: number | undefined, message = ''): Rule {
   const ex = exception ? byException[exception.split('\\').pop() ?? ''] : undefined;
   if (ex) return ex;
+  if (status === 400) {
+    const refined = refineBadRequest(message);
+    if (refined) return refined;
+  }
   const rule = byStatus[status];
   if (rule) return rule;
   if (status === 503 && retryAfterMs !== undefined) return { kind: 'throttled', scope: 'account', why: 'service unavailable' };
@@ -58,9 +70,14 @@ export function classifyDav(status: number, exception: string | undefined, retry
 
 /** SabreDAV's error body: `<d:error><s:exception>…</s:exception><s:message>…</s:message></d:error>`. */
 function sabreError(body: string): { exception?: string; message?: string } {
-  const ex = /<s:exception>([^<]*)<\/s:exception>/.exec(body)?.[1];
-  const msg = /<s:message>([^<]*)<\/s:message>/.exec(body)?.[1];
-  return { exception: ex?.trim(), message: msg?.trim() };
+  if (!body.includes('<')) return {};
+  try {
+    const root = parseXml(body);
+    if (root.local !== 'error') return {};
+    return { exception: childText(root, 'exception')?.trim(), message: childText(root, 'message')?.trim() };
+  } catch {
+    return {};
+  }
 }
 
 /** What a user does about refused credentials. */
@@ -69,7 +86,7 @@ export const davReconnectHint = 'check the user name and password (or create a n
 export function davStatusMapper(remoteName: string): (info: HttpErrorInfo) => ConnectorError {
   return (info) => {
     const { exception, message } = sabreError(info.bodyText);
-    const rule = classifyDav(info.status, exception, info.retryAfterMs);
+    const rule = classifyDav(info.status, exception, info.retryAfterMs, message ?? info.bodyText.slice(0, 1000));
     // HTML error pages say nothing a user needs; SabreDAV's message does.
     const detail = message ? `${rule.why}: ${message.slice(0, 300)}` : rule.why;
     const text =

@@ -13,7 +13,7 @@ import { nameEncoder, type NameEncoder } from '../shared/encoder.js';
 import { HttpClient, mapBodyErrors, type HttpResponse } from '../shared/http.js';
 import { connectorPath } from '../shared/paths.js';
 import { emptyStream, isByteCount } from '../shared/streams.js';
-import { driveUpload } from '../shared/upload.js';
+import { driveUpload, type UploadSession } from '../shared/upload.js';
 import { walkByListing } from '../shared/walk.js';
 import type {
   About,
@@ -22,7 +22,6 @@ import type {
   ConnectorContext,
   DeleteOptions,
   ListOptions,
-  NameRules,
   ReadOptions,
   UploadSource,
   UploadState,
@@ -32,6 +31,7 @@ import type {
 import { DavClient, type DavSecrets } from './client.js';
 import { davStatusMapper } from './errors.js';
 import {
+  bufferedPutSession,
   chunkedSession,
   mtimeHeader,
   nextcloudChunkSize,
@@ -39,6 +39,7 @@ import {
   partialPutSession,
   streamedPutSession,
   usableChunkedState,
+  type BufferedPutSession,
   type ChunkedSession,
   type PutOptions,
   type UploadDeps,
@@ -72,12 +73,6 @@ export const MAX_NAME_BYTES = 255;
 const listPageSize = 1000;
 const partialSuffix = '.knarr-partial';
 
-/**
- * Servers take almost any name (Apache stored every hostile name of the conformance suite, control
- * characters included); only what cannot be UTF-8 percent-encoded is encoded.
- */
-export const davNameRules: NameRules = Object.freeze({ invalidUnicode: true });
-
 /** What a remote of this vendor can do; `resumable` is whether large uploads can resume on this server. */
 export function webdavCapabilities(preset: VendorPreset, resumable: boolean): Capabilities {
   return Object.freeze({
@@ -89,7 +84,7 @@ export function webdavCapabilities(preset: VendorPreset, resumable: boolean): Ca
     serverSideMove: true,
     caseInsensitive: false,
     maxNameLength: MAX_NAME_BYTES,
-    nameRules: davNameRules,
+    nameRules: preset.nameRules,
     maxFileSize: null,
     // Nextcloud's own clients use 10 MB chunks; the minimum of chunked upload v2 is 5 MB.
     preferredChunkSize: 10 * 1024 * 1024,
@@ -149,7 +144,7 @@ export class WebdavConnector implements Connector {
       pacer: { maxSleepMs: 2_000 },
       privateNetworks: ctx.host.privateNetworks,
     });
-    this.names = nameEncoder(davNameRules);
+    this.names = nameEncoder(preset.nameRules);
     const secrets = async (): Promise<DavSecrets> => {
       const s = await ctx.credentials.read();
       return {
@@ -304,7 +299,14 @@ export class WebdavConnector implements Connector {
       }
     }
 
-    // Servers that write an upload to a part file first (Nextcloud, ownCloud, Fastmail): straight to the target.
+    // Servers that write an upload to a part file first (Nextcloud, ownCloud, Fastmail): straight
+    // to the target; a file of one chunk is gathered first so its checksum can lead the body.
+    if (preset.sendsChecksum && source.size <= chunkSize) {
+      let session: BufferedPutSession | undefined;
+      await driveOnce(op, source, opts, () => (session = bufferedPutSession(deps, { op, url: target, source, headers, signal: opts.signal })));
+      const sent = session?.sent ?? {};
+      return { entry: await this.committed(rel, source, op, sent.checksum), resumedFrom: 0, deduplicated: false, hashes: sent.sha1 ? { sha1: sent.sha1 } : {} };
+    }
     if (preset.mtime === 'x-oc-mtime') {
       await driveOnce(op, source, opts, () => streamedPutSession(deps, { op, url: target, source, headers, signal: opts.signal }));
       return { entry: await this.committed(rel, source, op, known), resumedFrom: 0, deduplicated: false, hashes: {} };
@@ -526,7 +528,7 @@ export class WebdavConnector implements Connector {
 }
 
 /** One streamed request: no checkpoint in the middle could be resumed from, so none is made. */
-async function driveOnce(op: string, source: UploadSource, opts: WriteOptions, begin: () => ReturnType<typeof streamedPutSession>): Promise<void> {
+async function driveOnce(op: string, source: UploadSource, opts: WriteOptions, begin: () => UploadSession): Promise<void> {
   await driveUpload({ op, source, opts: { ...opts, chunkSize: Number.POSITIVE_INFINITY, resume: undefined }, defaultChunkSize: Number.POSITIVE_INFINITY, begin: async () => begin() });
 }
 

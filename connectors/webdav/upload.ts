@@ -373,3 +373,51 @@ export function streamedPutSession(
     },
   };
 }
+
+// ---- one PUT of a file held in memory ----
+
+export interface BufferedPutSession extends UploadSession<UploadState> {
+  /** The `OC-Checksum` sent, and the SHA1 computed here when it was. */
+  readonly sent: { checksum?: string; sha1?: string };
+}
+
+/**
+ * A file of at most one chunk, gathered in memory and sent in one PUT, so its `OC-Checksum` can go
+ * in the headers, before the body: the source's own SHA1 (or MD5) when known, else the SHA1 of the
+ * bytes gathered. Memory is bounded by the chunk size, as in a chunked upload.
+ */
+export function bufferedPutSession(
+  deps: UploadDeps,
+  o: { op: string; url: URL; source: UploadSource; headers: Record<string, string>; signal?: AbortSignal },
+): BufferedPutSession {
+  const parts: Buffer[] = [];
+  const sent: { checksum?: string; sha1?: string } = {};
+  return {
+    committed: 0,
+    sent,
+    async put(chunk) {
+      parts.push(chunk);
+    },
+    async checkpoint(offset) {
+      throw new ConnectorError('unsupported', `${o.op}: a single PUT has no checkpoint (at ${offset})`);
+    },
+    async commit() {
+      const data = Buffer.concat(parts);
+      parts.length = 0;
+      const headers: Record<string, string> = { 'content-type': 'application/octet-stream', ...o.headers };
+      sent.checksum = ocChecksum(o.source.hashes);
+      if (!sent.checksum) {
+        const h = new MultiHash(['sha1']);
+        h.update(data);
+        sent.sha1 = h.digest().sha1;
+        sent.checksum = `SHA1:${sent.sha1}`;
+      }
+      headers['oc-checksum'] = sent.checksum;
+      const res = await deps.putBuffer(o.url, data, `${o.op}: upload`, { headers, signal: o.signal });
+      await res.body.dump();
+    },
+    async abort() {
+      parts.length = 0;
+    },
+  };
+}

@@ -5,6 +5,15 @@
  * is sent and read back, whether large files go up in Nextcloud chunks or by partial PUT.
  */
 import type { HashType } from '../../core/entry.js';
+import type { NameRules } from '../types.js';
+
+/**
+ * Generic servers take almost any name (Apache stored every hostile name of the conformance suite,
+ * control characters included); only what cannot be UTF-8 percent-encoded is encoded.
+ */
+const anyName: NameRules = Object.freeze({ invalidUnicode: true });
+/** Nextcloud's filename validator refuses `\` and control characters (they are stored as rclone's substitutes). */
+const ocNames: NameRules = Object.freeze({ forbiddenChars: '\\', controlChars: true, invalidUnicode: true });
 
 export const vendorNames = ['nextcloud', 'owncloud', 'sharepoint-ntlm', 'fastmail', 'other'] as const;
 export type Vendor = (typeof vendorNames)[number];
@@ -22,6 +31,7 @@ export interface VendorPreset {
   checksumProp: 'oc' | 'me' | null;
   /** The hashes listings may carry; the engine reads a file back when one is absent. */
   hashes: readonly HashType[];
+  nameRules: NameRules;
   /** `OC-Checksum` is sent with an upload (SHA1 preferred, else MD5) when the hash is known before the body ends. */
   sendsChecksum: boolean;
   /** Nextcloud chunked upload v2 under `/remote.php/dav/uploads/<user>/` for files larger than one chunk. */
@@ -41,8 +51,10 @@ export const vendorPresets: Readonly<Record<Vendor, VendorPreset>> = Object.free
     label: 'Nextcloud',
     mtime: 'x-oc-mtime',
     checksumProp: 'oc',
-    // Nextcloud keeps the checksum the uploader declared (rclone reads SHA1; knarr sends SHA1 or MD5).
-    hashes: ['sha1', 'md5'],
+    // Nextcloud keeps the checksum the uploader declared (apps/dav File::put) and knarr declares
+    // SHA1 on every upload it can (rclone: hasOCSHA1 for nextcloud).
+    hashes: ['sha1'],
+    nameRules: ocNames,
     sendsChecksum: true,
     chunkedUpload: true,
     partialPut: 'off',
@@ -53,7 +65,9 @@ export const vendorPresets: Readonly<Record<Vendor, VendorPreset>> = Object.free
     label: 'ownCloud',
     mtime: 'x-oc-mtime',
     checksumProp: 'oc',
+    // ownCloud 10 computes SHA1, MD5 and ADLER32 of every upload itself (rclone: hasOCMD5, hasOCSHA1).
     hashes: ['sha1', 'md5'],
+    nameRules: ocNames,
     sendsChecksum: true,
     chunkedUpload: true,
     partialPut: 'off',
@@ -66,6 +80,7 @@ export const vendorPresets: Readonly<Record<Vendor, VendorPreset>> = Object.free
     mtime: 'none',
     checksumProp: null,
     hashes: [],
+    nameRules: anyName,
     sendsChecksum: false,
     chunkedUpload: false,
     partialPut: 'off',
@@ -77,6 +92,7 @@ export const vendorPresets: Readonly<Record<Vendor, VendorPreset>> = Object.free
     mtime: 'x-oc-mtime',
     checksumProp: 'me',
     hashes: ['sha1'],
+    nameRules: anyName,
     sendsChecksum: false,
     chunkedUpload: false,
     partialPut: 'off',
@@ -89,6 +105,7 @@ export const vendorPresets: Readonly<Record<Vendor, VendorPreset>> = Object.free
     mtime: 'none',
     checksumProp: null,
     hashes: [],
+    nameRules: anyName,
     sendsChecksum: false,
     chunkedUpload: false,
     partialPut: 'probe',
