@@ -28,15 +28,33 @@ export interface CutProxy {
 }
 
 /**
+ * Proxies started with the same group share their counters, their armed cut and their open
+ * connections: an FTP server's passive ports, where one upload's bytes cross several ports.
+ */
+export interface CutGroup {
+  readonly kind: 'cut-group';
+}
+
+interface GroupState extends CutGroup {
+  open: Set<Socket>;
+  bytesUp: number;
+  bytesDown: number;
+  connections: number;
+  armed: { at: number; done: () => void } | null;
+}
+
+export function cutGroup(): CutGroup {
+  const state: GroupState = { kind: 'cut-group', open: new Set(), bytesUp: 0, bytesDown: 0, connections: 0, armed: null };
+  return state;
+}
+
+/**
  * `listen` defaults to 127.0.0.1 on a free port. A fixed one serves protocols that hand out ports
  * (FTP passive mode): run the server on 127.0.0.2 and a proxy on 127.0.0.1 at each of its ports.
  */
-export async function startCutProxy(target: { host: string; port: number }, listen: { host?: string; port?: number } = {}): Promise<CutProxy> {
-  const open = new Set<Socket>();
-  let bytesUp = 0;
-  let bytesDown = 0;
-  let connections = 0;
-  let armed: { at: number; done: () => void } | null = null;
+export async function startCutProxy(target: { host: string; port: number }, listen: { host?: string; port?: number; group?: CutGroup } = {}): Promise<CutProxy> {
+  const g = (listen.group ?? cutGroup()) as GroupState;
+  const open = g.open;
 
   const cutAll = () => {
     for (const s of open) s.resetAndDestroy();
@@ -44,7 +62,7 @@ export async function startCutProxy(target: { host: string; port: number }, list
   };
 
   const server: Server = createServer((client) => {
-    connections++;
+    g.connections++;
     const upstream = createConnection({ host: target.host, port: target.port });
     open.add(client);
     open.add(upstream);
@@ -57,22 +75,22 @@ export async function startCutProxy(target: { host: string; port: number }, list
     client.on('error', drop).on('close', drop);
     upstream.on('error', drop).on('close', drop);
     client.on('data', (chunk: Buffer) => {
-      if (armed && bytesUp + chunk.length >= armed.at) {
+      if (g.armed && g.bytesUp + chunk.length >= g.armed.at) {
         // Forward exactly up to the cut point, so "the server holds N bytes" is certain.
-        const keep = Math.max(0, armed.at - bytesUp);
-        bytesUp += keep;
-        const { done } = armed;
-        armed = null;
+        const keep = Math.max(0, g.armed.at - g.bytesUp);
+        g.bytesUp += keep;
+        const { done } = g.armed;
+        g.armed = null;
         if (keep > 0) upstream.write(chunk.subarray(0, keep), () => { cutAll(); done(); });
         else { cutAll(); done(); }
         return;
       }
-      bytesUp += chunk.length;
+      g.bytesUp += chunk.length;
       if (!upstream.write(chunk)) client.pause();
     });
     upstream.on('drain', () => client.resume());
     upstream.on('data', (chunk: Buffer) => {
-      bytesDown += chunk.length;
+      g.bytesDown += chunk.length;
       if (!client.write(chunk)) upstream.pause();
     });
     client.on('drain', () => upstream.resume());
@@ -86,18 +104,18 @@ export async function startCutProxy(target: { host: string; port: number }, list
   return {
     host: listen.host ?? '127.0.0.1',
     port,
-    get bytesUp() { return bytesUp; },
-    get bytesDown() { return bytesDown; },
-    get connections() { return connections; },
+    get bytesUp() { return g.bytesUp; },
+    get bytesDown() { return g.bytesDown; },
+    get connections() { return g.connections; },
     cutAfter(afterBytes) {
-      return new Promise<void>((resolve) => { armed = { at: bytesUp + afterBytes, done: resolve }; });
+      return new Promise<void>((resolve) => { g.armed = { at: g.bytesUp + afterBytes, done: resolve }; });
     },
     cutAll,
     resetCounts() {
-      bytesUp = 0;
-      bytesDown = 0;
-      connections = 0;
-      armed = null;
+      g.bytesUp = 0;
+      g.bytesDown = 0;
+      g.connections = 0;
+      g.armed = null;
     },
     close() {
       cutAll();
