@@ -3,7 +3,8 @@
  * DAV trees, `status.php` and the OCS user endpoint; and `startNextcloudEmulator`, the
  * programmatic API. See README.md beside this file.
  */
-import { mkdtempSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, mkdtempSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -90,6 +91,8 @@ export interface NextcloudEmulator {
   faults: NextcloudFaults;
   stats: NextcloudStats;
   file(path: string): NextcloudFile | undefined;
+  /** A digest of a file's stored bytes, streamed from disk (for files too big for `data`). */
+  fileHash(path: string, algorithm: 'md5' | 'sha1' | 'sha256'): Promise<string | undefined>;
   /** Whether a folder exists at path. */
   folder(path: string): boolean;
   uploads(): { id: string; destination?: string; chunks: { name: string; size: number }[] }[];
@@ -277,6 +280,13 @@ export async function startNextcloudEmulator(opts: NextcloudEmulatorOptions = {}
         etag: node.etag,
         fileId: node.fileId,
       };
+    },
+    fileHash: async (path, algorithm) => {
+      const node = store.lookup(segsOf(path));
+      if (!node || node.kind !== 'file') return undefined;
+      const h = createHash(algorithm);
+      for await (const c of createReadStream(node.blob)) h.update(c as Buffer);
+      return h.digest('hex');
     },
     folder: (path) => store.lookup(segsOf(path))?.kind === 'dir',
     uploads: () => {
