@@ -2,10 +2,15 @@ import { ConnectorError } from './errors.js';
 import { namingErrors } from './naming.js';
 import { jottacloudDefinition } from './jottacloud/definition.js';
 import { localDefinition } from './local/definition.js';
+import { s3Definition } from './s3/definition.js';
+import { sftpDefinition } from './sftp/definition.js';
+import { webdavDefinition } from './webdav/definition.js';
 import type { Connector, ConnectorContext, ConnectorDefinition } from './types.js';
 
 /** Every provider this build of knarr can open. A new provider adds its definition here, and nothing else outside its folder. */
-const definitions = new Map<string, ConnectorDefinition>([localDefinition, jottacloudDefinition].map((d) => [d.type, d]));
+const definitions = new Map<string, ConnectorDefinition>(
+  [localDefinition, jottacloudDefinition, s3Definition, webdavDefinition, sftpDefinition].map((d) => [d.type, d]),
+);
 
 /**
  * Adds a connector in this process only (a bench's synthetic source, a test's fault connector).
