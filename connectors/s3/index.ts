@@ -128,8 +128,8 @@ export class S3Connector implements Connector {
       connections: opts.connections,
       ca: opts.ca,
       mapStatus: s3StatusMapper(ctx.remoteName),
-      // rclone's S3 pacer: 10 ms minimum sleep, backoff up to 2 s.
-      pacer: { minSleepMs: 10, maxSleepMs: 2_000 },
+      // rclone's S3 pacer (pacer.NewS3): no spacing between successful calls, back off after a failure.
+      pacer: { minSleepMs: 0, maxSleepMs: 2_000 },
       privateNetworks: ctx.host.privateNetworks,
     });
     this.client = new S3Client(http, { endpoint: new URL(target.endpoint), region: target.region, bucket: config.bucket, pathStyle: target.pathStyle }, config.accessKeyId, ctx.credentials);
