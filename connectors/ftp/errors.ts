@@ -44,6 +44,7 @@ const byMessage: Array<[RegExp, Rule]> = [
   [/file exists|already exists/i, { kind: 'conflict', why: 'it already exists' }],
   [/not a directory|is a directory|not a regular file|not a plain file/i, { kind: 'conflict', why: 'a file or folder is in the way' }],
   [/name too long/i, { kind: 'invalid_name', why: 'the name is too long' }],
+  [/prohibited (file )?name|name not allowed|invalid (file )?name|illegal (file )?name/i, { kind: 'invalid_name', why: 'the server does not allow this name' }],
   [/quota|disk full|no space/i, { kind: 'quota_exceeded', why: 'no space left' }],
   [/permission denied|access denied|not allowed|prohibited|forbidden|read-only/i, { kind: 'forbidden', why: 'permission denied' }],
 ];

@@ -109,10 +109,14 @@ export class FtpConnector implements Connector {
 
   /** Runs `fn` on a logged-in client with the remote's root known. */
   private async use<T>(op: string, fn: (conn: FtpConn, base: string) => Promise<T>): Promise<T> {
-    await this.ready.catch((err: unknown) => {
+    await this.secrets(op);
+    return this.pool.use(op, (conn) => fn(conn, this.pool.base!));
+  }
+
+  private secrets(op: string): Promise<void> {
+    return this.ready.catch((err: unknown) => {
       throw new ConnectorError('transient', `${op}: reading the remote's password failed: ${(err as Error).message}`);
     });
-    return this.pool.use(op, (conn) => fn(conn, this.pool.base!));
   }
 
   private abs(base: string, p: FtpPath): string {
@@ -181,7 +185,7 @@ export class FtpConnector implements Connector {
     const length = opts.length;
     if (!isByteCount(offset) || (length !== undefined && !isByteCount(length))) throw new RangeError(`${op}: offset and length must be byte counts`);
     opts.signal?.throwIfAborted();
-    await this.ready;
+    await this.secrets(op);
     const conn = await this.pool.acquire(op);
     let abs: string;
     let size: number;
@@ -275,7 +279,6 @@ export class FtpConnector implements Connector {
     const op = `write ${q(p.rel)}`;
     if (p.rel === '') throw new ConnectorError('invalid_name', `${op}: is the remote's root, not a file`);
     opts.signal?.throwIfAborted();
-    await this.ready;
     const base = await this.baseDir(op);
     const finalAbs = this.abs(base, p);
     const dirAbs = serverParent(finalAbs);

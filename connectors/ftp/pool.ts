@@ -190,7 +190,7 @@ function privateError(message: string): Error {
  * the control connection's host (EPSV uses it; a PASV naming another host is refused), so this is
  * the second lock on that door.
  */
-function guardSockets(client: Client, onRefused: (why: string) => void): void {
+export function guardSockets(client: Client, onRefused: (why: string) => void): void {
   const ftp = client.ftp as unknown as { _newSocket(): Socket };
   ftp._newSocket = () => {
     const socket = new Socket();
