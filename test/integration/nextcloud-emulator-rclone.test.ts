@@ -330,3 +330,56 @@ describe('chunked upload v2 rules (plain HTTP)', () => {
     }
   });
 });
+
+describe('files/ details a connector relies on (plain HTTP)', () => {
+  it('hrefs, props, preconditions, X-Hash, checksum policy and Depth: infinity as configured', async () => {
+    const emu = await startNextcloudEmulator({ user: 'u', password: 'p' });
+    const strictOff = await startNextcloudEmulator({ user: 'u', password: 'p', verifyChecksums: false, depthInfinity: true });
+    try {
+      const auth = { Authorization: `Basic ${Buffer.from('u:p').toString('base64')}` };
+      const at = (e: NextcloudEmulator, p: string): string => `${e.davUrl}/${enc(p)}`;
+      expect((await fetch(at(emu, 'a+b c'), { method: 'MKCOL', headers: auth })).status).toBe(201);
+      const put = await fetch(at(emu, 'a+b c/f.txt'), { method: 'PUT', headers: { ...auth, 'X-HASH': 'all', 'OC-Checksum': `MD5:${md5('x')}` }, body: 'x' });
+      expect(put.status).toBe(201);
+      expect(put.headers.get('x-hash-sha1')).toBe(sha1('x'));
+      expect(put.headers.get('x-hash-md5')).toBe(md5('x'));
+      const etag = put.headers.get('etag') as string;
+      expect(put.headers.get('oc-etag')).toBe(etag);
+      expect(put.headers.get('oc-fileid')).toMatch(/^\d{8}oc/);
+      // Preconditions: If-None-Match: * refuses an overwrite; If-Match needs the current etag.
+      expect((await fetch(at(emu, 'a+b c/f.txt'), { method: 'PUT', headers: { ...auth, 'If-None-Match': '*' }, body: 'y' })).status).toBe(412);
+      expect((await fetch(at(emu, 'a+b c/f.txt'), { method: 'PUT', headers: { ...auth, 'If-Match': '"nope"' }, body: 'y' })).status).toBe(412);
+      expect((await fetch(at(emu, 'a+b c/f.txt'), { method: 'PUT', headers: { ...auth, 'If-Match': etag }, body: 'y' })).status).toBe(204);
+      // A PROPFIND: folder href with a trailing slash, `+` and space encoded, no checksum after an overwrite without one.
+      const pf = await fetch(at(emu, 'a+b c'), {
+        method: 'PROPFIND',
+        headers: { ...auth, Depth: '1' },
+        body: '<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns"><d:prop><d:getetag/><oc:checksums/><oc:fileid/><d:quota-available-bytes/></d:prop></d:propfind>',
+      });
+      expect(pf.status).toBe(207);
+      const xml = await pf.text();
+      expect(xml).toContain('<d:href>/remote.php/dav/files/u/a%2Bb%20c/</d:href>');
+      expect(xml).toContain('<d:href>/remote.php/dav/files/u/a%2Bb%20c/f.txt</d:href>');
+      expect(xml).toContain('<d:quota-available-bytes>-3</d:quota-available-bytes>');
+      expect(emu.file('a+b c/f.txt')?.checksums).toEqual([]);
+      expect((await fetch(at(emu, ''), { method: 'PROPFIND', headers: { ...auth, Depth: 'infinity' } })).status).toBe(403);
+      // 429 carries Retry-After when asked for, and the ownCloud hint.
+      emu.faults.throttleNext(1, 7);
+      const t = await fetch(at(emu, ''), { method: 'PROPFIND', headers: { ...auth, Depth: '0' } });
+      expect([t.status, t.headers.get('retry-after')]).toEqual([429, '7']);
+      expect(await t.text()).toContain('<o:hint>too many requests</o:hint>');
+      // Real Nextcloud's policy: the checksum is stored unchecked; Depth: infinity answers the tree.
+      expect((await fetch(at(emu, 'bad.txt'), { method: 'PUT', headers: { ...auth, 'OC-Checksum': 'SHA1:00' }, body: 'z' })).status).toBe(400);
+      expect((await fetch(at(strictOff, 'bad.txt'), { method: 'PUT', headers: { ...auth, 'OC-Checksum': 'SHA1:00' }, body: 'z' })).status).toBe(201);
+      expect(strictOff.file('bad.txt')?.checksums).toEqual(['SHA1:00']);
+      expect((await fetch(at(strictOff, 'd1'), { method: 'MKCOL', headers: auth })).status).toBe(201);
+      expect((await fetch(at(strictOff, 'd1/d2'), { method: 'MKCOL', headers: auth })).status).toBe(201);
+      const inf = await fetch(at(strictOff, ''), { method: 'PROPFIND', headers: { ...auth, Depth: 'infinity' } });
+      expect(inf.status).toBe(207);
+      expect(await inf.text()).toContain('/remote.php/dav/files/u/d1/d2/');
+    } finally {
+      await emu.stop();
+      await strictOff.stop();
+    }
+  });
+});

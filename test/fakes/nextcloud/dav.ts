@@ -252,6 +252,8 @@ async function put(ctx: Ctx, segs: string[]): Promise<void> {
   if (existing?.kind === 'dir') return fail(ctx, 405, 'PUT is not allowed on non-files.');
   const bad = badName(name);
   if (bad) return fail(ctx, 400, bad);
+  const pre = preconditionFails(ctx, existing);
+  if (pre) return fail(ctx, 412, pre);
   const mtime = mtimeHeader(ctx);
   if (Number.isNaN(mtime)) return fail(ctx, 400, 'X-OC-MTime header must be an integer (unix timestamp).');
   const checksumRaw = header(req, 'oc-checksum') ?? '';
@@ -285,6 +287,24 @@ async function put(ctx: Ctx, segs: string[]): Promise<void> {
   if (got.digests.sha1 && (xHash === 'sha1' || xHash === 'all')) headers['X-Hash-SHA1'] = got.digests.sha1;
   if (got.digests.sha256 && (xHash === 'sha256' || xHash === 'all')) headers['X-Hash-SHA256'] = got.digests.sha256;
   send(ctx, existed ? 204 : 201, headers);
+}
+
+/** Sabre's If-Match / If-None-Match checks on a write; the failure message, or undefined. */
+function preconditionFails(ctx: Ctx, existing: Node | undefined): string | undefined {
+  const ifMatch = header(ctx.req, 'if-match');
+  if (ifMatch !== undefined) {
+    if (!existing) return 'An If-Match header was specified and the resource did not exist';
+    if (ifMatch.trim() !== '*' && !ifMatch.split(',').some((t) => t.trim() === `"${existing.etag}"`)) {
+      return 'An If-Match header was specified, but none of the specified ETags matched.';
+    }
+  }
+  const ifNoneMatch = header(ctx.req, 'if-none-match');
+  if (ifNoneMatch !== undefined && existing) {
+    if (ifNoneMatch.trim() === '*' || ifNoneMatch.split(',').some((t) => t.trim() === `"${existing.etag}"`)) {
+      return 'An If-None-Match header was specified, but the ETag matched (or * was specified).';
+    }
+  }
+  return undefined;
 }
 
 async function mkcol(ctx: Ctx, segs: string[]): Promise<void> {

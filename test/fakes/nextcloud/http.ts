@@ -53,7 +53,8 @@ export function fail(ctx: Ctx, status: number, message: string, headers: Record<
   const { req, res } = ctx;
   // The body of a refused upload still arrives; read it so the client sees this answer, not a reset.
   req.resume();
-  const body = sabreError(EXCEPTION[status] ?? 'Sabre\\DAV\\Exception', message);
+  // Nextcloud's TooManyRequests adds an ownCloud hint element to the error document.
+  const body = sabreError(EXCEPTION[status] ?? 'Sabre\\DAV\\Exception', message, status === 429 ? 'too many requests' : undefined);
   res.writeHead(status, { 'Content-Type': 'application/xml; charset=utf-8', 'Content-Length': Buffer.byteLength(body), ...headers });
   res.end(req.method === 'HEAD' ? undefined : body);
 }

@@ -148,9 +148,12 @@ export function multistatus(entries: ResponseEntry[]): string {
 }
 
 /** Sabre's error document, e.g. `Sabre\DAV\Exception\NotFound` + a message. */
-export function sabreError(exception: string, message: string): string {
+export function sabreError(exception: string, message: string, hint?: string): string {
+  const oc = hint === undefined ? '' : ' xmlns:o="http://owncloud.org/ns"';
   return (
-    `<?xml version="1.0" encoding="utf-8"?>\n<d:error xmlns:d="DAV:" xmlns:s="http://sabredav.org/ns">\n` +
-    `  <s:exception>${esc(exception)}</s:exception>\n  <s:message>${esc(message)}</s:message>\n</d:error>\n`
+    `<?xml version="1.0" encoding="utf-8"?>\n<d:error xmlns:d="DAV:" xmlns:s="http://sabredav.org/ns"${oc}>\n` +
+    `  <s:exception>${esc(exception)}</s:exception>\n  <s:message>${esc(message)}</s:message>\n` +
+    (hint === undefined ? '' : `  <o:hint>${esc(hint)}</o:hint>\n`) +
+    `</d:error>\n`
   );
 }
