@@ -23,7 +23,7 @@ export const webdavConfigSchema = z.strictObject({
     .refine((v) => !vendorPresets[v].refused, { error: (issue) => `vendor ${String(issue.input)}: ${vendorPresets[issue.input as 'sharepoint-ntlm'].refused}` }),
   user: z.string({ error: 'user is required: the WebDAV user name (for Nextcloud, the login name in the files URL)' }).min(1, { message: 'user must not be empty' }),
   partialPut: z
-    .boolean({ error: 'partialPut is true (the server applies Content-Range on PUT), false (never use it) or absent (probe it once)' })
+    .boolean({ error: 'partialPut (vendor other only) is true (the server applies Content-Range on PUT), false (never use it) or absent (probe it once)' })
     .optional(),
   password: z.string({ error: 'password must be a string: the WebDAV password or an app password' }).optional().meta(secret),
   bearerToken: z.string({ error: 'bearerToken must be a string: an OAuth bearer token the server accepts' }).min(1).optional().meta(secret),

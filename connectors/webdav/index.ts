@@ -29,6 +29,7 @@ import type {
   WriteResult,
 } from '../types.js';
 import { DavClient, type DavSecrets } from './client.js';
+import { openNextcloudChunkWriter } from './chunkWriter.js';
 import { davStatusMapper } from './errors.js';
 import {
   bufferedPutSession,
@@ -55,8 +56,8 @@ export interface WebdavConfig {
   vendor: Vendor;
   user: string;
   /**
-   * Resumable uploads by partial PUT on a generic server: absent = the vendor's choice (probed
-   * once for `other`), true = trusted without a probe, false = never (whole-file PUTs).
+   * Resumable uploads by partial PUT, vendor `other` only: absent = probed once per connector,
+   * true = trusted without a probe, false = never (whole-file PUTs).
    */
   partialPut?: boolean;
 }
@@ -153,7 +154,8 @@ export class WebdavConnector implements Connector {
       };
     };
     this.client = new DavClient(this.http, config.url, config.user, secrets, this.names, preset);
-    this.partialPutSetting = preset.chunkedUpload ? false : config.partialPut ?? (preset.partialPut === 'probe' ? 'probe' : false);
+    // Only a vendor whose uploads go through the generic path can use partial PUT at all.
+    this.partialPutSetting = preset.partialPut === 'probe' ? (config.partialPut ?? 'probe') : false;
     const chunked = preset.chunkedUpload && this.client.uploadsUrl !== null;
     this.caps = webdavCapabilities(preset, chunked || this.partialPutSetting !== false);
   }
@@ -339,7 +341,7 @@ export class WebdavConnector implements Connector {
   }
 
   /** The file as the server now reports it, checked against what was sent. */
-  private async committed(rel: string, source: UploadSource, op: string, sentChecksum?: string): Promise<Entry> {
+  private async committed(rel: string, source: Pick<UploadSource, 'size'>, op: string, sentChecksum?: string): Promise<Entry> {
     let entry: Entry;
     try {
       entry = await this.statRel(rel, `${op}: stat after upload`);
@@ -499,6 +501,30 @@ export class WebdavConnector implements Connector {
     await res.body.dump();
     this.forgetDirs(dst);
     return this.statRel(dst, op);
+  }
+
+  /**
+   * Nextcloud/ownCloud: parts of a large file as chunks of one upload, several at once. Absent
+   * (undefined) elsewhere: a generic server takes one stream per file.
+   */
+  get openChunkWriter(): Connector['openChunkWriter'] {
+    if (!this.preset.chunkedUpload || !this.client.uploadsUrl) return undefined;
+    return async (path, source, opts = {}) => {
+      const rel = this.checked(path, 'write');
+      const op = `write ${q(rel)}`;
+      if (rel === '') throw new ConnectorError('invalid_name', `${op}: is the remote's root, not a file`);
+      const parent = parentPath(rel);
+      await this.ensureDir(parent, opts.signal);
+      return openNextcloudChunkWriter(this.uploadDeps(parent), {
+        op,
+        target: this.client.url(rel),
+        source,
+        opts,
+        defaultPartSize: this.caps.preferredChunkSize,
+        sendChecksum: this.preset.sendsChecksum,
+        committed: (sent) => this.committed(rel, source, op, sent),
+      });
+    };
   }
 
   /** What an unfinished upload left: the Nextcloud upload folder, or the generic temp file. Never the target. */

@@ -207,6 +207,27 @@ describe('webdav on the Nextcloud emulator', () => {
     expect(md5(await readAll(await c.read('locked/f.bin')))).toBe(md5(data));
   });
 
+  it('writes parts of a large file as chunks in any order, and a resumed writer sends only the missing ones', async () => {
+    const data = randomBytes(3 * chunk + 500);
+    const source = { size: data.length, mtimeMs: 1_600_000_000_000, hashes: { sha1: sha1(data) } };
+    const part = (n: number) => data.subarray(n * chunk, Math.min(data.length, (n + 1) * chunk));
+    const first = await c.openChunkWriter!('parts/big.bin', source, { partSize: chunk });
+    expect(first.partSize).toBe(chunk);
+    await Promise.all([first.writeChunk(3, part(3)), first.writeChunk(1, part(1))]);
+    const state = first.state();
+    expect(state.offset).toBe(chunk + 500);
+    await first.abandon();
+
+    emu.stats.reset();
+    const again = await c.openChunkWriter!('parts/big.bin', source, { resume: state });
+    expect([0, 1, 2, 3].map((n) => again.isDone(n))).toEqual([false, true, false, true]);
+    await Promise.all([again.writeChunk(2, part(2)), again.writeChunk(0, part(0))]);
+    const res = await again.close();
+    expect(emu.stats.chunkPuts).toBe(2);
+    expect(res).toMatchObject({ resumedFrom: chunk + 500, entry: { path: 'parts/big.bin', size: data.length, mtimeMs: 1_600_000_000_000, hashes: { sha1: sha1(data) } } });
+    expect(md5(await readAll(await c.read('parts/big.bin')))).toBe(md5(data));
+  });
+
   it('aborts a chunked upload with discardUpload: the upload folder is deleted', async () => {
     const checkpoints: UploadState[] = [];
     await rejectionOf(() => c.write('discard/f.bin', bufferSource(randomBytes(3 * chunk), { failAfter: chunk + 10 }), { chunkSize: chunk, onCheckpoint: (s) => void checkpoints.push(s) }));
