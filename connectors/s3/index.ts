@@ -21,7 +21,7 @@ import { nameEncoder } from '../shared/encoder.js';
 import { HttpClient, mapBodyErrors, toConnectorError } from '../shared/http.js';
 import { connectorPath } from '../shared/paths.js';
 import { emptyStream, isByteCount } from '../shared/streams.js';
-import { driveUpload } from '../shared/upload.js';
+import { driveUpload, sourceFailure } from '../shared/upload.js';
 import { XmlError, XmlStream } from '../shared/xml.js';
 import type {
   About, Capabilities, ChunkWriter, ChunkWriterOptions, Connector, ConnectorContext, DeleteOptions, ListOptions, NameRules, ReadOptions,
@@ -396,10 +396,12 @@ export class S3Connector implements Connector {
     const entryOf = (md5?: string): Entry => ({ path: rel, isDir: false, size: source.size, mtimeMs: source.mtimeMs, hashes: md5 ? { md5 } : {} });
 
     if (source.size <= partSize && !resume) {
-      if (source.data && source.data.length === source.size) {
-        const md5 = createHash('md5').update(source.data).digest('hex');
+      // Object Lock needs Content-MD5 on the PUT: a source without a known MD5 is read first (one part at most).
+      const data = source.data ?? (this.config.objectLock && !/^[0-9a-f]{32}$/i.test(source.hashes.md5 ?? '') ? await readWhole(source, op, opts.signal) : undefined);
+      if (data && data.length === source.size) {
+        const md5 = createHash('md5').update(data).digest('hex');
         const res = await this.client.send({
-          method: 'PUT', key, body: source.data, op, signal: opts.signal,
+          method: 'PUT', key, body: data, op, signal: opts.signal,
           headers: { ...this.objectHeaders(source, false), 'content-length': String(source.size), 'content-md5': md5HexToBase64(md5) },
         });
         await res.body.dump();
@@ -591,6 +593,27 @@ export class S3Connector implements Connector {
   async close(): Promise<void> {
     await this.client.close();
   }
+}
+
+/** A source of at most one part, in memory; a source that misdelivers is `corrupt`, as driveUpload has it. */
+async function readWhole(source: UploadSource, op: string, signal?: AbortSignal): Promise<Buffer> {
+  const stream = await source.open(0, signal).catch((err: unknown) => Promise.reject(sourceFailure(err, op)));
+  const parts: Buffer[] = [];
+  let n = 0;
+  try {
+    for await (const chunk of stream) {
+      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+      parts.push(buf);
+      n += buf.length;
+      if (n > source.size) break;
+    }
+  } catch (err) {
+    throw sourceFailure(err, op);
+  } finally {
+    stream.destroy();
+  }
+  if (n !== source.size) throw new ConnectorError('corrupt', `${op}: the source delivered ${n > source.size ? 'more than' : `only ${n} of`} its ${source.size} bytes; nothing was committed`);
+  return Buffer.concat(parts, n);
 }
 
 function fileEntry(rel: string, h: ObjectHead): Entry {
