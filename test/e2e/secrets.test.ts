@@ -1,30 +1,11 @@
-import { Client, Connection } from '@temporalio/client';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startJottacloudEmulator, type JottaEmulator } from '../fakes/jottacloud/index.js';
 import { api, testAdminKey, waitForRun } from '../support/knarr.js';
 import { embeddedServer, ensureStopped, spawnKnarr, type KnarrProcess } from '../support/processes.js';
-
-/** Every string inside a value: payload bytes (Temporal's JSON-encoded arguments) read as text. */
-function texts(value: unknown, out: string[] = []): string[] {
-  if (typeof value === 'string') out.push(value);
-  else if (value instanceof Uint8Array) out.push(Buffer.from(value).toString('utf8'));
-  else if (Array.isArray(value)) for (const v of value) texts(v, out);
-  else if (value && typeof value === 'object') for (const v of Object.values(value)) texts(v, out);
-  return out;
-}
-
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await filesUnder(p)));
-    else if (e.isFile()) out.push(p);
-  }
-  return out;
-}
+import { dataDirTexts, expectNoSecretIn, workflowHistories } from '../support/secretSweep.js';
 
 /**
  * The tokens, keys and passwords a user gives knarr, and the ones it gets from providers, never
@@ -97,17 +78,7 @@ describe('secrets', () => {
     const secrets: Record<string, string> = { firstToken, secondToken, badToken, carolKey, adminKey: testAdminKey };
     tokens.forEach((t, i) => { secrets[`provider token ${i}`] = t; });
 
-    const connection = await Connection.connect({ address: `127.0.0.1:${ports.temporal}` });
-    const histories: string[] = [];
-    try {
-      const client = new Client({ connection });
-      for await (const wf of client.workflow.list()) {
-        const history = await client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
-        histories.push(texts(history).join('\n'));
-      }
-    } finally {
-      await connection.close();
-    }
+    const histories = await workflowHistories(`127.0.0.1:${ports.temporal}`);
     expect(histories.length).toBeGreaterThanOrEqual(2);
     // The search sees the arguments inside the histories…
     expect(histories.some((h) => h.includes(up.body.runId))).toBe(true);
@@ -115,17 +86,12 @@ describe('secrets', () => {
     await proc.killGroup('SIGTERM');
     await proc.exited;
     const log = proc.output();
-    const onDisk = await Promise.all((await filesUnder(join(dir, 'data'))).filter((f) => !f.endsWith('master.key')).map(async (f) => ({ f, text: (await readFile(f)).toString('latin1') })));
+    const onDisk = await dataDirTexts(join(dir, 'data'));
     expect(onDisk.length).toBeGreaterThan(5);
     // …and the database's plain text (a remote's settings are not secret).
     expect(onDisk.some(({ text }) => text.includes(emu.jfsUrl))).toBe(true);
     expect(log).toContain('server ready');
 
-    for (const [what, secret] of Object.entries(secrets)) {
-      answers.forEach((a, i) => expect(a.includes(secret), `${what} in API answer ${i}: ${a.slice(0, 300)}`).toBe(false));
-      expect(log.includes(secret), `${what} in knarr's log`).toBe(false);
-      histories.forEach((h, i) => expect(h.includes(secret), `${what} in workflow history ${i}`).toBe(false));
-      for (const { f, text } of onDisk) expect(text.includes(secret), `${what} in ${f}`).toBe(false);
-    }
+    expectNoSecretIn({ answers, log, histories, files: onDisk }, secrets);
   }, 600_000);
 });
