@@ -137,8 +137,12 @@ export interface ChunkWriter {
   writeChunk(part: number, data: Buffer, signal?: AbortSignal): Promise<void>;
   /** The checkpoint of what is held now: parts completed so far, durable at the provider. */
   state(): UploadState;
-  /** Every part is there: assemble the file and return it as the destination reports it. */
-  close(signal?: AbortSignal): Promise<WriteResult>;
+  /**
+   * Every part is there: assemble the file and return it as the destination reports it. `hashes`
+   * are the whole file's digests when the engine read it from its first byte while sending (a
+   * provider that takes a checksum when it assembles, as Nextcloud's MOVE of `.file`, records it).
+   */
+  close(signal?: AbortSignal, hashes?: Hashes): Promise<WriteResult>;
   /** Stops without committing, keeping what is held for a resume. */
   abandon(): Promise<void>;
 }

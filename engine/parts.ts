@@ -105,9 +105,10 @@ export async function writeInParts(writer: ChunkWriter, job: PartsJob): Promise<
     if (failure !== undefined) throw failure;
     await checkpoints;
     const digest = hash && hash.bytes === job.size ? await hash.digest() : null;
+    const streamed: Hashes = digest && job.hashType ? { [job.hashType]: digest } : {};
     await job.beforeCommit?.();
-    const written = await writer.close(job.signal);
-    return { written, streamed: digest && job.hashType ? { [job.hashType]: digest } : {} };
+    const written = await writer.close(job.signal, streamed);
+    return { written, streamed };
   } catch (err) {
     await Promise.allSettled(writes);
     await writer.abandon().catch(() => {});

@@ -54,13 +54,13 @@ export async function openNextcloudChunkWriter(
       done.add(part);
     },
     state,
-    async close(signal) {
+    async close(signal, streamed = {}) {
       if (done.size !== parts && source.size > 0) {
         throw new ConnectorError('corrupt', `${op}: ${parts - done.size} of ${parts} chunks are missing; nothing was assembled`);
       }
       const headers: Record<string, string> = { 'oc-total-length': String(source.size), 'x-oc-mtime': mtimeHeader(source.mtimeMs) };
-      // Only a hash known before the first byte: the engine hashes the parts on its side.
-      const checksum = o.sendChecksum ? ocChecksum(source.hashes) : undefined;
+      // The source's own hash, or the one the engine computed while it read every part.
+      const checksum = o.sendChecksum ? ocChecksum({ ...streamed, ...source.hashes }) : undefined;
       if (checksum) headers['oc-checksum'] = checksum;
       const res = await deps.moveUrl(new URL('.file', folder), o.target, `${op}: assemble the chunks`, headers, signal);
       await res.body.dump();
