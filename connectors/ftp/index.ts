@@ -10,7 +10,8 @@ import { FTPError, FileType, type FileInfo } from 'basic-ftp';
 import type { Entry } from '../../core/entry.js';
 import { joinPath } from '../../core/paths.js';
 import { ConnectorError } from '../errors.js';
-import { emptyStream, isByteCount } from '../shared/streams.js';
+import { emptyStream } from '../shared/streams.js';
+import { checkedRange } from '../shared/ranges.js';
 import { walkByListing } from '../shared/walk.js';
 import type { About, Capabilities, Connector, ConnectorContext, DeleteOptions, ListOptions, ReadOptions, UploadSource, UploadState, WriteOptions, WriteResult } from '../types.js';
 import { toFtpError } from './errors.js';
@@ -181,10 +182,7 @@ export class FtpConnector implements Connector {
   async read(path: string, opts: ReadOptions = {}): Promise<Readable> {
     const p = ftpPath(path, 'read');
     const op = `read ${q(p.rel)}`;
-    const offset = opts.offset ?? 0;
-    const length = opts.length;
-    if (!isByteCount(offset) || (length !== undefined && !isByteCount(length))) throw new RangeError(`${op}: offset and length must be byte counts`);
-    opts.signal?.throwIfAborted();
+    const { offset, length } = checkedRange(op, opts);
     await this.secrets(op);
     const conn = await this.pool.acquire(op);
     let abs: string;
@@ -320,23 +318,29 @@ export class FtpConnector implements Connector {
     await this.use(`mkdir ${q(p.rel)}`, (conn, base) => this.ensureDir(conn, this.abs(base, p)));
   }
 
-  /** MKD, creating missing parents from the deepest that exists; a folder already there is fine. */
+  /**
+   * MKD, creating missing parents first; a folder already there is fine. Other connections make
+   * the same folders at the same time, so a failed MKD is judged by what exists afterwards, never
+   * by a parent that was missing a moment ago.
+   */
   private async ensureDir(conn: FtpConn, abs: string): Promise<void> {
     if (abs === '/' || this.knownDirs.has(abs)) return;
-    try {
-      await conn.client.send(`MKD ${abs}`);
-    } catch (err) {
-      if (!(err instanceof FTPError)) throw err;
-      if (!(await this.isDir(conn, abs))) {
-        const parent = serverParent(abs);
-        if (parent === abs || (await this.isDir(conn, parent))) throw err;
-        await this.ensureDir(conn, parent);
-        try {
-          await conn.client.send(`MKD ${abs}`);
-        } catch (again) {
-          if (!(again instanceof FTPError && (await this.isDir(conn, abs)))) throw again;
-        }
+    const mkd = async (): Promise<FTPError | null> => {
+      try {
+        await conn.client.send(`MKD ${abs}`);
+        return null;
+      } catch (err) {
+        if (err instanceof FTPError) return err;
+        throw err;
       }
+    };
+    let failure = await mkd();
+    if (failure && !(await this.isDir(conn, abs))) {
+      const parent = serverParent(abs);
+      if (parent === abs) throw failure;
+      await this.ensureDir(conn, parent);
+      failure = await mkd();
+      if (failure && !(await this.isDir(conn, abs))) throw failure;
     }
     this.knownDirs.add(abs);
   }
