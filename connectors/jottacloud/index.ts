@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import type { Entry } from '../../core/entry.js';
 import { joinPath, parentPath } from '../../core/paths.js';
 import { ConnectorError, isConnectorError } from '../errors.js';
-import { HttpClient, mapBodyErrors, toConnectorError } from '../shared/http.js';
+import { HttpClient, toConnectorError, rangedBody } from '../shared/http.js';
 import type {
   About,
   Capabilities,
@@ -26,7 +26,8 @@ import { checkContainerName, checkedPath, DEFAULT_DEVICE, DEFAULT_MOUNTPOINT, Jo
 import { cphashHeaders, uploadFile, type JottaWriteResult } from './upload.js';
 import { isVisibleFile, parseJfsNode, parseJfsUser, parseListStreamChild, WireError, type JfsFile, type JfsNode, type JfsRevision } from './wire.js';
 import { XmlError, XmlStream } from '../shared/xml.js';
-import { emptyStream, isByteCount } from '../shared/streams.js';
+import { emptyStream } from '../shared/streams.js';
+import { checkedRange, rangeHeader } from '../shared/ranges.js';
 
 export type { JottaUploadState, JottaWriteResult, Md5Origin } from './upload.js';
 export { decodeLoginToken, LoginTokenError, type JottaTokens, type LoginToken } from './auth.js';
@@ -248,30 +249,19 @@ export class JottacloudConnector implements Connector {
   async read(path: string, opts: ReadOptions = {}): Promise<Readable> {
     const rel = checkedPath(path, 'read');
     const op = `read ${q(rel)}`;
-    const { offset = 0, length, signal } = opts;
-    if (!isByteCount(offset) || (length !== undefined && !isByteCount(length))) {
-      throw new RangeError(`${op}: offset and length must be byte counts, not ${offset} and ${length}`);
-    }
-    signal?.throwIfAborted();
-    if (rel === '') throw new ConnectorError('conflict', `${op}: is a folder`);
+    const range = checkedRange(op, opts, rel);
+    const { offset, length, signal } = range;
     if (length === 0) {
       // Nothing to transfer, but a missing file must still say so.
       const e = await this.statRel(rel, op, signal);
       if (e.isDir) throw new ConnectorError('conflict', `${op}: is a folder`);
       return emptyStream();
     }
-    const headers: Record<string, string> = {};
-    if (offset > 0 || length !== undefined) headers.range = `bytes=${offset}-${length === undefined ? '' : offset + length - 1}`;
-    const res = await this.client.jfsGet(rel, op, { query: 'mode=bin', headers, accept: [416], signal });
-    if (res.status === 416) {
-      // §6: 416 RequestedRangeNotSatisfiedException — the file exists and the range starts past its end.
-      await res.body.dump();
-      if (offset > 0) return emptyStream();
-      throw new ConnectorError('transient', `${op}: range not satisfiable from offset 0`, { status: 416 });
-    }
-    // §6: rclone does not check 206 against 200; a server that ignored the Range sent the whole file.
-    const skip = res.status === 200 && offset > 0 ? offset : 0;
-    return mapBodyErrors(res.body, op, { signal, skip, limit: length });
+    const r = rangeHeader(offset, length);
+    const res = await this.client.jfsGet(rel, op, { query: 'mode=bin', headers: r ? { range: r } : {}, accept: [416], signal });
+    // §6: 416 RequestedRangeNotSatisfiedException is a start past the end; rclone does not check
+    // 206 against 200, so a server that ignored the Range sent the whole file.
+    return rangedBody(res, op, range);
   }
 
   async write(path: string, source: UploadSource, opts: WriteOptions = {}): Promise<JottaWriteResult> {

@@ -31,6 +31,7 @@ import { driveUpload, sourceFailure, type UploadSession } from '../shared/upload
 import type { UploadSource, UploadState, WriteOptions, WriteResult } from '../types.js';
 import type { JottaClient } from './client.js';
 import { formatAllocateTime, formatJottaTime, type AllocateRequestJson, type AllocateResponseJson, type UploadResponseJson } from './wire.js';
+import { isByteCount } from '../shared/streams.js';
 
 /** What survives between attempts: enough to skip the MD5 pre-pass, nothing secret. */
 export interface JottaUploadState extends UploadState {
@@ -82,7 +83,7 @@ export async function uploadFile(deps: UploadDeps, rel: string, source: UploadSo
       throw new ConnectorError('transient', `${op}: allocate answered an unknown state ${JSON.stringify(state).slice(0, 40)}`);
     }
     const resumePos = allocation.resume_pos ?? 0;
-    if (!Number.isSafeInteger(resumePos) || resumePos < 0 || resumePos > source.size) {
+    if (!isByteCount(resumePos) || resumePos > source.size) {
       throw new ConnectorError('transient', `${op}: allocate answered resume_pos ${resumePos} for a file of ${source.size} bytes`);
     }
     if (typeof allocation.upload_url !== 'string' || allocation.upload_url === '') {

@@ -28,7 +28,8 @@ import { LocalRoot, maxNameBytes, partialNameFor } from './paths.js';
 import { writeLocal } from './write.js';
 import { openLocalChunkWriter } from './chunkWriter.js';
 import { readWhole } from './fsThreads.js';
-import { emptyStream, isByteCount } from '../shared/streams.js';
+import { emptyStream } from '../shared/streams.js';
+import { checkedRange } from '../shared/ranges.js';
 
 export type { LocalUploadState } from './write.js';
 
@@ -94,12 +95,7 @@ class LocalConnector implements Connector {
 
   async read(path: string, opts: ReadOptions = {}): Promise<Readable> {
     const rel = this.root.normalize(path, 'read');
-    const { offset = 0, length } = opts;
-    if (!isByteCount(offset) || (length !== undefined && !isByteCount(length))) {
-      throw new RangeError(`read ${JSON.stringify(rel)}: offset and length must be byte counts, not ${offset} and ${length}`);
-    }
-    opts.signal?.throwIfAborted();
-    if (rel === '') throw new ConnectorError('conflict', 'read "": is a folder');
+    const { offset, length } = checkedRange(`read ${JSON.stringify(rel)}`, opts, rel);
     const small = await this.readSmall(rel, offset, length);
     if (small) return small.length === 0 ? emptyStream() : Readable.from([small], { objectMode: false });
     const fh = await this.openForRead(rel);

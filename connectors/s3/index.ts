@@ -18,9 +18,10 @@ import type { Entry } from '../../core/entry.js';
 import { normalizePath, parentPath } from '../../core/paths.js';
 import { ConnectorError, isConnectorError } from '../errors.js';
 import { nameEncoder } from '../shared/encoder.js';
-import { HttpClient, mapBodyErrors, toConnectorError } from '../shared/http.js';
+import { HttpClient, toConnectorError, rangedBody } from '../shared/http.js';
 import { connectorPath } from '../shared/paths.js';
 import { emptyStream, isByteCount } from '../shared/streams.js';
+import { checkedRange, rangeHeader } from '../shared/ranges.js';
 import { driveUpload, sourceFailure } from '../shared/upload.js';
 import { XmlError, XmlStream } from '../shared/xml.js';
 import type {
@@ -321,12 +322,7 @@ export class S3Connector implements Connector {
   async read(path: string, opts: ReadOptions = {}): Promise<Readable> {
     const rel = this.rel(path, 'read');
     const op = `read ${q(rel)}`;
-    const { offset = 0, length, signal } = opts;
-    if (!isByteCount(offset) || (length !== undefined && !isByteCount(length))) {
-      throw new RangeError(`${op}: offset and length must be byte counts, not ${offset} and ${length}`);
-    }
-    signal?.throwIfAborted();
-    if (rel === '') throw new ConnectorError('conflict', `${op}: is a folder`);
+    const { offset, length, signal } = checkedRange(op, opts, rel);
     const key = this.keyOf(rel);
     const head = await this.head(key, op, signal);
     let etag = head.etag;
@@ -338,13 +334,12 @@ export class S3Connector implements Connector {
     if (earlier !== undefined) etag = earlier;
     this.pin(key, etag);
     if (length === 0 || offset >= head.size) return emptyStream();
-    const end = length === undefined ? head.size - 1 : Math.min(head.size, offset + length) - 1;
-    const headers: Record<string, string> = { range: `bytes=${offset}-${end}` };
+    const want = Math.min(head.size - offset, length ?? Infinity);
+    const headers: Record<string, string> = { range: rangeHeader(offset, want) };
     if (etag) headers['if-match'] = etag;
     try {
       const res = await this.client.send({ method: 'GET', key, headers, op, signal });
-      const skip = res.status === 200 && offset > 0 ? offset : 0;
-      return mapBodyErrors(res.body, op, { signal, skip, limit: end - offset + 1 });
+      return await rangedBody(res, op, { offset, length: want, signal });
     } catch (err) {
       if (isConnectorError(err, 'corrupt')) this.pinned.delete(key);
       throw err;
@@ -383,7 +378,7 @@ export class S3Connector implements Connector {
     const rel = this.rel(path, 'write');
     const op = `write ${q(rel)}`;
     if (rel === '') throw new ConnectorError('invalid_name', `${op}: is the remote's root, not a file`);
-    if (!Number.isSafeInteger(source.size) || source.size < 0) throw new RangeError(`source.size must be a byte count, not ${source.size}`);
+    if (!isByteCount(source.size)) throw new RangeError(`source.size must be a byte count, not ${source.size}`);
     opts.signal?.throwIfAborted();
     const key = this.keyOf(rel);
     const resume = usableResume(opts.resume, this.config.bucket, key, source.size);

@@ -10,7 +10,8 @@ import type { FileEntryWithStats, Stats } from 'ssh2';
 import type { Entry, Hashes } from '../../core/entry.js';
 import { joinPath } from '../../core/paths.js';
 import { ConnectorError } from '../errors.js';
-import { emptyStream, isByteCount } from '../shared/streams.js';
+import { emptyStream } from '../shared/streams.js';
+import { checkedRange } from '../shared/ranges.js';
 import { walkByListing } from '../shared/walk.js';
 import type {
   About,
@@ -187,11 +188,7 @@ export class SftpConnector implements Connector {
   async read(path: string, opts: ReadOptions = {}): Promise<Readable> {
     const rel = checkedPath(path, 'read');
     const op = `read ${q(rel)}`;
-    const { offset = 0, length, signal } = opts;
-    if (!isByteCount(offset) || (length !== undefined && !isByteCount(length))) {
-      throw new RangeError(`${op}: offset and length must be byte counts, not ${offset} and ${length}`);
-    }
-    signal?.throwIfAborted();
+    const { offset, length, signal } = checkedRange(op, opts);
     const lease = await this.pool.lease(op);
     const s = lease.session;
     let handle: Buffer | undefined;

@@ -3,6 +3,8 @@ import { Agent, type Dispatcher } from 'undici';
 import { isPrivateAddress, privateAddressCode, publicOnlyLookup } from './privateNetworks.js';
 import { Pacer, type PacerOptions } from './pacer.js';
 import { ConnectorError, type ConnectorErrorKind, type ThrottleScope } from '../errors.js';
+import type { ByteRange } from './ranges.js';
+import { emptyStream } from './streams.js';
 
 /**
  * THE HTTP helper of every HTTP connector: one undici `Agent` per connector (keep-alive pools per
@@ -357,4 +359,21 @@ export function mapBodyErrors(
     }
   }
   return Readable.from(pass(), { objectMode: false });
+}
+
+/**
+ * The bytes of a ranged GET (sent with `rangeHeader`). A 416, where the request accepted it, means
+ * the file is there and the range starts at or past its end: nothing to read, unless the range
+ * started at 0. A server that ignored the Range answered 200 with the whole file: the bytes
+ * before `offset` are dropped.
+ */
+export async function rangedBody(res: HttpResponse, op: string, range: ByteRange): Promise<Readable> {
+  const { offset, length, signal } = range;
+  if (res.status === 416) {
+    await res.body.dump();
+    if (offset > 0) return emptyStream();
+    throw new ConnectorError('transient', `${op}: range not satisfiable from offset 0`, { status: 416 });
+  }
+  const skip = res.status === 200 && offset > 0 ? offset : 0;
+  return mapBodyErrors(res.body, op, { signal, skip, limit: length });
 }

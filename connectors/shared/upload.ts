@@ -11,6 +11,7 @@
 import type { Readable } from 'node:stream';
 import { ConnectorError } from '../errors.js';
 import type { UploadSource, UploadState, WriteOptions } from '../types.js';
+import { isByteCount } from './streams.js';
 
 export interface UploadSession<S extends UploadState = UploadState> {
   /** Bytes the provider already holds (0 for a fresh upload): this attempt sends from here. */
@@ -44,7 +45,7 @@ export interface DriveUpload<S extends UploadState> {
 export async function driveUpload<S extends UploadState>(d: DriveUpload<S>): Promise<{ resumedFrom: number }> {
   const { op, source, opts } = d;
   const chunkSize = opts.chunkSize ?? d.defaultChunkSize;
-  if (!Number.isSafeInteger(source.size) || source.size < 0) throw new RangeError(`source.size must be a byte count, not ${source.size}`);
+  if (!isByteCount(source.size)) throw new RangeError(`source.size must be a byte count, not ${source.size}`);
   if (!(chunkSize > 0)) throw new RangeError(`chunkSize must be positive, not ${chunkSize}`);
   opts.signal?.throwIfAborted();
 
@@ -54,7 +55,7 @@ export async function driveUpload<S extends UploadState>(d: DriveUpload<S>): Pro
   let discard = false;
   let readable: Readable | undefined;
   try {
-    if (!Number.isSafeInteger(start) || start < 0 || start > source.size) {
+    if (!isByteCount(start) || start > source.size) {
       discard = true;
       throw new ConnectorError('transient', `${op}: the provider holds ${start} bytes of a file of ${source.size}; the next attempt starts again`);
     }

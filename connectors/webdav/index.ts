@@ -10,9 +10,10 @@ import type { Entry, Hashes } from '../../core/entry.js';
 import { baseName, joinPath, parentPath } from '../../core/paths.js';
 import { ConnectorError, isConnectorError } from '../errors.js';
 import { nameEncoder, type NameEncoder } from '../shared/encoder.js';
-import { HttpClient, mapBodyErrors, type HttpResponse } from '../shared/http.js';
+import { HttpClient, type HttpResponse, rangedBody } from '../shared/http.js';
 import { connectorPath } from '../shared/paths.js';
-import { emptyStream, isByteCount } from '../shared/streams.js';
+import { emptyStream } from '../shared/streams.js';
+import { checkedRange, rangeHeader } from '../shared/ranges.js';
 import { driveUpload, type UploadSession } from '../shared/upload.js';
 import { walkByListing } from '../shared/walk.js';
 import type {
@@ -230,29 +231,16 @@ export class WebdavConnector implements Connector {
   async read(path: string, opts: ReadOptions = {}): Promise<Readable> {
     const rel = this.checked(path, 'read');
     const op = `read ${q(rel)}`;
-    const { offset = 0, length, signal } = opts;
-    if (!isByteCount(offset) || (length !== undefined && !isByteCount(length))) {
-      throw new RangeError(`${op}: offset and length must be byte counts, not ${offset} and ${length}`);
-    }
-    signal?.throwIfAborted();
-    if (rel === '') throw new ConnectorError('conflict', `${op}: is a folder`);
+    const range = checkedRange(op, opts, rel);
+    const { offset, length, signal } = range;
     if (length === 0) {
       const e = await this.statRel(rel, op, signal);
       if (e.isDir) throw new ConnectorError('conflict', `${op}: is a folder`);
       return emptyStream();
     }
-    const headers: Record<string, string> = {};
-    if (offset > 0 || length !== undefined) headers.range = `bytes=${offset}-${length === undefined ? '' : offset + length - 1}`;
-    const res = await this.client.request({ method: 'GET', url: this.client.url(rel), op, headers, accept: [416], signal });
-    if (res.status === 416) {
-      // The file is there and the range starts at or past its end.
-      await res.body.dump();
-      if (offset > 0) return emptyStream();
-      throw new ConnectorError('transient', `${op}: range not satisfiable from offset 0`, { status: 416 });
-    }
-    // A server that ignored the Range sent the whole file (200).
-    const skip = res.status === 200 && offset > 0 ? offset : 0;
-    return mapBodyErrors(res.body, op, { signal, skip, limit: length });
+    const r = rangeHeader(offset, length);
+    const res = await this.client.request({ method: 'GET', url: this.client.url(rel), op, headers: r ? { range: r } : {}, accept: [416], signal });
+    return rangedBody(res, op, range);
   }
 
   async write(path: string, source: UploadSource, opts: WriteOptions = {}): Promise<WriteResult> {

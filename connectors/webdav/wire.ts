@@ -5,6 +5,7 @@
  */
 import type { Hashes } from '../../core/entry.js';
 import { child, childrenNamed, type XmlElement } from '../shared/xml.js';
+import { isByteCount } from '../shared/streams.js';
 
 export const OC_NS = 'http://owncloud.org/ns';
 export const ME_NS = 'http://messagingengine.com/ns/';
@@ -71,7 +72,7 @@ export function parseResponse(response: XmlElement, base: URL): DavItem | null {
         break;
       case 'getcontentlength': {
         const n = Number(p.text.trim());
-        if (p.text.trim() !== '' && Number.isSafeInteger(n) && n >= 0) item.size = n;
+        if (p.text.trim() !== '' && isByteCount(n)) item.size = n;
         break;
       }
       case 'getlastmodified':
