@@ -1,6 +1,7 @@
 import { constants } from 'node:fs';
 import { open, rename, type FileHandle } from 'node:fs/promises';
 import { ConnectorError } from '../errors.js';
+import { isPartsState, PartSet, type PartRanges } from '../shared/partSet.js';
 import type { ChunkWriter, ChunkWriterOptions, UploadSource, UploadState, WriteResult } from '../types.js';
 import { invalidName, mapFsError } from './errors.js';
 import { toEntry } from './list.js';
@@ -13,7 +14,7 @@ export interface LocalPartsState extends UploadState {
   tempName: string;
   size: number;
   partSize: number;
-  done: [number, number][];
+  done: PartRanges;
 }
 
 /** Parts in flight at once: enough to keep a disk's queue full without thrashing it. */
@@ -34,14 +35,13 @@ export async function openLocalChunkWriter(
   const resume = usableResume(opts.resume, tempName, source.size);
   const partSize = resume?.partSize ?? opts.partSize ?? defaultPartSize;
   if (!(partSize > 0)) throw new RangeError(`partSize must be positive, not ${partSize}`);
-  const parts = Math.max(1, Math.ceil(source.size / partSize));
-  const done = new Set<number>();
+  const parts = new PartSet(source.size, partSize);
 
   let fh: FileHandle | null = null;
   if (resume) {
     fh = await open(temp, constants.O_RDWR | constants.O_NOFOLLOW).catch(() => null);
     if (fh && (await fsCall(fh.stat())).size === source.size) {
-      for (const [a, b] of resume.done) for (let p = a; p <= b && p < parts; p++) done.add(p);
+      parts.addRanges(resume.done);
     } else {
       await fh?.close();
       fh = null;
@@ -60,31 +60,27 @@ export async function openLocalChunkWriter(
     }
   };
 
-  const lengthOf = (part: number) => Math.min(partSize, source.size - part * partSize);
-  const held = () => [...done].reduce((n, p) => n + lengthOf(p), 0);
-  const resumedFrom = held();
-  const state = (): LocalPartsState => ({ offset: held(), tempName, size: source.size, partSize, done: toRanges(done) });
+  const resumedFrom = parts.heldBytes();
+  const state = (): LocalPartsState => ({ offset: parts.heldBytes(), tempName, size: source.size, partSize, done: parts.toRanges() });
 
   return {
     partSize,
     concurrency,
-    isDone: (part) => done.has(part),
+    isDone: (part) => parts.has(part),
     async writeChunk(part, data, signal) {
       signal?.throwIfAborted();
-      if (part < 0 || part >= parts || data.length !== lengthOf(part)) {
-        throw new RangeError(`part ${part} of ${JSON.stringify(rel)} must be ${lengthOf(part)} bytes, not ${data.length}`);
-      }
+      parts.checkPart(part, data.length, JSON.stringify(rel));
       for (let off = 0; off < data.length; ) {
         const { bytesWritten } = await fsCall(file.write(data, off, data.length - off, part * partSize + off));
         off += bytesWritten;
       }
       await fsCall(file.datasync());
-      done.add(part);
+      parts.add(part);
     },
     state,
     async close() {
-      if (done.size !== parts && source.size > 0) {
-        throw new ConnectorError('corrupt', `write ${JSON.stringify(rel)}: ${parts - done.size} of ${parts} parts are missing; nothing was written to the target`);
+      if (parts.missing > 0 && source.size > 0) {
+        throw new ConnectorError('corrupt', `write ${JSON.stringify(rel)}: ${parts.missing} of ${parts.count} parts are missing; nothing was written to the target`);
       }
       await fsCall(file.datasync());
       await fsCall(file.utimes(utimeSeconds(source.mtimeMs), utimeSeconds(source.mtimeMs)));
@@ -102,17 +98,6 @@ export async function openLocalChunkWriter(
 
 function usableResume(resume: UploadState | undefined, tempName: string, size: number): LocalPartsState | null {
   const r = resume as Partial<LocalPartsState> | undefined;
-  if (!r || r.tempName !== tempName || r.size !== size || typeof r.partSize !== 'number' || !Array.isArray(r.done)) return null;
+  if (!r || r.tempName !== tempName || r.size !== size || !isPartsState(r)) return null;
   return r as LocalPartsState;
-}
-
-function toRanges(parts: Set<number>): [number, number][] {
-  const sorted = [...parts].sort((a, b) => a - b);
-  const ranges: [number, number][] = [];
-  for (const p of sorted) {
-    const last = ranges[ranges.length - 1];
-    if (last && last[1] === p - 1) last[1] = p;
-    else ranges.push([p, p]);
-  }
-  return ranges;
 }

@@ -22,6 +22,7 @@ import { HttpClient, toConnectorError, rangedBody } from '../shared/http.js';
 import { connectorPath } from '../shared/paths.js';
 import { emptyStream, isByteCount } from '../shared/streams.js';
 import { checkedRange, rangeHeader } from '../shared/ranges.js';
+import { partCount } from '../shared/partSet.js';
 import { driveUpload, sourceFailure } from '../shared/upload.js';
 import { XmlError, XmlStream } from '../shared/xml.js';
 import type {
@@ -31,7 +32,7 @@ import type {
 import { encodeKeyPath, encodeRfc3986, S3Client } from './client.js';
 import { mapS3Error, s3StatusMapper } from './errors.js';
 import {
-  md5Base64, multipartChunkWriter, multipartSession, MultipartOps, partCount, partLength, singlePutSession, usableResume, type S3UploadState,
+  md5Base64, multipartChunkWriter, multipartSession, MultipartOps, partLength, singlePutSession, usableResume, type S3UploadState,
 } from './multipart.js';
 import { partSizeFor, providers, resolveTarget, type ProviderId } from './providers.js';
 import {

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { ConnectorError, isConnectorError } from '../errors.js';
 import type { HttpResponse } from '../shared/http.js';
+import { checkPart, partCount, partLength as lengthOfPart } from '../shared/partSet.js';
 import { headerValue } from '../shared/http.js';
 import type { UploadSession } from '../shared/upload.js';
 import type { ChunkWriter, UploadState, WriteResult } from '../types.js';
@@ -113,8 +114,8 @@ export interface PartPlan {
   partSize: number;
 }
 
-export const partCount = (size: number, partSize: number) => Math.max(1, Math.ceil(size / partSize));
-export const partLength = (p: PartPlan, partNumber: number) => Math.min(p.partSize, p.size - (partNumber - 1) * p.partSize);
+/** The length of S3's part `partNumber`, numbered from 1. */
+export const partLength = (p: PartPlan, partNumber: number) => lengthOfPart(p.size, p.partSize, partNumber - 1);
 
 /** A saved state that belongs to this upload (same bucket, key and size), or null. */
 export function usableResume(resume: UploadState | undefined, bucket: string, key: string, size: number): S3UploadState | null {
@@ -273,10 +274,8 @@ export async function multipartChunkWriter(o: {
     concurrency: o.concurrency,
     isDone: (part) => held.has(part + 1),
     async writeChunk(part, data, signal) {
+      checkPart(plan.size, plan.partSize, part, data.length, op);
       const n = part + 1;
-      if (n < 1 || n > parts || data.length !== partLength(plan, n)) {
-        throw new RangeError(`${op}: part ${part} must be ${partLength(plan, n)} bytes, not ${data.length}`);
-      }
       // The pool's buffer is reused once this resolves; the request has read it by then.
       held.set(n, await ops.uploadPart(plan.key, id, n, data, op, signal));
     },

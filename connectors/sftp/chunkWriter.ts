@@ -1,4 +1,5 @@
 import { ConnectorError } from '../errors.js';
+import { isPartsState, PartSet, type PartRanges } from '../shared/partSet.js';
 import type { ChunkWriter, ChunkWriterOptions, UploadSource, UploadState, WriteResult } from '../types.js';
 import { toSftpError } from './errors.js';
 import { newPartialName } from './paths.js';
@@ -12,7 +13,7 @@ export interface SftpPartsState extends UploadState {
   temp: string;
   size: number;
   partSize: number;
-  done: [number, number][];
+  done: PartRanges;
 }
 
 /** Parts in flight at once, each on its own connection (its own sftp-server process on the server). */
@@ -32,21 +33,21 @@ export async function openSftpChunkWriter(
   const call = <T>(p: Promise<T>): Promise<T> => p.catch((err: unknown) => Promise.reject(toSftpError(err, op)));
   opts.signal?.throwIfAborted();
 
-  const prior = usableState<SftpPartsState>(opts.resume, rel, source.size);
+  const state = usableState<SftpPartsState>(opts.resume, rel, source.size);
+  const prior = state && isPartsState(state) ? state : undefined;
   const partSize = prior?.partSize ?? opts.partSize ?? defaultPartSize;
   if (!(partSize > 0)) throw new RangeError(`partSize must be positive, not ${partSize}`);
-  const parts = Math.max(1, Math.ceil(source.size / partSize));
-  const done = new Set<number>();
+  const parts = new PartSet(source.size, partSize);
   let temp = newPartialName(rel);
-  if (prior && Array.isArray(prior.done)) {
+  if (prior) {
     const held = await s.stat(joinServer(place.folder, prior.temp)).catch(() => undefined);
     if (held?.isFile() && held.size === source.size) {
       temp = prior.temp;
-      for (const [a, b] of prior.done) for (let p = a; p <= b && p < parts; p++) done.add(p);
+      parts.addRanges(prior.done);
     }
   }
   const tempPath = joinServer(place.folder, temp);
-  if (done.size === 0) {
+  if (parts.size === 0) {
     const h = await call(openCreating(place, tempPath, 'w'));
     try {
       await call(s.setSize(h, source.size));
@@ -55,20 +56,16 @@ export async function openSftpChunkWriter(
     }
   }
 
-  const lengthOf = (part: number) => Math.min(partSize, source.size - part * partSize);
-  const held = () => [...done].reduce((n, p) => n + lengthOf(p), 0);
-  const resumedFrom = held();
+  const resumedFrom = parts.heldBytes();
 
   return {
     partSize,
     concurrency,
     resumedFrom,
-    isDone: (part) => done.has(part),
+    isDone: (part) => parts.has(part),
     async writeChunk(part, data, signal) {
       signal?.throwIfAborted();
-      if (part < 0 || part >= parts || data.length !== lengthOf(part)) {
-        throw new RangeError(`part ${part} of ${JSON.stringify(rel)} must be ${lengthOf(part)} bytes, not ${data.length}`);
-      }
+      parts.checkPart(part, data.length, JSON.stringify(rel));
       const l = await lease(op);
       try {
         const h = await call(l.session.open(tempPath, 'r+'));
@@ -84,12 +81,12 @@ export async function openSftpChunkWriter(
       } finally {
         l.release();
       }
-      done.add(part);
+      parts.add(part);
     },
-    state: (): SftpPartsState => ({ offset: held(), temp, size: source.size, partSize, done: toRanges(done) }),
+    state: (): SftpPartsState => ({ offset: parts.heldBytes(), temp, size: source.size, partSize, done: parts.toRanges() }),
     async close() {
-      if (done.size !== parts && source.size > 0) {
-        throw new ConnectorError('corrupt', `${op}: ${parts - done.size} of ${parts} parts are missing; nothing was written to the target`);
+      if (parts.missing > 0 && source.size > 0) {
+        throw new ConnectorError('corrupt', `${op}: ${parts.missing} of ${parts.count} parts are missing; nothing was written to the target`);
       }
       // A session of its own: the one the writer was opened on may have died since.
       const l = await lease(op);
@@ -112,15 +109,4 @@ export async function openSftpChunkWriter(
     },
     async abandon() {},
   };
-}
-
-function toRanges(parts: Set<number>): [number, number][] {
-  const sorted = [...parts].sort((a, b) => a - b);
-  const ranges: [number, number][] = [];
-  for (const p of sorted) {
-    const last = ranges[ranges.length - 1];
-    if (last && last[1] === p - 1) last[1] = p;
-    else ranges.push([p, p]);
-  }
-  return ranges;
 }

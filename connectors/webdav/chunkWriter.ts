@@ -6,6 +6,7 @@
  */
 import type { Entry } from '../../core/entry.js';
 import { ConnectorError } from '../errors.js';
+import { PartSet } from '../shared/partSet.js';
 import type { ChunkWriter, ChunkWriterOptions, UploadSource, WriteResult } from '../types.js';
 import { chunkName, heldChunks, mtimeHeader, newUploadId, nextcloudChunkSize, ocChecksum, usableChunkedState, type ChunkedState, type UploadDeps } from './upload.js';
 
@@ -22,41 +23,34 @@ export async function openNextcloudChunkWriter(
   const { source, op, opts } = o;
   const prior = usableChunkedState(opts.resume, source);
   const partSize = prior?.chunkSize ?? nextcloudChunkSize(opts.partSize ?? o.defaultPartSize, source.size);
-  const parts = Math.max(1, Math.ceil(source.size / partSize));
-  const lengthOf = (part: number) => Math.min(partSize, source.size - part * partSize);
-  const done = new Set<number>();
   let uploadId = prior?.uploadId ?? newUploadId();
-  const held = prior ? await heldChunks(client, new URL(`${uploadId}/`, uploads), `${op}: chunks already uploaded`, opts.signal) : null;
-  if (held) {
-    for (const [n, size] of held) if (n >= 1 && n <= parts && size === lengthOf(n - 1)) done.add(n - 1);
-  } else {
+  const held = prior ? await heldChunks(client, new URL(`${uploadId}/`, uploads), source.size, partSize, `${op}: chunks already uploaded`, opts.signal) : null;
+  const parts = held ?? new PartSet(source.size, partSize);
+  if (!held) {
     if (prior) uploadId = newUploadId();
     const res = await client.request({ method: 'MKCOL', url: new URL(`${uploadId}/`, uploads), op: `${op}: start a chunked upload`, headers: { destination: o.target.href }, signal: opts.signal });
     await res.body.dump();
   }
   const folder = new URL(`${uploadId}/`, uploads);
-  const heldBytes = () => [...done].reduce((n, p) => n + lengthOf(p), 0);
-  const resumedFrom = heldBytes();
-  const state = (): ChunkedState => ({ offset: heldBytes(), uploadId, size: source.size, mtimeMs: source.mtimeMs, chunkSize: partSize });
+  const resumedFrom = parts.heldBytes();
+  const state = (): ChunkedState => ({ offset: parts.heldBytes(), uploadId, size: source.size, mtimeMs: source.mtimeMs, chunkSize: partSize });
   return {
     partSize,
     concurrency,
-    isDone: (part) => done.has(part),
+    isDone: (part) => parts.has(part),
     async writeChunk(part, data, signal) {
-      if (part < 0 || part >= parts || data.length !== lengthOf(part)) {
-        throw new RangeError(`part ${part} of ${op} must be ${lengthOf(part)} bytes, not ${data.length}`);
-      }
+      parts.checkPart(part, data.length, op);
       const res = await deps.putBuffer(new URL(chunkName(part + 1), folder), data, `${op}: upload chunk ${part + 1}`, {
         headers: { destination: o.target.href, 'oc-total-length': String(source.size), 'content-type': 'application/octet-stream' },
         signal,
       });
       await res.body.dump();
-      done.add(part);
+      parts.add(part);
     },
     state,
     async close(signal, streamed = {}) {
-      if (done.size !== parts && source.size > 0) {
-        throw new ConnectorError('corrupt', `${op}: ${parts - done.size} of ${parts} chunks are missing; nothing was assembled`);
+      if (parts.missing > 0 && source.size > 0) {
+        throw new ConnectorError('corrupt', `${op}: ${parts.missing} of ${parts.count} chunks are missing; nothing was assembled`);
       }
       const headers: Record<string, string> = { 'oc-total-length': String(source.size), 'x-oc-mtime': mtimeHeader(source.mtimeMs) };
       // The source's own hash, or the one the engine computed while it read every part.

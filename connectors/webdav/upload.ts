@@ -21,6 +21,7 @@ import { PassThrough } from 'node:stream';
 import { ConnectorError, isConnectorError } from '../errors.js';
 import { MultiHash } from '../shared/hashing.js';
 import { toConnectorError, type HttpResponse } from '../shared/http.js';
+import { PartSet } from '../shared/partSet.js';
 import type { UploadSession } from '../shared/upload.js';
 import type { UploadSource, UploadState } from '../types.js';
 import type { DavClient } from './client.js';
@@ -197,16 +198,21 @@ export function mtimeHeader(mtimeMs: number): string {
   return String(Math.floor(mtimeMs / 1000));
 }
 
-/** The chunks an upload folder holds, by number, with their sizes; null when the folder is gone. */
-export async function heldChunks(client: DavClient, folder: URL, op: string, signal?: AbortSignal): Promise<Map<number, number> | null> {
-  const held = new Map<number, number>();
+/**
+ * The chunks an upload folder holds whole, as the parts of a file of `size` bytes cut every
+ * `chunkSize` (chunk n is part n - 1): a chunk cut short is not held. Null when the folder is gone.
+ */
+export async function heldChunks(client: DavClient, folder: URL, size: number, chunkSize: number, op: string, signal?: AbortSignal): Promise<PartSet | null> {
+  const held = new PartSet(size, chunkSize);
   const base = pathSegments(folder.pathname);
   try {
     for await (const items of client.propfind(folder, 1, op, signal)) {
       for (const item of items) {
         if (item.isDir || item.segments.length !== base.length + 1) continue;
         const name = item.segments[base.length];
-        if (/^\d{1,5}$/.test(name)) held.set(Number(name), item.size);
+        if (!/^\d{1,5}$/.test(name)) continue;
+        const part = Number(name) - 1;
+        if (part >= 0 && part < held.count && item.size === held.lengthOf(part)) held.add(part);
       }
     }
   } catch (err) {
@@ -238,16 +244,10 @@ export async function chunkedSession(
   const chunkSize = prior?.chunkSize ?? o.chunkSize;
   const folderOf = (id: string) => new URL(`${id}/`, uploads);
   let committed = 0;
-  let held: Map<number, number> | null = null;
-  if (prior) held = await heldChunks(client, folderOf(uploadId), `${op}: chunks already uploaded`, signal);
+  const held = prior ? await heldChunks(client, folderOf(uploadId), source.size, chunkSize, `${op}: chunks already uploaded`, signal) : null;
   if (held) {
-    // The contiguous run of whole chunks from the first: a chunk cut short is sent again.
-    const chunks = Math.max(1, Math.ceil(source.size / chunkSize));
-    for (let n = 1; n <= chunks; n++) {
-      const want = Math.min(chunkSize, source.size - (n - 1) * chunkSize);
-      if (held.get(n) !== want) break;
-      committed = Math.min(source.size, n * chunkSize);
-    }
+    // Chunks are sent in order: the session goes on after the run of whole chunks from the first.
+    committed = held.contiguousBytes();
   } else {
     // The folder of an earlier attempt expired (24 h) or was never made: start a new one.
     if (prior) uploadId = newUploadId();
