@@ -8,7 +8,6 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -20,11 +19,10 @@ import { createTestDatabase } from '../test/support/pg.js';
 import { freePort } from '../test/support/ports.js';
 import { renderProfileSummary, summariseCpuProfile } from './lib/cpuprofile.js';
 import {
-  apiOk, capture, describeTree, dropCaches, fmt, gitFacts, gnuTimeAvailable, log, machineFacts, makeWorkDir, median, peakRssKiB,
-  PgBackendCpu, phaseNames, phasesOf, probeDropCaches, processCpuSeconds, resetPeakRss, RssSampler, runHistory, sleep,
-  startDevServerOnFreePort, startKnarrChild, stopKnarrChild, timeCommand, timedSync, treeMismatch, warmFile, writeRandomFile,
-  writeSmallTree, currentRssKiB, type KnarrChild, type PhaseSplit, type TreeFacts,
-  benchAdminKey,
+  apiOk, benchAdminKey, capture, commandLineOf, currentRssKiB, defaultReportFile, describeTree, dropCaches, findRclone, fmt, gitFacts,
+  gnuTimeAvailable, intOption, type KnarrChild, listOption, log, machineFacts, makeWorkDir, median, peakRssKiB, PgBackendCpu, phaseNames, phasesOf,
+  type PhaseSplit, probeDropCaches, processCpuSeconds, resetPeakRss, RssSampler, runHistory, sleep, startDevServerOnFreePort, startKnarrChild,
+  stopKnarrChild, timeCommand, timedSync, type TreeFacts, treeMismatch, warmFile, writeRandomFile, writeSmallTree,
 } from './support.js';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -125,27 +123,16 @@ function parseOptions(argv: string[]): Options | null {
     allowPositionals: false,
   });
   if (values.help) return null;
-  const int = (name: string, raw: string, min: number) => {
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be a whole number ≥ ${min}, not ${JSON.stringify(raw)}`);
-    return n;
-  };
-  const list = <T extends string>(name: string, raw: string, allowed: readonly T[]): T[] => {
-    const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
-    for (const item of items) if (!allowed.includes(item as T)) throw new Error(`--${name}: unknown "${item}"; use some of ${allowed.join(',')}`);
-    if (items.length === 0) throw new Error(`--${name} is empty`);
-    return allowed.filter((a) => items.includes(a));
-  };
   return {
-    reps: int('reps', values.reps, 1),
-    workloads: list('workloads', values.workloads, allWorkloads),
-    dbs: list('dbs', values.dbs, allDbs),
-    contenders: list('contenders', values.contenders, allContenders),
-    largeBytes: int('large-mib', values['large-mib'], 1) * 1024 * 1024,
-    smallFiles: int('small-files', values['small-files'], 1),
-    smallBytes: int('small-kib', values['small-kib'], 0) * 1024,
-    smallFolders: int('small-folders', values['small-folders'], 1),
-    transfers: int('transfers', values.transfers, 1),
+    reps: intOption('reps', values.reps, 1),
+    workloads: listOption('workloads', values.workloads, allWorkloads),
+    dbs: listOption('dbs', values.dbs, allDbs),
+    contenders: listOption('contenders', values.contenders, allContenders),
+    largeBytes: intOption('large-mib', values['large-mib'], 1) * 1024 * 1024,
+    smallFiles: intOption('small-files', values['small-files'], 1),
+    smallBytes: intOption('small-kib', values['small-kib'], 0) * 1024,
+    smallFolders: intOption('small-folders', values['small-folders'], 1),
+    transfers: intOption('transfers', values.transfers, 1),
     dir: resolve(values.dir),
     rclone: values.rclone ?? null,
     dropCaches: !values['no-drop-caches'],
@@ -153,17 +140,9 @@ function parseOptions(argv: string[]): Options | null {
     pgliteRestart: values['pglite-restart'],
     memprobe: values.memprobe || values['memprobe-gc'],
     memprobeGc: values['memprobe-gc'],
-    out: values.out === '-' ? null : values.out ? resolve(values.out) : defaultOut(),
+    out: values.out === '-' ? null : values.out ? resolve(values.out) : defaultReportFile('engine'),
     keep: values.keep,
   };
-}
-
-function defaultOut(): string {
-  const day = new Date().toISOString().slice(0, 10);
-  for (let n = 1; ; n++) {
-    const file = join(repoRoot, 'bench', 'results', `engine-${day}${n === 1 ? '' : `-${n}`}.md`);
-    if (!existsSync(file)) return file;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -407,13 +386,6 @@ const mib = (bytes: number) => (bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFi
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 const kibToMb = (k: number | null | undefined) => (k === null || k === undefined || !Number.isFinite(k) ? '–' : `${Math.round((k * 1024) / 1e6)} MB`);
 
-async function findRclone(explicit: string | null): Promise<string | null> {
-  const candidates = explicit ? [explicit] : ['rclone', join(process.env.HOME ?? '', '.cache', 'knarr', 'bin', 'rclone')];
-  for (const c of candidates) if (await capture(c, ['version']).then(() => true, () => false)) return c;
-  if (explicit) throw new Error(`--rclone ${explicit} does not run`);
-  return null;
-}
-
 interface DbBlock {
   db: DbKind;
   results: Map<string, Measurement[]>;
@@ -432,7 +404,7 @@ export async function main(argv: string[]): Promise<void> {
     console.log(HELP);
     return;
   }
-  const commandLine = ['node', '--import', 'tsx', 'bench/engine.ts', ...argv].map((a) => (/^[\w./,=:-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`)).join(' ');
+  const commandLine = commandLineOf('bench/engine.ts', argv);
   const startedAt = new Date();
   const loadAtStart = (await readFile('/proc/loadavg', 'utf8').catch(() => '?')).trim();
   const gitAtStart = await gitFacts(repoRoot);

@@ -3,7 +3,6 @@
  * same bytes, reported as ratios. Run with `npm run bench -- local-copy [flags]` or
  * `node --import tsx bench/local-copy.ts [flags]`; `--help` lists the flags. See bench/README.md.
  */
-import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -11,9 +10,10 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
-  apiOk, capture, describeTree, dropCaches, fmt, gitFacts, gnuTimeAvailable, linkTree, log, machineFacts, makeWorkDir, median,
-  peakRssKiB, PgBackendCpu, phaseNames, phasesOf, probeDropCaches, processCpuSeconds, resetPeakRss, runHistory, sleep, startBenchKnarr, timeCommand,
-  timedSync, treeMismatch, warmFile, writeRandomFile, writeSmallTree, type BenchKnarr, type Phases, type TreeFacts,
+  apiOk, type BenchKnarr, capture, commandLineOf, defaultReportFile, describeTree, dropCaches, findRclone, fmt, gitFacts, gnuTimeAvailable,
+  intOption, linkTree, listOption, log, machineFacts, makeWorkDir, median, peakRssKiB, PgBackendCpu, phaseNames, type Phases, phasesOf,
+  probeDropCaches, processCpuSeconds, resetPeakRss, runHistory, sleep, startBenchKnarr, timeCommand, timedSync, type TreeFacts, treeMismatch,
+  warmFile, writeRandomFile, writeSmallTree,
 } from './support.js';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -89,44 +89,24 @@ function parseOptions(argv: string[]): Options | null {
     allowPositionals: false,
   });
   if (values.help) return null;
-  const int = (name: string, raw: string, min: number) => {
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be a whole number ≥ ${min}, not ${JSON.stringify(raw)}`);
-    return n;
-  };
-  const list = <T extends string>(name: string, raw: string, allowed: readonly T[]): T[] => {
-    const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
-    for (const item of items) if (!allowed.includes(item as T)) throw new Error(`--${name}: unknown "${item}"; use some of ${allowed.join(',')}`);
-    if (items.length === 0) throw new Error(`--${name} is empty`);
-    return allowed.filter((a) => items.includes(a));
-  };
-  const smallMinBytes = int('small-min-kib', values['small-min-kib'], 0) * 1024;
-  const smallMaxBytes = int('small-max-kib', values['small-max-kib'], 1) * 1024;
+  const smallMinBytes = intOption('small-min-kib', values['small-min-kib'], 0) * 1024;
+  const smallMaxBytes = intOption('small-max-kib', values['small-max-kib'], 1) * 1024;
   if (smallMinBytes > smallMaxBytes) throw new Error('--small-min-kib is larger than --small-max-kib');
   return {
-    reps: int('reps', values.reps, 1),
-    workloads: list('workloads', values.workloads, allWorkloads),
-    contenders: list('contenders', values.contenders, allContenders),
-    largeBytes: int('large-mib', values['large-mib'], 1) * 1024 * 1024,
-    smallFiles: int('small-files', values['small-files'], 1),
+    reps: intOption('reps', values.reps, 1),
+    workloads: listOption('workloads', values.workloads, allWorkloads),
+    contenders: listOption('contenders', values.contenders, allContenders),
+    largeBytes: intOption('large-mib', values['large-mib'], 1) * 1024 * 1024,
+    smallFiles: intOption('small-files', values['small-files'], 1),
     smallMinBytes,
     smallMaxBytes,
-    transfers: int('transfers', values.transfers, 1),
+    transfers: intOption('transfers', values.transfers, 1),
     dir: resolve(values.dir),
     rclone: values.rclone ?? null,
     dropCaches: !values['no-drop-caches'],
-    out: values.out === '-' ? null : values.out ? resolve(values.out) : defaultOut(),
+    out: values.out === '-' ? null : values.out ? resolve(values.out) : defaultReportFile('local-copy'),
     keep: values.keep,
   };
-}
-
-function defaultOut(): string {
-  const day = new Date().toISOString().slice(0, 10);
-  const dir = join(repoRoot, 'bench', 'results');
-  for (let n = 1; ; n++) {
-    const file = join(dir, `local-copy-${day}${n === 1 ? '' : `-${n}`}.md`);
-    if (!existsSync(file)) return file;
-  }
 }
 
 /** One contender's one go at one workload. */
@@ -291,22 +271,13 @@ const mib = (bytes: number) => (bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFi
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 const kibToMib = (k: number | null | undefined) => (k === null || k === undefined ? '–' : `${Math.round(k / 1024)} MiB`);
 
-async function findRclone(explicit: string | null): Promise<string | null> {
-  const candidates = explicit ? [explicit] : ['rclone', join(process.env.HOME ?? '', '.cache', 'knarr', 'bin', 'rclone')];
-  for (const c of candidates) {
-    if (await capture(c, ['version']).then(() => true, () => false)) return c;
-  }
-  if (explicit) throw new Error(`--rclone ${explicit} does not run`);
-  return null;
-}
-
 async function main(argv: string[]): Promise<void> {
   const opts = parseOptions(argv);
   if (!opts) {
     console.log(HELP);
     return;
   }
-  const commandLine = ['node', '--import', 'tsx', 'bench/local-copy.ts', ...argv].map((a) => (/^[\w./,=:-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`)).join(' ');
+  const commandLine = commandLineOf('bench/local-copy.ts', argv);
   const startedAt = new Date();
   const loadAtStart = (await readFile('/proc/loadavg', 'utf8').catch(() => '?')).trim();
   // At the start: the worker runs the code loaded now, whatever is committed while it runs.

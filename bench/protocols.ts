@@ -6,7 +6,6 @@
  * its RSS is the worker's own peak (VmHWM). `npm run bench -- protocols --help` lists the flags.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -19,9 +18,9 @@ import { freePort } from '../test/support/ports.js';
 import { startVersitygw, type S3TestServer } from '../test/support/servers/s3.js';
 import { startSshd, type SftpTestServer } from '../test/support/servers/sftp.js';
 import {
-  apiOk, benchAdminKey, capture, describeTree, fmt, gitFacts, gnuTimeAvailable, log, machineFacts, makeWorkDir, peakRssKiB, processCpuSeconds, resetPeakRss,
-  sleep, startDevServerOnFreePort, startKnarrChild, stopKnarrChild, timeCommand, writeRandomFile, writeSmallTree,
-  type KnarrChild, type TreeFacts,
+  apiOk, benchAdminKey, capture, commandLineOf, defaultReportFile, describeTree, findRclone, fmt, gitFacts, gnuTimeAvailable, intOption,
+  type KnarrChild, listOption, log, machineFacts, makeWorkDir, peakRssKiB, processCpuSeconds, resetPeakRss, sleep, startDevServerOnFreePort,
+  startKnarrChild, stopKnarrChild, timeCommand, type TreeFacts, writeRandomFile, writeSmallTree,
 } from './support.js';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -90,40 +89,21 @@ function parseOptions(argv: string[]): Options | null {
     allowPositionals: false,
   });
   if (values.help) return null;
-  const int = (name: string, raw: string, min: number) => {
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be a whole number ≥ ${min}, not ${JSON.stringify(raw)}`);
-    return n;
-  };
-  const list = <T extends string>(name: string, raw: string, allowed: readonly T[]): T[] => {
-    const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
-    for (const item of items) if (!allowed.includes(item as T)) throw new Error(`--${name}: unknown "${item}"; use some of ${allowed.join(',')}`);
-    if (items.length === 0) throw new Error(`--${name} is empty`);
-    return allowed.filter((a) => items.includes(a));
-  };
   return {
-    routes: list('routes', values.routes, allRoutes),
-    workloads: list('workloads', values.workloads, allWorkloads),
-    contenders: list('contenders', values.contenders, allContenders),
-    reps: int('reps', values.reps, 1),
-    largeBytes: int('large-mib', values['large-mib'], 1) * 1024 * 1024,
-    smallFiles: int('small-files', values['small-files'], 1),
-    smallBytes: int('small-kib', values['small-kib'], 0) * 1024,
-    transfers: int('transfers', values.transfers, 1),
+    routes: listOption('routes', values.routes, allRoutes),
+    workloads: listOption('workloads', values.workloads, allWorkloads),
+    contenders: listOption('contenders', values.contenders, allContenders),
+    reps: intOption('reps', values.reps, 1),
+    largeBytes: intOption('large-mib', values['large-mib'], 1) * 1024 * 1024,
+    smallFiles: intOption('small-files', values['small-files'], 1),
+    smallBytes: intOption('small-kib', values['small-kib'], 0) * 1024,
+    transfers: intOption('transfers', values.transfers, 1),
     verify: values.verify,
     dir: resolve(values.dir),
     rclone: values.rclone ?? null,
-    out: values.out === '-' ? null : values.out ? resolve(values.out) : defaultOut(),
+    out: values.out === '-' ? null : values.out ? resolve(values.out) : defaultReportFile('protocols'),
     keep: values.keep,
   };
-}
-
-function defaultOut(): string {
-  const day = new Date().toISOString().slice(0, 10);
-  for (let n = 1; ; n++) {
-    const file = join(repoRoot, 'bench', 'results', `protocols-${day}${n === 1 ? '' : `-${n}`}.md`);
-    if (!existsSync(file)) return file;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -159,13 +139,6 @@ async function startKnarr(workDir: string, cleanups: Setup['cleanups']): Promise
   const apiProc = await startKnarrChild('api', { ...common, KNARR_DATA_DIR: join(workDir, 'knarr-api-data'), KNARR_API_PORT: String(apiPort) });
   cleanups.push(() => stopKnarrChild(apiProc));
   return { apiUrl: `http://127.0.0.1:${apiPort}`, worker, processes: [worker, apiProc] };
-}
-
-async function findRclone(explicit: string | null): Promise<string | null> {
-  const candidates = explicit ? [explicit] : ['rclone', join(process.env.HOME ?? '', '.cache', 'knarr', 'bin', 'rclone')];
-  for (const c of candidates) if (await capture(c, ['version']).then(() => true, () => false)) return c;
-  if (explicit) throw new Error(`--rclone ${explicit} does not run`);
-  return null;
 }
 
 /** rclone's remotes `s3:` and `sftp:` on the same servers, with the same credentials knarr has. */
@@ -267,7 +240,7 @@ export async function main(argv: string[]): Promise<void> {
     console.log(HELP);
     return;
   }
-  const commandLine = ['node', '--import', 'tsx', 'bench/protocols.ts', ...argv].join(' ');
+  const commandLine = commandLineOf('bench/protocols.ts', argv);
   const startedAt = new Date();
   const workDir = await makeWorkDir(opts.dir, 'knarr-bench-protocols-');
   const cleanups: Setup['cleanups'] = [];

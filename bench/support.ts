@@ -7,7 +7,7 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomFillSync } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { link, mkdir, mkdtemp, open, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { join, relative } from 'node:path';
@@ -490,6 +490,46 @@ export function treeMismatch(src: TreeFacts, dst: TreeFacts): string | null {
 export async function makeWorkDir(parent: string, prefix: string): Promise<string> {
   await mkdir(parent, { recursive: true });
   return mkdtemp(join(parent, prefix));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Command lines and reports
+
+/** A whole-number option of at least `min` (`--reps 3`). */
+export function intOption(name: string, raw: string, min: number): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be a whole number ≥ ${min}, not ${JSON.stringify(raw)}`);
+  return n;
+}
+
+/** A comma-separated option of known items (`--workloads large,small`), at least one, in the order `allowed` lists them. */
+export function listOption<T extends string>(name: string, raw: string, allowed: readonly T[]): T[] {
+  const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const item of items) if (!allowed.includes(item as T)) throw new Error(`--${name}: unknown "${item}"; use some of ${allowed.join(',')}`);
+  if (items.length === 0) throw new Error(`--${name} is empty`);
+  return allowed.filter((a) => items.includes(a));
+}
+
+/** The rclone to compare with: `--rclone` as given (it must run), else the one on PATH or knarr's cached one, else null. */
+export async function findRclone(explicit: string | null): Promise<string | null> {
+  const candidates = explicit ? [explicit] : ['rclone', join(process.env.HOME ?? '', '.cache', 'knarr', 'bin', 'rclone')];
+  for (const c of candidates) if (await capture(c, ['version']).then(() => true, () => false)) return c;
+  if (explicit) throw new Error(`--rclone ${explicit} does not run`);
+  return null;
+}
+
+/** Where a benchmark writes its report unless told: the first free bench/results/<name>-<day>[-n].md. */
+export function defaultReportFile(name: string): string {
+  const day = new Date().toISOString().slice(0, 10);
+  for (let n = 1; ; n++) {
+    const file = join(repoDir, 'bench', 'results', `${name}-${day}${n === 1 ? '' : `-${n}`}.md`);
+    if (!existsSync(file)) return file;
+  }
+}
+
+/** How the benchmark was started, quoted so the report's line can be pasted into a shell. */
+export function commandLineOf(script: string, argv: string[]): string {
+  return ['node', '--import', 'tsx', script, ...argv].map((a) => (/^[\w./,=:-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`)).join(' ');
 }
 
 // ---------------------------------------------------------------------------------------------
