@@ -30,6 +30,13 @@ export interface ConnectorErrorOptions {
   cause?: unknown;
 }
 
+/** One row of a connector's status table: the kind, how wide a throttle is, and what the message says. */
+export interface StatusRule {
+  kind: ConnectorErrorKind;
+  scope?: ThrottleScope;
+  why: string;
+}
+
 export class ConnectorError extends Error {
   override name = 'ConnectorError';
   readonly kind: ConnectorErrorKind;

@@ -4,16 +4,11 @@
  * connector goes through `toFtpError`.
  */
 import { FTPError } from 'basic-ftp';
-import { ConnectorError, type ConnectorErrorKind } from '../errors.js';
+import { ConnectorError, type StatusRule } from '../errors.js';
 import { privateAddressCode } from '../shared/privateNetworks.js';
 
-interface Rule {
-  kind: ConnectorErrorKind;
-  why: string;
-}
-
 /** By reply code. 550 and 451 are refined by their message below. */
-const byCode: Record<number, Rule> = {
+const byCode: Record<number, StatusRule> = {
   421: { kind: 'transient', why: 'the server is closing the connection' },
   425: { kind: 'transient', why: 'the data connection could not be opened' },
   426: { kind: 'transient', why: 'the data connection was closed and the transfer aborted' },
@@ -38,7 +33,7 @@ const byCode: Record<number, Rule> = {
  * 550 is "file unavailable" for every reason a server has; 451 and 553 are sometimes a missing
  * folder or a permission. The messages of pure-ftpd, vsftpd, ProFTPD and pyftpdlib tell them apart.
  */
-const byMessage: Array<[RegExp, Rule]> = [
+const byMessage: Array<[RegExp, StatusRule]> = [
   [/no such file|not found|doesn't exist|does not exist|can't check for file existence|cannot find/i, { kind: 'not_found', why: 'no such file or folder' }],
   [/not empty/i, { kind: 'conflict', why: 'the folder is not empty' }],
   [/file exists|already exists/i, { kind: 'conflict', why: 'it already exists' }],
@@ -49,7 +44,7 @@ const byMessage: Array<[RegExp, Rule]> = [
   [/permission denied|access denied|not allowed|prohibited|forbidden|read-only/i, { kind: 'forbidden', why: 'permission denied' }],
 ];
 
-export function ruleFor(code: number, message: string): Rule {
+export function ruleFor(code: number, message: string): StatusRule {
   if (code === 550 || code === 451 || code === 553 || code === 450) {
     for (const [re, rule] of byMessage) if (re.test(message)) return rule;
   }

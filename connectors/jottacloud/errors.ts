@@ -3,8 +3,8 @@
  * goes through `jottaStatusMapper` (via connectors/shared/http.ts). Section numbers refer to
  * shared/specs/jottacloud-api.md; §9.2 lists the statuses and messages seen.
  */
-import { ConnectorError, type ConnectorErrorKind, type ThrottleScope } from '../errors.js';
-import type { HttpErrorInfo } from '../shared/http.js';
+import type { ConnectorError, ConnectorErrorKind, StatusRule } from '../errors.js';
+import { clipDetail, statusError, unlistedStatus, type HttpErrorInfo } from '../shared/http.js';
 import { parseJfsError, parseJsonError } from './wire.js';
 
 /** The failure as the table sees it: the status plus the exception or error id the body names. */
@@ -16,17 +16,11 @@ export interface JottaFailure {
   retryAfterMs?: number;
 }
 
-interface Rule {
-  kind: ConnectorErrorKind;
-  scope?: ThrottleScope;
-  why: string;
-}
-
 /**
  * Exceptions and error ids first (they are more precise than the status), by the last part of
  * the class name so package renames do not matter.
  */
-const byException: Record<string, Rule> = {
+const byException: Record<string, StatusRule> = {
   // §9.2 404s: file, path, mountpoint (and device, for a remote configured with a wrong one).
   NoSuchFileException: { kind: 'not_found', why: 'no such file' },
   NoSuchPathException: { kind: 'not_found', why: 'no such path' },
@@ -54,7 +48,7 @@ const byException: Record<string, Rule> = {
 };
 
 /** Then the status (§9.2, §9.3: rclone retries 429, 500, 502, 503, 504, 509). */
-const byStatus: Record<number, Rule> = {
+const byStatus: Record<number, StatusRule> = {
   400: { kind: 'unsupported', why: 'the request was refused' },
   401: { kind: 'auth', why: 'the credentials were refused' },
   403: { kind: 'auth', why: 'access denied' },
@@ -80,7 +74,7 @@ const byStatus: Record<number, Rule> = {
  * §9.2 400 InvalidArgumentException and IllegalArgumentException carry several meanings; the
  * message tells them apart.
  */
-function refineBadRequest(message: string): Rule | undefined {
+function refineBadRequest(message: string): StatusRule | undefined {
   if (/longer than 255 characters/i.test(message)) return { kind: 'invalid_name', why: 'a name is longer than 255 characters' };
   // #2734: `+` (or another character the server cannot decode) in a path.
   if (/Unable to validate decoded path/i.test(message)) return { kind: 'invalid_name', why: 'the server cannot decode this path' };
@@ -90,7 +84,7 @@ function refineBadRequest(message: string): Rule | undefined {
 }
 
 /** The rule for a failure: exception first, then refinements of 400, then the status. */
-export function classifyJottaFailure(f: JottaFailure): Rule {
+export function classifyJottaFailure(f: JottaFailure): StatusRule {
   const shortName = f.exception?.split('.').pop();
   const ex = shortName ? byException[shortName] : undefined;
   if (ex) return ex;
@@ -104,8 +98,7 @@ export function classifyJottaFailure(f: JottaFailure): Rule {
     if (f.status === 503 && f.retryAfterMs !== undefined) return { kind: 'throttled', scope: 'account', why: 'service unavailable' };
     return st;
   }
-  if (f.status >= 500) return { kind: 'transient', why: 'server error' };
-  return { kind: 'unsupported', why: 'unexpected answer' };
+  return unlistedStatus(f.status);
 }
 
 export function jottaKind(f: JottaFailure): ConnectorErrorKind {
@@ -139,12 +132,8 @@ export function jottaStatusMapper(remoteName: string): (info: HttpErrorInfo) => 
   return (info) => {
     const failure = failureOf(info);
     const rule = classifyJottaFailure(failure);
-    const detail = failure.message ? `${rule.why}: ${truncate(failure.message)}` : rule.why;
+    const detail = failure.message ? `${rule.why}: ${clipDetail(failure.message)}` : rule.why;
     const message = rule.kind === 'auth' ? `${info.op}: ${authMessage(remoteName, `HTTP ${info.status}, ${detail}`)}` : `${info.op}: HTTP ${info.status}, ${detail}`;
-    return new ConnectorError(rule.kind, message, { status: info.status, retryAfterMs: info.retryAfterMs, scope: rule.scope });
+    return statusError(rule, message, info);
   };
-}
-
-function truncate(s: string): string {
-  return s.length > 300 ? `${s.slice(0, 300)}…` : s;
 }

@@ -3,17 +3,11 @@
  * than the status), then the status (HEAD answers have no body). Every request of the connector
  * goes through `s3StatusMapper` (via connectors/shared/http.ts).
  */
-import { ConnectorError, type ConnectorErrorKind, type ThrottleScope } from '../errors.js';
-import type { HttpErrorInfo } from '../shared/http.js';
+import type { ConnectorError, StatusRule } from '../errors.js';
+import { clipDetail, statusError, unlistedStatus, type HttpErrorInfo } from '../shared/http.js';
 import { parseS3Error } from './wire.js';
 
-interface Rule {
-  kind: ConnectorErrorKind;
-  scope?: ThrottleScope;
-  why: string;
-}
-
-const byCode: Record<string, Rule> = {
+const byCode: Record<string, StatusRule> = {
   SlowDown: { kind: 'throttled', scope: 'account', why: 'the provider asks to slow down' },
   TooManyRequests: { kind: 'throttled', scope: 'account', why: 'too many requests' },
   RequestLimitExceeded: { kind: 'throttled', scope: 'account', why: 'request limit exceeded' },
@@ -55,7 +49,7 @@ const byCode: Record<string, Rule> = {
   InvalidObjectState: { kind: 'forbidden', why: 'the object is archived (restore it first)' },
 };
 
-const byStatus: Record<number, Rule> = {
+const byStatus: Record<number, StatusRule> = {
   400: { kind: 'unsupported', why: 'the request was refused' },
   // HEAD answers carry no code: a refused key is the usual cause.
   401: { kind: 'auth', why: 'the credentials were refused' },
@@ -75,13 +69,12 @@ const byStatus: Record<number, Rule> = {
   507: { kind: 'quota_exceeded', why: 'insufficient storage' },
 };
 
-export function classifyS3Failure(status: number, code: string | undefined): Rule {
+export function classifyS3Failure(status: number, code: string | undefined): StatusRule {
   const c = code ? byCode[code] : undefined;
   if (c) return c;
   const s = byStatus[status];
   if (s) return s;
-  if (status >= 500) return { kind: 'transient', why: 'server error' };
-  return { kind: 'unsupported', why: 'unexpected answer' };
+  return unlistedStatus(status);
 }
 
 /** What a user does about a refused key, with the remote's name. */
@@ -98,11 +91,7 @@ export function s3StatusMapper(remoteName: string): (info: HttpErrorInfo) => Con
 export function mapS3Error(status: number, bodyText: string, op: string, remoteName: string, retryAfterMs?: number): ConnectorError {
   const parsed = parseS3Error(bodyText);
   const rule = classifyS3Failure(status, parsed?.code);
-  const detail = [parsed?.code, parsed?.message ? truncate(parsed.message) : rule.why].filter(Boolean).join(': ');
+  const detail = [parsed?.code, parsed?.message ? clipDetail(parsed.message) : rule.why].filter(Boolean).join(': ');
   const text = rule.kind === 'auth' ? s3AuthMessage(remoteName, `HTTP ${status}, ${detail}`) : `HTTP ${status}, ${detail}`;
-  return new ConnectorError(rule.kind, `${op}: ${text}`, { status, retryAfterMs, scope: rule.scope });
-}
-
-function truncate(s: string): string {
-  return s.length > 300 ? `${s.slice(0, 300)}…` : s;
+  return statusError(rule, `${op}: ${text}`, { status, retryAfterMs });
 }

@@ -5,7 +5,7 @@
  * BAD_MESSAGE; everything else (EEXIST, ENOSPC, EISDIR, ENOTEMPTY…) → FAILURE, which the caller
  * refines where it knows what the operation met (mkdir of an existing folder, rename onto one).
  */
-import { ConnectorError, type ConnectorErrorKind } from '../errors.js';
+import { ConnectorError, type StatusRule } from '../errors.js';
 
 /** SFTP v3 status codes (draft-ietf-secsh-filexfer-02 §7). */
 export const sftpStatus = {
@@ -20,7 +20,7 @@ export const sftpStatus = {
   OP_UNSUPPORTED: 8,
 } as const;
 
-const byStatus: Record<number, { kind: ConnectorErrorKind; why: string }> = {
+const byStatus: Record<number, StatusRule> = {
   [sftpStatus.EOF]: { kind: 'transient', why: 'unexpected end of file' },
   [sftpStatus.NO_SUCH_FILE]: { kind: 'not_found', why: 'no such file or folder' },
   [sftpStatus.PERMISSION_DENIED]: { kind: 'forbidden', why: 'permission denied' },

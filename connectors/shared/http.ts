@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
 import { isPrivateAddress, privateAddressCode, publicOnlyLookup } from './privateNetworks.js';
 import { Pacer, type PacerOptions } from './pacer.js';
-import { ConnectorError, type ConnectorErrorKind, type ThrottleScope } from '../errors.js';
+import { ConnectorError, type ConnectorErrorKind, type StatusRule, type ThrottleScope } from '../errors.js';
 import type { ByteRange } from './ranges.js';
 import { emptyStream } from './streams.js';
 
@@ -125,6 +125,21 @@ export function parseRetryAfter(value: string | string[] | undefined | null, now
 export function headerValue(headers: HttpHeaders, name: string): string | undefined {
   const v = headers[name.toLowerCase()];
   return Array.isArray(v) ? v[0] : v;
+}
+
+/** A status no row of a connector's table names: a server error passes on retry, anything else is not understood. */
+export function unlistedStatus(status: number): StatusRule {
+  return status >= 500 ? { kind: 'transient', why: 'server error' } : { kind: 'unsupported', why: 'unexpected answer' };
+}
+
+/** The ConnectorError of a table's row: its kind and scope, with the status and Retry-After of the answer. */
+export function statusError(rule: StatusRule, message: string, answer: { status: number; retryAfterMs?: number }): ConnectorError {
+  return new ConnectorError(rule.kind, message, { status: answer.status, retryAfterMs: answer.retryAfterMs, scope: rule.scope });
+}
+
+/** A provider's message as a detail of ours: the first 300 characters. */
+export function clipDetail(s: string): string {
+  return s.length > 300 ? `${s.slice(0, 300)}…` : s;
 }
 
 /** A generic table for connectors without their own; theirs should cover the provider's quirks. */

@@ -4,17 +4,11 @@
  * A few statuses mean something else to one request (405 to MKCOL: the folder exists; 409 to
  * PUT: a parent is missing); those requests accept the status and decide themselves.
  */
-import { ConnectorError, type ConnectorErrorKind, type ThrottleScope } from '../errors.js';
-import type { HttpErrorInfo } from '../shared/http.js';
+import type { ConnectorError, StatusRule } from '../errors.js';
+import { statusError, unlistedStatus, type HttpErrorInfo } from '../shared/http.js';
 import { childText, parseXml } from '../shared/xml.js';
 
-interface Rule {
-  kind: ConnectorErrorKind;
-  scope?: ThrottleScope;
-  why: string;
-}
-
-const byStatus: Record<number, Rule> = {
+const byStatus: Record<number, StatusRule> = {
   400: { kind: 'unsupported', why: 'bad request' },
   401: { kind: 'auth', why: 'the credentials were refused' },
   403: { kind: 'forbidden', why: 'forbidden' },
@@ -39,7 +33,7 @@ const byStatus: Record<number, Rule> = {
 export const LOCKED_RETRY_MS = 2_000;
 
 /** Nextcloud/SabreDAV exception classes more precise than their status. */
-const byException: Record<string, Rule> = {
+const byException: Record<string, StatusRule> = {
   InvalidPath: { kind: 'invalid_name', why: 'the server refuses this name' },
   InsufficientStorage: { kind: 'quota_exceeded', why: 'insufficient storage' },
   FileLocked: { kind: 'throttled', scope: 'request', why: 'the file is locked' },
@@ -48,13 +42,13 @@ const byException: Record<string, Rule> = {
 };
 
 /** Nextcloud answers several refusals with a bare 400 whose message tells them apart. */
-function refineBadRequest(message: string): Rule | undefined {
+function refineBadRequest(message: string): StatusRule | undefined {
   if (/invalid character|forbidden file or folder name|invalid file name|filename is not allowed|too long/i.test(message)) return { kind: 'invalid_name', why: 'the server refuses this name' };
   if (/checksum does not match/i.test(message)) return { kind: 'corrupt', why: 'the bytes the server received do not match the checksum sent' };
   return undefined;
 }
 
-export function classifyDav(status: number, exception: string | undefined, retryAfterMs: number | undefined, message = ''): Rule {
+export function classifyDav(status: number, exception: string | undefined, retryAfterMs: number | undefined, message = ''): StatusRule {
   const ex = exception ? byException[exception.split('\\').pop() ?? ''] : undefined;
   if (ex) return ex;
   if (status === 400) {
@@ -64,8 +58,7 @@ export function classifyDav(status: number, exception: string | undefined, retry
   const rule = byStatus[status];
   if (rule) return rule;
   if (status === 503 && retryAfterMs !== undefined) return { kind: 'throttled', scope: 'account', why: 'service unavailable' };
-  if (status >= 500) return { kind: 'transient', why: 'server error' };
-  return { kind: 'unsupported', why: 'unexpected answer' };
+  return unlistedStatus(status);
 }
 
 /** SabreDAV's error body: `<d:error><s:exception>…</s:exception><s:message>…</s:message></d:error>`. */
@@ -94,6 +87,6 @@ export function davStatusMapper(remoteName: string): (info: HttpErrorInfo) => Co
         ? `${info.op}: HTTP ${info.status}: the WebDAV server refused the credentials of remote "${remoteName}"; ${davReconnectHint} "${remoteName}"`
         : `${info.op}: HTTP ${info.status}, ${detail}`;
     const retryAfterMs = info.retryAfterMs ?? (info.status === 423 || rule.scope === 'request' ? LOCKED_RETRY_MS : undefined);
-    return new ConnectorError(rule.kind, text, { status: info.status, retryAfterMs, scope: rule.scope });
+    return statusError(rule, text, { status: info.status, retryAfterMs });
   };
 }
