@@ -26,8 +26,7 @@ import { checkContainerName, checkedPath, DEFAULT_DEVICE, DEFAULT_MOUNTPOINT, Jo
 import { cphashHeaders, uploadFile, type JottaWriteResult } from './upload.js';
 import { isVisibleFile, parseJfsNode, parseJfsUser, parseListStreamChild, WireError, type JfsFile, type JfsNode, type JfsRevision } from './wire.js';
 import { XmlError, XmlStream } from '../shared/xml.js';
-import { emptyStream } from '../shared/streams.js';
-import { checkedRange, rangeHeader } from '../shared/ranges.js';
+import { checkedRange, emptyRead, rangeHeader } from '../shared/ranges.js';
 
 export type { JottaUploadState, JottaWriteResult, Md5Origin } from './upload.js';
 export { decodeLoginToken, LoginTokenError, type JottaTokens, type LoginToken } from './auth.js';
@@ -251,12 +250,7 @@ export class JottacloudConnector implements Connector {
     const op = `read ${q(rel)}`;
     const range = checkedRange(op, opts, rel);
     const { offset, length, signal } = range;
-    if (length === 0) {
-      // Nothing to transfer, but a missing file must still say so.
-      const e = await this.statRel(rel, op, signal);
-      if (e.isDir) throw new ConnectorError('conflict', `${op}: is a folder`);
-      return emptyStream();
-    }
+    if (length === 0) return emptyRead(op, () => this.statRel(rel, op, signal));
     const r = rangeHeader(offset, length);
     const res = await this.client.jfsGet(rel, op, { query: 'mode=bin', headers: r ? { range: r } : {}, accept: [416], signal });
     // §6: 416 RequestedRangeNotSatisfiedException is a start past the end; rclone does not check

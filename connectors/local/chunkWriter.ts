@@ -79,7 +79,7 @@ export async function openLocalChunkWriter(
     },
     state,
     async close() {
-      if (parts.missing > 0 && source.size > 0) {
+      if (!parts.complete) {
         throw new ConnectorError('corrupt', `write ${JSON.stringify(rel)}: ${parts.missing} of ${parts.count} parts are missing; nothing was written to the target`);
       }
       await fsCall(file.datasync());

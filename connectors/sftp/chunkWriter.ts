@@ -85,7 +85,7 @@ export async function openSftpChunkWriter(
     },
     state: (): SftpPartsState => ({ offset: parts.heldBytes(), temp, size: source.size, partSize, done: parts.toRanges() }),
     async close() {
-      if (parts.missing > 0 && source.size > 0) {
+      if (!parts.complete) {
         throw new ConnectorError('corrupt', `${op}: ${parts.missing} of ${parts.count} parts are missing; nothing was written to the target`);
       }
       // A session of its own: the one the writer was opened on may have died since.

@@ -55,6 +55,11 @@ export class PartSet {
     return this.count - this.held.size;
   }
 
+  /** Every part is held; an empty file needs none written. */
+  get complete(): boolean {
+    return this.held.size === this.count || this.fileSize === 0;
+  }
+
   /** Bytes of all parts held. */
   heldBytes(): number {
     let n = 0;

@@ -1,6 +1,8 @@
+import type { Readable } from 'node:stream';
+import type { Entry } from '../../core/entry.js';
 import { ConnectorError } from '../errors.js';
 import type { ReadOptions } from '../types.js';
-import { isByteCount } from './streams.js';
+import { emptyStream, isByteCount } from './streams.js';
 
 /** What a read asks for once checked: bytes from `offset`, at most `length` of them (all to the end when undefined). */
 export interface ByteRange {
@@ -30,4 +32,10 @@ export function rangeHeader(offset: number, length: number | undefined): string 
 export function rangeHeader(offset: number, length: number | undefined): string | undefined {
   if (offset === 0 && length === undefined) return undefined;
   return `bytes=${offset}-${length === undefined ? '' : offset + length - 1}`;
+}
+
+/** A read of 0 bytes: nothing to fetch, but a missing file or a folder must still say so (through `stat`). */
+export async function emptyRead(op: string, stat: () => Promise<Entry>): Promise<Readable> {
+  if ((await stat()).isDir) throw new ConnectorError('conflict', `${op}: is a folder`);
+  return emptyStream();
 }

@@ -49,7 +49,7 @@ export async function openNextcloudChunkWriter(
     },
     state,
     async close(signal, streamed = {}) {
-      if (parts.missing > 0 && source.size > 0) {
+      if (!parts.complete) {
         throw new ConnectorError('corrupt', `${op}: ${parts.missing} of ${parts.count} chunks are missing; nothing was assembled`);
       }
       const headers: Record<string, string> = { 'oc-total-length': String(source.size), 'x-oc-mtime': mtimeHeader(source.mtimeMs) };

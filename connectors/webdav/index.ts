@@ -12,8 +12,7 @@ import { ConnectorError, isConnectorError } from '../errors.js';
 import { nameEncoder, type NameEncoder } from '../shared/encoder.js';
 import { HttpClient, type HttpResponse, rangedBody } from '../shared/http.js';
 import { connectorPath } from '../shared/paths.js';
-import { emptyStream } from '../shared/streams.js';
-import { checkedRange, rangeHeader } from '../shared/ranges.js';
+import { checkedRange, emptyRead, rangeHeader } from '../shared/ranges.js';
 import { driveUpload, type UploadSession } from '../shared/upload.js';
 import { walkByListing } from '../shared/walk.js';
 import type {
@@ -233,11 +232,7 @@ export class WebdavConnector implements Connector {
     const op = `read ${q(rel)}`;
     const range = checkedRange(op, opts, rel);
     const { offset, length, signal } = range;
-    if (length === 0) {
-      const e = await this.statRel(rel, op, signal);
-      if (e.isDir) throw new ConnectorError('conflict', `${op}: is a folder`);
-      return emptyStream();
-    }
+    if (length === 0) return emptyRead(op, () => this.statRel(rel, op, signal));
     const r = rangeHeader(offset, length);
     const res = await this.client.request({ method: 'GET', url: this.client.url(rel), op, headers: r ? { range: r } : {}, accept: [416], signal });
     return rangedBody(res, op, range);

@@ -31,6 +31,8 @@ describe('PartSet', () => {
   it('an empty file is one part of 0 bytes', () => {
     const parts = new PartSet(0, 4);
     expect(parts.count).toBe(1);
+    expect(parts.complete).toBe(true);
+    expect(new PartSet(1, 4).complete).toBe(false);
     expect(() => parts.checkPart(0, 0, '"e"')).not.toThrow();
     expect(() => parts.checkPart(1, 0, '"e"')).toThrow(RangeError);
   });
