@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { RemoteView } from '../../core/remote.js';
@@ -15,10 +17,11 @@ export interface RemoteFlags {
   apiUrl?: string;
   provider?: string;
   set?: string[];
+  setFile?: string[];
 }
 
 /** Flag → config key (connectors/local/definition.ts, connectors/jottacloud/definition.ts). */
-const configKeys: Record<Exclude<keyof RemoteFlags, 'set'>, string> = {
+const configKeys: Record<Exclude<keyof RemoteFlags, 'set' | 'setFile'>, string> = {
   root: 'root',
   token: 'loginToken',
   device: 'device',
@@ -31,8 +34,10 @@ const configKeys: Record<Exclude<keyof RemoteFlags, 'set'>, string> = {
 /**
  * A remote's `config` from the flags. The API checks it against the type's schema, so a key the
  * type does not have is refused there, with the type's own message. `--set key=value` reaches
- * any key (a string); `--set key:=json` one that is a number, boolean or object. A relative
- * `--root` is taken from the current folder, as a shell user means it.
+ * any key (a string); `--set key:=json` one that is a number, boolean or object;
+ * `--set-file key=path` a key whose value is a file's text (an SSH private key, a CA
+ * certificate), so a secret need not be pasted on a command line, where `ps` and the shell's
+ * history would show it. Relative paths are taken from the current folder, as a shell user means them.
  */
 export function remoteConfig(flags: RemoteFlags, cwd: string): Record<string, unknown> {
   const config: Record<string, unknown> = {};
@@ -54,6 +59,19 @@ export function remoteConfig(flags: RemoteFlags, cwd: string): Record<string, un
       throw usageError(`--set ${pair}: the value after := is not JSON`);
     }
   }
+  for (const pair of flags.setFile ?? []) {
+    const m = /^([^=]+)=(.+)$/s.exec(pair);
+    if (!m) throw usageError(`--set-file ${pair}: write key=path, e.g. --set-file privateKey=~/.ssh/id_ed25519`);
+    const [, key, path] = m;
+    // zsh and quoted arguments leave a `~/` after `=` unexpanded.
+    const file = path.startsWith('~/') ? resolve(homedir(), path.slice(2)) : resolve(cwd, path);
+    try {
+      config[key] = readFileSync(file, 'utf8');
+    } catch (err) {
+      // The reason only (ENOENT, EACCES…): never the file's text.
+      throw usageError(`--set-file ${key}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+    }
+  }
   return config;
 }
 
@@ -68,7 +86,8 @@ function configFlags(cmd: Command): Command {
     .option('--jfs-url <url>', 'jottacloud: the JFS service (the real one when absent)')
     .option('--api-url <url>', 'jottacloud: the API service (the real one when absent)')
     .option('--provider <name>', 'the provider, for types that serve several')
-    .option('--set <key=value>', 'any config key of the type (repeatable; key:=json for non-strings)', collect);
+    .option('--set <key=value>', 'any config key of the type (repeatable; key:=json for non-strings)', collect)
+    .option('--set-file <key=path>', 'a config key whose value is the text of a file, e.g. privateKey=~/.ssh/id_ed25519 (repeatable)', collect);
 }
 
 export function remoteCommands(program: Command): void {
@@ -77,8 +96,17 @@ export function remoteCommands(program: Command): void {
   configFlags(remote.command('add')
     .description('add a remote: knarr checks it at once by listing its root')
     .argument('<name>', 'its name, as used in locations (name:path)')
-    .argument('<type>', 'the connector type: local, jottacloud, …'))
-    .addHelpText('after', '\nExamples:\n  knarr remote add photos local --root /srv/photos\n  knarr remote add jotta jottacloud --token <Personal Login Token>')
+    .argument('<type>', 'the connector type: local, jottacloud, s3, webdav, sftp, ftp'))
+    .addHelpText('after', [
+      '',
+      'Examples:',
+      '  knarr remote add photos local --root /srv/photos',
+      '  knarr remote add jotta jottacloud --token <Personal Login Token>',
+      '  knarr remote add backup s3 --provider aws --set region=eu-central-1 --set bucket=my-backups --set accessKeyId=AKIA… --set secretAccessKey=…',
+      '  knarr remote add cloud webdav --set url=https://cloud.example.com/remote.php/dav/files/alice/ --set vendor=nextcloud --set user=alice --set password=<app password>',
+      '  knarr remote add nas sftp --set host=nas.example.com --set port:=22 --set user=alice --set hostKey=SHA256:… --set-file privateKey=~/.ssh/id_ed25519',
+      '  knarr remote add old ftp --set host=ftp.example.com --set user=alice --set password=… --set tls=explicit',
+    ].join('\n'))
     .action(act(async (name: string, type: string, flags: RemoteFlags, cmd: Command) => {
       const { client, out } = context(cmd);
       const created = await client.post<RemoteView>('/v1/remotes', { name, type, config: remoteConfig(flags, process.cwd()) });

@@ -1,7 +1,10 @@
 import { Command } from 'commander';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { homedir, tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { limitsRequest } from '../../cli/commands/control.js';
-import { remoteConfig } from '../../cli/commands/remote.js';
+import { remoteCommands, remoteConfig, type RemoteFlags } from '../../cli/commands/remote.js';
 import { scheduleCommands, scheduleRequest, type ScheduleFlags } from '../../cli/commands/schedule.js';
 import { jobRequest, transferCommands, type TransferFlags } from '../../cli/commands/transfer.js';
 import { createJobSchema } from '../../core/job.js';
@@ -150,6 +153,42 @@ describe('remote add flags → config', () => {
     });
     expect(() => remoteConfig({ set: ['novalue'] }, '/')).toThrow(expect.objectContaining({ exitCode: 2 }));
     expect(() => remoteConfig({ set: ['n:={bad'] }, '/')).toThrow(/not JSON/);
+  });
+
+  it('takes a key\'s value from a file with --set-file key=path (an SSH private key), never showing the text in an error', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'knarr-cli-set-file-'));
+    try {
+      const key = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n';
+      await writeFile(join(dir, 'id_ed25519'), key, { mode: 0o600 });
+      // Through commander, as a user types it: relative to the current folder, beside --set.
+      const program = new Command().exitOverride().configureOutput({ outputError: () => {} });
+      remoteCommands(program);
+      let flags: RemoteFlags | undefined;
+      program.commands.find((c) => c.name() === 'remote')!.commands.find((c) => c.name() === 'add')!.action((_n: string, _t: string, f: RemoteFlags) => { flags = f; });
+      await program.parseAsync(['remote', 'add', 'nas', 'sftp', '--set', 'host=nas.example.com', '--set', 'port:=2222', '--set-file', 'privateKey=id_ed25519'], { from: 'user' });
+      expect(remoteConfig(flags!, dir)).toEqual({ host: 'nas.example.com', port: 2222, privateKey: key });
+      // The text as it is, trailing newline included; an absolute path; ~/ is the home folder.
+      expect(remoteConfig({ setFile: [`ca=${join(dir, 'id_ed25519')}`] }, '/')).toEqual({ ca: key });
+      expect(remoteConfig({ setFile: [`privateKey=~/${relative(homedir(), join(dir, 'id_ed25519'))}`] }, '/')).toEqual({ privateKey: key });
+
+      expect(() => remoteConfig({ setFile: ['privateKey'] }, dir)).toThrow(expect.objectContaining({ exitCode: 2, message: expect.stringMatching(/write key=path/) }));
+      expect(() => remoteConfig({ setFile: ['privateKey=missing'] }, dir)).toThrow(expect.objectContaining({ exitCode: 2, message: `--set-file privateKey: cannot read ${join(dir, 'missing')} (ENOENT)` }));
+      // A folder is unreadable as text: the reason, not its content, is shown.
+      expect(() => remoteConfig({ setFile: [`privateKey=${dir}`] }, '/')).toThrow(/cannot read .* \(EISDIR\)/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('lists every connector type in the help of remote add, and says how to give a key file', () => {
+    const program = new Command();
+    remoteCommands(program);
+    const add = program.commands.find((c) => c.name() === 'remote')!.commands.find((c) => c.name() === 'add')!;
+    let help = '';
+    add.configureOutput({ writeOut: (s) => { help += s; }, getOutHelpWidth: () => 1000 }).outputHelp();
+    expect(help).toContain('local, jottacloud, s3, webdav, sftp, ftp');
+    expect(help).toMatch(/--set-file <key=path>\s+a config key whose value is the text of a file/);
+    expect(help).toContain('--set-file privateKey=~/.ssh/id_ed25519');
   });
 });
 
