@@ -47,11 +47,11 @@ const user = 'knarr';
 /** Only ever the password of a throwaway virtual user of a test server. */
 const password = 'knarr-ftp-Pa55';
 /**
- * Passive ports: the connector pools up to 8 connections, and a test may open a few connectors.
- * pure-ftpd does not bind a passive port that has a connection in TIME_WAIT (60 s), which behind
- * the proxies a few hundred transfers a minute reach: that range is wider.
+ * Passive ports: pure-ftpd does not bind a passive port that has a connection in TIME_WAIT (60 s),
+ * which a paging test's 1,200 uploads (and, behind the proxies, any few hundred transfers a minute)
+ * reach with a narrow range: every server takes a whole block of its own.
  */
-const passivePorts = { direct: 32, cuttable: 160 };
+const passivePorts = { direct: 160, cuttable: 160 };
 
 export async function startPureFtpd(opts: PureFtpdOptions = {}): Promise<FtpTestServer> {
   for (const bin of [pureFtpd, purePw]) {
@@ -89,7 +89,8 @@ export async function startPureFtpd(opts: PureFtpdOptions = {}): Promise<FtpTest
       const bind = opts.cuttable ? '127.0.0.2' : '127.0.0.1';
       const port = await freePort();
       const count = opts.cuttable ? passivePorts.cuttable : passivePorts.direct;
-      const lo = await freeRange(count, opts.cuttable ? ['127.0.0.1', '127.0.0.2'] : ['127.0.0.1']);
+      const range = await reserveRange(count, opts.cuttable ? ['127.0.0.1', '127.0.0.2'] : ['127.0.0.1']);
+      const { lo } = range;
       const hi = lo + count - 1;
       const args = [
         '-S', `${bind},${port}`, '-p', `${lo}:${hi}`, '-l', `puredb:${pdb}`,
@@ -111,6 +112,7 @@ export async function startPureFtpd(opts: PureFtpdOptions = {}): Promise<FtpTest
       if (!(await greets(bind, port, child))) {
         killGroup(child);
         await exited;
+        await range.release();
         if (attempt < 4) continue;
         throw new Error(`pure-ftpd did not start:\n${log}`);
       }
@@ -120,6 +122,7 @@ export async function startPureFtpd(opts: PureFtpdOptions = {}): Promise<FtpTest
       } catch (err) {
         killGroup(child);
         await exited;
+        await range.release();
         if (attempt < 4 && (err as NodeJS.ErrnoException).code === 'EADDRINUSE') continue;
         throw err;
       }
@@ -142,6 +145,7 @@ export async function startPureFtpd(opts: PureFtpdOptions = {}): Promise<FtpTest
             killGroup(child);
             await exited;
           }
+          await range.release();
           await rm(dir, { recursive: true, force: true });
         },
       };
@@ -188,17 +192,55 @@ async function startProxies(port: number, lo: number, hi: number): Promise<{ con
   }
 }
 
-/** The first port of `count` consecutive ports free on every given address right now. */
-async function freeRange(count: number, hosts: string[]): Promise<number> {
-  for (let tries = 0; tries < 50; tries++) {
-    const lo = 20_000 + Math.floor(Math.random() * 30_000);
-    let ok = true;
-    for (let p = lo; p < lo + count && ok; p++) {
-      for (const h of hosts) if (!(await canBind(h, p))) ok = false;
+/**
+ * Passive ports come from blocks below the kernel's ephemeral range (32768 and up), where neither
+ * outgoing connections nor `freePort()` land, and each block is held by one server at a time
+ * through a lock file, so servers of test files running at once never share a port (pure-ftpd
+ * answers 425 "Address already in use" when it cannot bind its passive port).
+ */
+const blocks = { first: 20_000, size: 160, count: Math.floor((32_768 - 20_000) / 160) };
+const locks = join(tmpdir(), 'knarr-ftp-passive-ports');
+
+async function reserveRange(count: number, hosts: string[]): Promise<{ lo: number; release(): Promise<void> }> {
+  if (count > blocks.size) throw new RangeError(`at most ${blocks.size} passive ports a server`);
+  await mkdir(locks, { recursive: true });
+  const start = Math.floor(Math.random() * blocks.count);
+  for (let i = 0; i < blocks.count; i++) {
+    const block = (start + i) % blocks.count;
+    const lock = join(locks, String(block));
+    if (!(await takeLock(lock))) continue;
+    const lo = blocks.first + block * blocks.size;
+    let free = true;
+    for (let p = lo; p < lo + count && free; p++) {
+      for (const h of hosts) if (!(await canBind(h, p))) free = false;
     }
-    if (ok) return lo;
+    if (free) return { lo, release: () => rm(lock, { force: true }) };
+    await rm(lock, { force: true });
   }
   throw new Error('no free passive port range found');
+}
+
+/** Creates the lock file with our pid; a lock whose process has gone is taken over. */
+async function takeLock(lock: string): Promise<boolean> {
+  try {
+    await writeFile(lock, String(process.pid), { flag: 'wx' });
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const holder = Number(await readFile(lock, 'utf8').catch(() => ''));
+  if (Number.isInteger(holder) && holder > 0 && alive(holder)) return false;
+  await rm(lock, { force: true });
+  return writeFile(lock, String(process.pid), { flag: 'wx' }).then(() => true, () => false);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function canBind(host: string, port: number): Promise<boolean> {
