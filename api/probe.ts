@@ -21,17 +21,34 @@ export function temporalLister(client: Client, taskQueue: string, timeoutMs = 60
 }
 
 async function onWorker<W extends Workflow>(client: Client, taskQueue: string, timeoutMs: number, name: string, args: Parameters<W>): Promise<Awaited<ReturnType<W>>> {
+    const workflowId = `${name}-${crypto.randomUUID()}`;
     try {
       return await client.workflow.execute<W>(name, {
         taskQueue,
-        workflowId: `${name}-${crypto.randomUUID()}`,
+        workflowId,
         args,
         workflowExecutionTimeout: timeoutMs,
       } as unknown as WorkflowStartOptions<W>) as Awaited<ReturnType<W>>;
     } catch (err) {
       if (err instanceof WorkflowFailedError) {
-        throw new ApiError(503, 'worker_unavailable', `no knarr worker checked the remote within ${Math.round(timeoutMs / 1000)} s: is a worker running ("knarr worker" or "npm start")?`);
+        const seconds = Math.round(timeoutMs / 1000);
+        // A server that takes connections and never answers holds the check past its deadline
+        // too: that is the remote's failure (transient, as a run would meet it), not a missing worker.
+        if (await aWorkerRanIt(client, workflowId)) {
+          return { ok: false, kind: 'transient', message: `the server did not answer within ${seconds} s` } as Awaited<ReturnType<W>>;
+        }
+        throw new ApiError(503, 'worker_unavailable', `no knarr worker checked the remote within ${seconds} s: is a worker running ("knarr worker" or "npm start")?`);
       }
       throw err;
     }
+}
+
+/** Whether a worker took the workflow's first task (with no worker its history has none). */
+async function aWorkerRanIt(client: Client, workflowId: string): Promise<boolean> {
+  try {
+    const history = await client.workflow.getHandle(workflowId).fetchHistory();
+    return (history.events ?? []).some((e) => e.workflowTaskCompletedEventAttributes != null);
+  } catch {
+    return false;
+  }
 }

@@ -1,4 +1,5 @@
 import { mkdtemp, readdir, rm, mkdir } from 'node:fs/promises';
+import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -91,6 +92,25 @@ describe('API refuses bad input clearly and writes nothing', () => {
     expectError(await call('POST', '/v1/remotes', { name: name('gone'), type: 'local', config: { root: join(dir, 'missing') } }), 422, 'remote_unreachable', 'config');
     expect(await counts()).toEqual(before);
   });
+
+  it('a server that takes the connection and never answers: a 422 naming the wait, not a 503 blaming the workers', async () => {
+    const held = new Set<Socket>();
+    const silent: Server = await new Promise((res) => {
+      const server = createServer((s) => { held.add(s); s.on('error', () => {}); }).listen(0, '127.0.0.1', () => res(server));
+    });
+    try {
+      const port = (silent.address() as { port: number }).port;
+      const before = await counts();
+      // FTP waits for the server's greeting, which never comes.
+      const r = await call('POST', '/v1/remotes', { name: name('mute'), type: 'ftp', config: { host: '127.0.0.1', port, user: 'u', password: 'never-shown-1' } });
+      expectError(r, 422, 'remote_unreachable', 'config', /did not answer within \d+ s/);
+      expect(JSON.stringify(r.body)).not.toContain('never-shown-1');
+      expect(await counts()).toEqual(before);
+    } finally {
+      for (const s of held) s.destroy();
+      await new Promise((res) => silent.close(res));
+    }
+  }, 120_000);
 
   it('broken JSON, unknown fields, unknown modes, unknown endpoints and runs', async () => {
     expectError(await call('POST', '/v1/jobs', '{"source": '), 400, 'invalid_json', null);
