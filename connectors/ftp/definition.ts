@@ -53,5 +53,5 @@ export const ftpDefinition = defineConnector<FtpConfig>({
   capabilities: ftpCapabilities,
   reconnectHint: 'give the FTP account\'s current password',
   create: (settings, ctx) => createFtpConnector(settings, ctx),
-  vetConfig: (config) => vetFtpConfig(config),
+  crossCheck: (config) => vetFtpConfig(config),
 });

@@ -7,7 +7,8 @@ const keyRe = /-----BEGIN (OPENSSH|RSA|EC|DSA|ENCRYPTED)? ?PRIVATE KEY-----/;
 
 /**
  * What a user sends to create an SFTP remote. Exactly one of password and privateKey (checked by
- * vetConfig: a zod refinement on the object would stop the secret fields being split off). The
+ * the definition's crossCheck: a zod refinement on the object would stop the secret fields being
+ * split off). The
  * host key is pinned: without hostKey the connection is refused with the server's fingerprint,
  * ready to paste.
  */
@@ -34,7 +35,9 @@ export const sftpDefinition = defineConnector<SftpConfig>({
   capabilities: sftpCapabilities,
   reconnectHint: 'set a new password or private key for the SFTP user',
   create: (settings, ctx) => createSftpConnector(settings, ctx),
-  vetConfig: (config) => {
+  // Which login a remote uses is known only where its secrets are (creation), not in the stored settings a PATCH changes.
+  crossCheck: (config, { withSecrets }) => {
+    if (!withSecrets) return null;
     const hasPassword = typeof config.password === 'string';
     const hasKey = typeof config.privateKey === 'string';
     if (hasPassword === hasKey) {

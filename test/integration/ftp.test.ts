@@ -161,6 +161,7 @@ describe('ftp connector against pure-ftpd', () => {
     expect(messages).toMatch(/host must be a host name or IP address/);
     expect(messages).toMatch(/password may not contain line breaks/);
     expect(messages).toMatch(/tls must be "none", "explicit"/);
-    expect(ftpDefinition.vetConfig!({ host: 'h', user: 'u', tls: 'none', ca: '-----BEGIN CERTIFICATE-----' }, unrestrictedHost)).toMatchObject({ field: 'tls' });
+    const mixed = parse({ host: 'h', user: 'u', password: 'p', tls: 'none', ca: '-----BEGIN CERTIFICATE-----' });
+    expect(mixed.error!.issues).toMatchObject([{ path: ['tls'], message: expect.stringMatching(/apply only with tls "explicit" or "implicit"/) }]);
   });
 });

@@ -205,10 +205,12 @@ describe('sftp against OpenSSH', () => {
     it('marks the secrets and asks for exactly one of password and privateKey', () => {
       expect([...sftpDefinition.secretKeys].sort()).toEqual(['passphrase', 'password', 'privateKey']);
       const base = { host: 'nas.example.com', user: 'u', hostKey: server.hostKey };
-      expect(sftpDefinition.vetConfig!(base, unrestrictedHost)?.message).toMatch(/password or privateKey is required/);
-      expect(sftpDefinition.vetConfig!({ ...base, password: 'p', privateKey: server.privateKey }, unrestrictedHost)?.message).toMatch(/not both/);
-      expect(sftpDefinition.vetConfig!({ ...base, privateKey: server.privateKey }, unrestrictedHost)).toBeNull();
+      const issue = (config: Record<string, unknown>) => parse(config).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n');
+      expect(issue(base)).toMatch(/privateKey: password or privateKey is required/);
+      expect(issue({ ...base, password: 'p', privateKey: server.privateKey })).toMatch(/password: give either password or privateKey, not both/);
       expect(parse({ ...base, privateKey: server.privateKey }).success).toBe(true);
+      // The stored settings (what a PATCH changes) hold no secrets: the login rule waits for those.
+      expect(sftpDefinition.settingsSchema.safeParse(base).success).toBe(true);
       expect(parse(server.remoteConfig()).success).toBe(true);
     });
     it('says how to fix a bad hostKey or key', () => {
