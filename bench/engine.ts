@@ -39,7 +39,7 @@ const HELP = `usage: node --import tsx bench/engine.ts [flags]    (or: npm run b
   --small-folders N      folders the small files are spread over (100)
   --transfers N          rclone --transfers and knarr options.transfers (4)
   --dir DIR              where the scratch folder goes; on the disk you want to measure (${tmpdir()})
-  --rclone PATH          the rclone to run (rclone on PATH, else ~/.cache/knarr/bin/rclone)
+  --rclone PATH          the rclone to run (the v1.76.0 build in ~/.cache/knarr, else rclone on PATH)
   --no-drop-caches       do not drop the page cache before each measurement
   --pglite-restart       start knarr server once and stop it before the measured start, so the measured
                          process opens an existing database (a restart) instead of creating it (a first start)

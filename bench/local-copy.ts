@@ -29,7 +29,7 @@ const HELP = `usage: node --import tsx bench/local-copy.ts [flags]    (or: npm r
   --small-max-kib N      largest small file in KiB (20)
   --transfers N          files at once, for rclone (--transfers) and knarr (options.transfers) (4)
   --dir DIR              where the scratch folder goes; on the disk you want to measure (${tmpdir()})
-  --rclone PATH          the rclone to run (rclone on PATH, else ~/.cache/knarr/bin/rclone)
+  --rclone PATH          the rclone to run (the v1.76.0 build in ~/.cache/knarr, else rclone on PATH)
   --no-drop-caches       do not drop the page cache before each measurement
   --out FILE             the Markdown report (bench/results/local-copy-<date>.md); "-" writes none
   --keep                 keep the scratch folder

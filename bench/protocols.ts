@@ -38,7 +38,7 @@ const HELP = `usage: node --import tsx bench/protocols.ts [flags]    (or: npm ru
   --verify               knarr options.verify true (rclone checks the MD5 of every upload either way);
                          off by default: both then trust the upload's own checksum
   --dir DIR              scratch folder (${tmpdir()}); the servers' data goes there too
-  --rclone PATH          the rclone to run (rclone on PATH, else ~/.cache/knarr/bin/rclone)
+  --rclone PATH          the rclone to run (the v1.76.0 build in ~/.cache/knarr, else rclone on PATH)
   --out FILE             the Markdown report (bench/results/protocols-<date>.md); "-" writes none
   --keep                 keep the scratch folder
   --help`;

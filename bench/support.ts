@@ -511,8 +511,14 @@ export function listOption<T extends string>(name: string, raw: string, allowed:
 }
 
 /** The rclone to compare with: `--rclone` as given (it must run), else the one on PATH or knarr's cached one, else null. */
+/**
+ * The rclone to compare with: the one asked for, else the current release built into the cache
+ * (scripts/install-test-servers.sh, KNARR_BUILD_RCLONE=1), else rclone on PATH (Debian's 1.60.1,
+ * whose S3 multipart uploads to versitygw crawl: it sends parts again and again), else the cache's link.
+ */
 export async function findRclone(explicit: string | null): Promise<string | null> {
-  const candidates = explicit ? [explicit] : ['rclone', join(process.env.HOME ?? '', '.cache', 'knarr', 'bin', 'rclone')];
+  const cache = join(process.env.HOME ?? '', '.cache', 'knarr', 'bin');
+  const candidates = explicit ? [explicit] : [join(cache, 'rclone-1.76.0.d', 'rclone'), 'rclone', join(cache, 'rclone')];
   for (const c of candidates) if (await capture(c, ['version']).then(() => true, () => false)) return c;
   if (explicit) throw new Error(`--rclone ${explicit} does not run`);
   return null;
