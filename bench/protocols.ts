@@ -190,6 +190,16 @@ function endpoints(setup: Setup, route: Route, workload: Workload, contender: Co
   };
 }
 
+/**
+ * rclone's side of the comparison: the same transfers, and S3 parts of knarr's size (16 MiB, 4 at
+ * once, as the S3 connector sends them). With rclone's default 5 MiB parts a 4 GiB file is 820
+ * parts, and versitygw's posix backend then spends many minutes (writing about 100 GB to its
+ * disk) on what takes it seconds in 256 parts: a cost of the server, not of either client.
+ */
+function rcloneFlags(opts: Options): string[] {
+  return ['--transfers', String(opts.transfers), '--checkers', '8', '--s3-chunk-size', '16M', '--s3-upload-concurrency', '4'];
+}
+
 async function knarrRun(setup: Setup, source: string, destination: string): Promise<{ runId: string; seconds: number }> {
   const started = performance.now();
   const { runId } = await apiOk<{ runId: string }>(setup.knarr.apiUrl, 'POST', '/v1/jobs', {
@@ -208,7 +218,7 @@ async function measure(setup: Setup, route: Route, workload: Workload, contender
   const ends = endpoints(setup, route, workload, contender, rep);
   if (contender === 'rclone') {
     const r = setup.rclone!;
-    const timed = await timeCommand(r.bin, ['--config', r.config, 'copy', ...ends.rclone, '--transfers', String(setup.opts.transfers), '--checkers', '8'], {
+    const timed = await timeCommand(r.bin, ['--config', r.config, 'copy', ...ends.rclone, ...rcloneFlags(setup.opts)], {
       gnuTime: setup.gnuTime, scratchDir: setup.workDir,
     });
     return { seconds: timed.seconds, peakRssKiB: timed.maxRssKiB, cpuSeconds: timed.cpuSeconds };
@@ -351,7 +361,7 @@ async function render(r: {
     ...Object.entries(machine).map(([k, v]) => `- ${k}: ${v}`),
     `- load average at the end: ${(await readFile('/proc/loadavg', 'utf8').catch(() => '?')).trim()}`,
     `- servers: versitygw (posix backend) and OpenSSH sshd on 127.0.0.1, their data under the scratch folder`,
-    `- rclone: ${r.setup.rclone ? (await capture(r.setup.rclone.bin, ['version'])).stdout.split('\n')[0] : 'not run'}; \`rclone copy SRC DST --transfers ${opts.transfers} --checkers 8\``,
+    `- rclone: ${r.setup.rclone ? (await capture(r.setup.rclone.bin, ['version'])).stdout.split('\n')[0] : 'not run'}; \`rclone copy SRC DST ${rcloneFlags(opts).join(' ')}\``,
     `- knarr: \`knarr worker\` + \`knarr api\` on PostgreSQL, \`POST /v1/jobs\` mode copy, transfers ${opts.transfers}, verify ${opts.verify ? 'on' : 'off'}, polled every 100 ms`,
     ...[...r.facts].map(([w, f]) => `- workload ${w}: ${f.files.size} files, ${(f.bytes / 1e6).toFixed(1)} MB`),
     '',
