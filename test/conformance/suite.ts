@@ -21,6 +21,27 @@ export interface ConformanceTarget {
   pagingEntries?: number;
 }
 
+/** Names that break naive path handling, which every connector stores, lists and reads back (or encodes). */
+export const hostileNames: readonly string[] = [
+  'with space.txt',
+  'plus+sign',
+  'semi;colon',
+  'hash#tag',
+  'percent%20%25',
+  'question?mark',
+  'amp&ersand=1',
+  "single'quote",
+  'double"quote',
+  'brackets [1] (2) {3}',
+  'emoji 🚢⚓ ship',
+  'Æ Ø Å æ ø å',
+  ' leading space',
+  'trailing space ',
+  'colon:star*pipe|',
+  'back\\slash',
+  'tilde~dollar$at@',
+];
+
 export const KiB = 1024;
 const fixedMtimeMs = 1_600_000_000_123;
 
@@ -222,25 +243,7 @@ export function defineConformanceSuite(name: string, setup: () => Promise<Confor
     });
 
     describe('names', () => {
-      const hostile = [
-        'with space.txt',
-        'plus+sign',
-        'semi;colon',
-        'hash#tag',
-        'percent%20%25',
-        'question?mark',
-        'amp&ersand=1',
-        "single'quote",
-        'double"quote',
-        'brackets [1] (2) {3}',
-        'emoji 🚢⚓ ship',
-        'Æ Ø Å æ ø å',
-        ' leading space',
-        'trailing space ',
-        'colon:star*pipe|',
-        'back\\slash',
-        'tilde~dollar$at@',
-      ];
+      const hostile = hostileNames;
 
       it('stores, lists, stats and reads hostile names', async () => {
         const dir = await scratch('hostile');

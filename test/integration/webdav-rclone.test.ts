@@ -20,7 +20,7 @@ import { unrestrictedHost } from '../../connectors/types.js';
 import { createWebdavConnector, type WebdavConfig, type WebdavConnector } from '../../connectors/webdav/index.js';
 import { MIN_NEXTCLOUD_CHUNK } from '../../connectors/webdav/upload.js';
 import { startNextcloudEmulator, type NextcloudEmulator } from '../fakes/nextcloud/index.js';
-import { bufferSource, collect, readAll } from '../conformance/suite.js';
+import { bufferSource, collect, hostileNames, readAll } from '../conformance/suite.js';
 import { memoryCredentials } from '../support/memoryCredentials.js';
 import { startApacheDav, type WebdavTestServer } from '../support/servers/webdav.js';
 
@@ -64,26 +64,7 @@ async function rcloneFor(remotes: Record<string, Record<string, string>>): Promi
 }
 
 /** The suite's hostile names (test/conformance/suite.ts) that any POSIX server stores, plus a nested folder. */
-const HOSTILE = [
-  'with space.txt',
-  'plus+sign',
-  'semi;colon',
-  'hash#tag',
-  'percent%20%25',
-  'question?mark',
-  'amp&ersand=1',
-  "single'quote",
-  'double"quote',
-  'brackets [1] (2) {3}',
-  'emoji 🚢⚓ ship',
-  'Æ Ø Å æ ø å',
-  ' leading space',
-  'trailing space ',
-  'colon:star*pipe|',
-  'back\\slash',
-  'tilde~dollar$at@',
-  'dir #1 & ?%/file ; + #',
-];
+const HOSTILE = [...hostileNames, 'dir #1 & ?%/file ; + #'];
 
 function connect(config: Record<string, unknown>): WebdavConnector {
   const { password, ...settings } = config;
