@@ -80,9 +80,20 @@ async function main(): Promise<void> {
   const flags = parseFlags(rest);
   if (provider === 'nextcloud') return runNextcloud(flags);
   if (flags.user !== undefined || flags.password !== undefined) fail('--user and --password are nextcloud flags');
-  let emu;
+  await serve(
+    () => startJottacloudEmulator({ port: flags.port, host: flags.host, tls: flags.tls, account: flags.account, dataDir: flags.dataDir }),
+    (emu) => ({ url: emu.url, loginToken: emu.issueLoginToken(), ...(emu.caCert ? { caCert: emu.caCert } : {}) }),
+  );
+}
+
+/**
+ * Starts an emulator, stops it on SIGINT/SIGTERM, and prints its one JSON line last, so whoever
+ * reads the line can signal us at once.
+ */
+async function serve<E extends { stop(): Promise<void> }>(start: () => Promise<E>, line: (emu: E) => Record<string, string>): Promise<void> {
+  let emu: E;
   try {
-    emu = await startJottacloudEmulator({ port: flags.port, host: flags.host, tls: flags.tls, account: flags.account, dataDir: flags.dataDir });
+    emu = await start();
   } catch (err) {
     process.stderr.write(`cannot start the emulator: ${(err as Error).message}\n`);
     process.exit(1);
@@ -98,10 +109,7 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  // Printed last, so whoever reads the line can signal us at once.
-  const line: Record<string, string> = { url: emu.url, loginToken: emu.issueLoginToken() };
-  if (emu.caCert) line.caCert = emu.caCert;
-  process.stdout.write(`${JSON.stringify(line)}\n`);
+  process.stdout.write(`${JSON.stringify(line(emu))}\n`);
 }
 
 void main();
@@ -109,24 +117,11 @@ void main();
 /** Prints ONE JSON line `{"url","davUrl","user","password","rcloneConfig"}` and serves until SIGINT/SIGTERM. */
 async function runNextcloud(flags: Flags): Promise<void> {
   if (flags.tls || flags.account !== undefined) fail('--tls and --account are jottacloud flags');
-  let emu;
-  try {
-    emu = await startNextcloudEmulator({ port: flags.port, host: flags.host, user: flags.user, password: flags.password, dataDir: flags.dataDir });
-  } catch (err) {
-    process.stderr.write(`cannot start the emulator: ${(err as Error).message}\n`);
-    process.exit(1);
-  }
-  let stopping = false;
-  const stop = (): void => {
-    if (stopping) return;
-    stopping = true;
-    emu.stop().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
-  const rcloneConfig = `rclone config create nc webdav vendor=nextcloud url=${emu.davUrl} user=${emu.user} pass=$(rclone obscure '${emu.password}')`;
-  process.stdout.write(`${JSON.stringify({ url: emu.url, davUrl: emu.davUrl, user: emu.user, password: emu.password, rcloneConfig })}\n`);
+  await serve(
+    () => startNextcloudEmulator({ port: flags.port, host: flags.host, user: flags.user, password: flags.password, dataDir: flags.dataDir }),
+    (emu) => ({
+      url: emu.url, davUrl: emu.davUrl, user: emu.user, password: emu.password,
+      rcloneConfig: `rclone config create nc webdav vendor=nextcloud url=${emu.davUrl} user=${emu.user} pass=$(rclone obscure '${emu.password}')`,
+    }),
+  );
 }
