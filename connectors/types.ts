@@ -55,6 +55,35 @@ export interface NameRules {
 
 export interface ListOptions {
   signal?: AbortSignal;
+  /** Told about what a listing holds but cannot carry as it is (a duplicate name, a shortcut, an exported document): reported, never dropped silently. */
+  onNotice?: (notice: ListNotice) => void;
+}
+
+/** Something about one listed item the user should hear of. */
+export interface ListNotice {
+  path: string;
+  /**
+   * `duplicate`: another item has the same name in that folder (Drive), only one is listed;
+   * `skipped`: the item has no bytes to copy (a shortcut, a form); `exported`: listed in an
+   * exported format (a Google Doc as .docx); `unencodable`: the name cannot be encoded back.
+   */
+  kind: 'duplicate' | 'skipped' | 'exported' | 'unencodable';
+  message: string;
+}
+
+/**
+ * One page of a change feed (`Connector.changes`): what changed below the remote's root since a
+ * cursor. Paths are relative to the root, decoded, in core/paths.ts form.
+ */
+export interface ChangeBatch {
+  /** Files and folders created or modified (a moved folder: its whole subtree at the new place). */
+  changed: Entry[];
+  /** Paths removed or moved away. */
+  deleted: string[];
+  /** On the last batch only: where the next feed starts. */
+  cursor?: string;
+  /** The provider no longer answers from this cursor (expired, reset): plan this run by a full walk. The last batch. */
+  resync?: boolean;
 }
 
 export interface ReadOptions {
@@ -200,6 +229,14 @@ export interface Connector {
   /** Parallel parts for large files; absent where the provider takes one stream only. */
   openChunkWriter?(path: string, source: Omit<UploadSource, 'open'>, opts?: ChunkWriterOptions): Promise<ChunkWriter>;
   about(): Promise<About>;
+  /**
+   * The change feed's position now, taken before a full walk so the next run starts from it
+   * (Drive's start page token, Graph's latest delta link, Dropbox's latest cursor). Absent where
+   * the provider has no change feed.
+   */
+  changeCursor?(opts?: ListOptions): Promise<string>;
+  /** What changed since `cursor`, page by page; present exactly where `changeCursor` is. */
+  changes?(cursor: string, opts?: ListOptions): AsyncIterable<ChangeBatch>;
   /** Releases connections and handles. */
   close(): Promise<void>;
 }

@@ -7,7 +7,7 @@ export type Hashes = Partial<Record<HashType, string>>;
 export interface Entry {
   path: string;
   isDir: boolean;
-  /** Bytes; 0 for directories. */
+  /** Bytes; 0 for directories; -1 where the size is known only once read (a Google Doc exported on the fly). */
   size: number;
   /** Modification time, ms since the epoch. */
   mtimeMs: number;
