@@ -6,51 +6,10 @@
  * not work); the global /etc/hosts is never touched. rclone is configured from a login token issued
  * by the emulator, through rclone's own `config create` flow (§12.2).
  */
-import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { homedir, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { type JottaEmulator, startJottacloudEmulator } from './server.js';
-import { JOTTA_HOSTS } from './tls.js';
+import { findRclone, namespacedRclone, onRandomLoopback443, INSTALL_HINT, type RcloneResult } from '../shared/rclone.js';
+import { JOTTA_HOSTS, type JottaEmulator, startJottacloudEmulator } from './server.js';
 
-const execFileP = promisify(execFile);
-
-export const INSTALL_HINT = 'rclone not found: run `bash scripts/install-test-servers.sh` (it installs rclone and prints its path)';
-
-const CACHE_BIN = join(homedir(), '.cache', 'knarr', 'bin');
-
-async function works(bin: string): Promise<boolean> {
-  if (bin.includes('/') && !existsSync(bin)) return false;
-  try {
-    await execFileP(bin, ['version'], { timeout: 30_000 });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** rclone to use: $RCLONE, then the installer's ~/.cache/knarr/bin/rclone, then `rclone` on PATH. */
-export async function findRclone(): Promise<string | undefined> {
-  const candidates = [process.env.RCLONE, join(CACHE_BIN, 'rclone'), 'rclone'].filter((c): c is string => Boolean(c));
-  for (const c of candidates) if (await works(c)) return c;
-  return undefined;
-}
-
-/**
- * Every rclone to cross-check with: the one findRclone() picks, plus a v1.76.0 build in the cache
- * when there is one and it is a different binary (two independent client versions).
- */
-export async function findRclones(): Promise<string[]> {
-  const primary = await findRclone();
-  if (!primary || process.env.RCLONE) return primary ? [primary] : [];
-  const out = [primary];
-  const built = join(CACHE_BIN, 'rclone-1.76.0.d', 'rclone');
-  const real = async (p: string): Promise<string> => (await execFileP('readlink', ['-f', p.includes('/') ? p : (await execFileP('sh', ['-c', `command -v ${p}`])).stdout.trim()])).stdout.trim();
-  if ((await works(built)) && (await real(built)) !== (await real(primary))) out.push(built);
-  return out;
-}
+export { findRclone, findRclones, INSTALL_HINT, type RcloneResult } from '../shared/rclone.js';
 
 /**
  * rclone's default Jottacloud encoding since #9153 (commit cb9bdf629, jottacloud-api.md §3 item 4
@@ -58,12 +17,6 @@ export async function findRclones(): Promise<string[]> {
  * under test stores the names rclone stores today (and knarr stores too: connectors/jottacloud/paths.ts).
  */
 export const RCLONE_JOTTA_ENCODING = 'Slash,LtGt,DoubleQuote,Colon,Question,Asterisk,Pipe,Percent,Del,Ctl,InvalidUtf8,Dot';
-
-export interface RcloneResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 export interface RcloneHarness {
   emu: JottaEmulator;
@@ -90,56 +43,15 @@ export interface RunOptions {
   encoding?: string;
 }
 
-/** Starts the emulator on a random 127.0.0.X:443 (retrying on collisions) and configures rclone for it. */
+/** Starts the emulator on a random 127.x.y.z:443 and configures rclone for it. */
 export async function startRcloneHarness(opts: { remote?: string; account?: string; rclone?: string } = {}): Promise<RcloneHarness> {
   const rclone = opts.rclone ?? (await findRclone());
   if (!rclone) throw new Error(INSTALL_HINT);
-  const version = (await execFileP(rclone, ['version'])).stdout.split('\n')[0];
-  let emu: JottaEmulator | undefined;
-  let address = '';
-  for (let attempt = 0; attempt < 20 && !emu; attempt++) {
-    // Port 443 is shared by parallel test files: each takes its own loopback address.
-    address = `127.0.${1 + Math.floor(Math.random() * 250)}.${2 + Math.floor(Math.random() * 250)}`;
-    try {
-      emu = await startJottacloudEmulator({ host: address, port: 443, tls: true, account: opts.account });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
-    }
-  }
-  if (!emu) throw new Error('no free loopback address for :443');
-  const dir = await mkdtemp(join(tmpdir(), 'knarr-rclone-'));
-  const hosts = join(dir, 'hosts');
-  const ca = join(dir, 'ca.pem');
-  const conf = join(dir, 'rclone.conf');
-  await writeFile(hosts, `${await readFile('/etc/hosts', 'utf8')}\n${address} ${JOTTA_HOSTS.join(' ')}\n`);
-  await writeFile(ca, emu.caCert as string);
-  await writeFile(conf, '');
+  const { address, server: emu } = await onRandomLoopback443((host) => startJottacloudEmulator({ host, port: 443, tls: true, account: opts.account }));
+  const ns = await namespacedRclone({ rclone, address, hosts: JOTTA_HOSTS, caCert: emu.caCert as string, config: '' });
   const remote = opts.remote ?? 'jotta';
-
   const run = (args: string[], o: RunOptions = {}): Promise<RcloneResult> =>
-    new Promise((resolve, reject) => {
-      const child = spawn(
-        'unshare',
-        ['-m', 'sh', '-c', 'mount --bind "$1" /etc/hosts && shift && exec "$@"', 'sh', hosts, rclone, '--config', conf, '--ca-cert', ca, ...args],
-        {
-          env: { ...process.env, SSL_CERT_FILE: ca, RCLONE_CONFIG: conf, TZ: 'UTC', RCLONE_JOTTACLOUD_ENCODING: o.encoding ?? RCLONE_JOTTA_ENCODING },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
-      );
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 120_000);
-      child.on('error', (e) => {
-        clearTimeout(timer);
-        reject(e);
-      });
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code: code ?? -1, stdout, stderr });
-      });
-    });
+    ns.run(args, { timeoutMs: o.timeoutMs, env: { RCLONE_JOTTACLOUD_ENCODING: o.encoding ?? RCLONE_JOTTA_ENCODING } });
   const ok = async (args: string[], o?: RunOptions): Promise<string> => {
     const r = await run(args, o);
     if (r.code !== 0) throw new Error(`rclone ${args.join(' ')} exited ${r.code}:\n${r.stderr}`);
@@ -147,23 +59,23 @@ export async function startRcloneHarness(opts: { remote?: string; account?: stri
   };
 
   // §12.2: the wizard path — GET well_known_link, POST token_endpoint (password grant), nothing else.
-  const addRemote = (name: string, account?: string, token = emu?.issueLoginToken(account) ?? ''): Promise<RcloneResult> =>
-    run(['config', 'create', name, 'jottacloud', 'config_type=standard', `config_login_token=${token}`, '--non-interactive']);
+  const addRemote = (name: string, account?: string): Promise<RcloneResult> =>
+    run(['config', 'create', name, 'jottacloud', 'config_type=standard', `config_login_token=${emu.issueLoginToken(account)}`, '--non-interactive']);
   const first = await addRemote(remote);
   if (first.code !== 0) throw new Error(`rclone config create failed:\n${first.stderr}`);
   return {
     emu,
     rclone,
-    version,
-    dir,
+    version: ns.version,
+    dir: ns.dir,
     address,
-    addRemote: (name, account) => addRemote(name, account),
+    addRemote,
     run,
     ok,
-    config: () => readFile(conf, 'utf8'),
+    config: ns.config,
     stop: async () => {
-      await emu?.stop();
-      await rm(dir, { recursive: true, force: true });
+      await emu.stop();
+      await ns.stop();
     },
   };
 }

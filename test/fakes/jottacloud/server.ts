@@ -17,8 +17,11 @@ import { type FaultRequest, faultRequestSchema, Faults, type FaultState, type Re
 import { apiError, type Ctx, type Emu, jfsError, EX, type LogEntry, readBody, sendJson } from './http.js';
 import { handleJfs } from './jfs.js';
 import { type AccountOptions, type FileSnapshot, key, Store } from './store.js';
-import { makeTls } from './tls.js';
+import { makeTls } from '../shared/tls.js';
 import { handleAllocate, handleUpload, Uploads } from './upload.js';
+
+/** §12.1: the hosts rclone has hard-coded, plus the id host of the fallback token URL. */
+export const JOTTA_HOSTS = ['jfs.jottacloud.com', 'api.jottacloud.com', 'id.jottacloud.com'] as const;
 
 export interface JottaEmulatorOptions {
   /** 0 (default) picks a free port. */
@@ -107,7 +110,7 @@ export async function startJottacloudEmulator(opts: JottaEmulatorOptions = {}): 
   const faults = new Faults(auth);
   const uploads = new Uploads(store.uploadDir);
   const defaultAccount = store.addAccount(opts.account ?? randomUsername()).username;
-  const tls = opts.tls ? makeTls([host]) : undefined;
+  const tls = opts.tls ? makeTls(JOTTA_HOSTS, [host]) : undefined;
   let url = '';
   const emu: Emu = {
     store,

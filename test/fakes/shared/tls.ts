@@ -1,14 +1,12 @@
 /**
- * A throwaway CA and a server certificate for the emulator's HTTPS mode (shared/specs/
- * providers.md §D.1: "Make a throwaway CA and a server certificate with SANs"). Keys come from
- * node:crypto (fast, native); node-forge builds and signs the X.509 certificates.
+ * A throwaway CA and a server certificate for an emulator's HTTPS mode (shared/specs/
+ * providers.md §D.1: "Make a throwaway CA and a server certificate with SANs"), whose leaf names
+ * the provider's real hosts so an unmodified client (rclone) can be pointed at the emulator. Keys
+ * come from node:crypto (fast, native); node-forge builds and signs the X.509 certificates.
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import forge from 'node-forge';
-
-/** §12.1: the hosts rclone has hard-coded, plus the id host of the fallback token URL. */
-export const JOTTA_HOSTS = ['jfs.jottacloud.com', 'api.jottacloud.com', 'id.jottacloud.com'] as const;
 
 export interface TlsMaterial {
   caCert: string;
@@ -29,8 +27,9 @@ function serial(): string {
   return b.toString('hex');
 }
 
-/** A CA plus a leaf for the Jotta hosts, localhost, 127.0.0.1 and any extra names/IPs (e.g. the bind address). */
-export function makeTls(extraNames: string[] = []): TlsMaterial {
+/** A CA plus a leaf for `hosts` (the provider's), localhost, 127.0.0.1 and any extra names/IPs (e.g. the bind address). */
+export function makeTls(hosts: readonly string[], extraNames: readonly string[] = []): TlsMaterial {
+  if (hosts.length === 0) throw new RangeError('makeTls needs at least one host name');
   const now = new Date();
   const notBefore = new Date(now.getTime() - 60 * 60 * 1000);
   const notAfter = new Date(now.getTime() + 30 * 24 * 60 * 60 * 1000);
@@ -42,7 +41,7 @@ export function makeTls(extraNames: string[] = []): TlsMaterial {
   caCert.validity.notBefore = notBefore;
   caCert.validity.notAfter = notAfter;
   const caSubject = [
-    { name: 'commonName', value: 'knarr Jottacloud emulator test CA' },
+    { name: 'commonName', value: 'knarr emulator test CA' },
     { name: 'organizationName', value: 'knarr tests' },
   ];
   caCert.setSubject(caSubject);
@@ -60,9 +59,9 @@ export function makeTls(extraNames: string[] = []): TlsMaterial {
   cert.serialNumber = serial();
   cert.validity.notBefore = notBefore;
   cert.validity.notAfter = notAfter;
-  cert.setSubject([{ name: 'commonName', value: JOTTA_HOSTS[0] }]);
+  cert.setSubject([{ name: 'commonName', value: hosts[0] }]);
   cert.setIssuer(caSubject);
-  const names = [...new Set([...JOTTA_HOSTS, 'localhost', '127.0.0.1', ...extraNames])];
+  const names = [...new Set([...hosts, 'localhost', '127.0.0.1', ...extraNames])];
   cert.setExtensions([
     { name: 'basicConstraints', cA: false },
     { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
