@@ -17,6 +17,8 @@ export function defineConnector<Settings extends object>(def: {
   configSchema: z.ZodObject;
   capabilities: Capabilities;
   reconnectHint?: string;
+  /** The authorization server of a provider connected through its consent page. */
+  oauth?: ConnectorDefinition['oauth'];
   /** Gets what `settingsSchema` parsed from the stored settings (the config without its secrets). */
   create(settings: Settings, ctx: ConnectorContext): Connector;
   vetConfig?: ConnectorDefinition['vetConfig'];
@@ -49,6 +51,7 @@ export function defineConnector<Settings extends object>(def: {
     secretsSchema: def.configSchema.pick(mask) as unknown as z.ZodObject,
     capabilities: def.capabilities,
     ...(def.reconnectHint ? { reconnectHint: def.reconnectHint } : {}),
+    ...(def.oauth ? { oauth: Object.freeze({ ...def.oauth }) } : {}),
     create: def.create as unknown as ConnectorDefinition['create'],
     ...(def.vetConfig ? { vetConfig: def.vetConfig } : {}),
   });

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { z } from 'zod';
 import type { Entry, Hashes, HashType } from '../core/entry.js';
+import type { OAuthProvider } from './shared/oauth2.js';
 
 /** Declared once per connector; the engine plans from these instead of finding out by trial. */
 export interface Capabilities {
@@ -294,6 +295,11 @@ export interface ConnectorDefinition<Settings extends Record<string, unknown> = 
   readonly capabilities: Capabilities;
   /** What a user does to get new secrets when the provider refused them, as a phrase ("create a new … token under …"). */
   readonly reconnectHint?: string;
+  /**
+   * The provider's authorization server, where accounts are connected through its consent page
+   * (the API's connect flow: `POST /v1/remotes` without a token answers with its URL).
+   */
+  readonly oauth?: OAuthProvider;
   /** Opens a connector on stored settings; the secrets come through `ctx.credentials`. */
   create(settings: Settings, ctx: ConnectorContext): Connector;
   /**
