@@ -32,10 +32,10 @@ export function approvalActivities(deps: ActivityDeps, worker: WorkerState) {
      * names exactly this plan. sync's delete guards run first, so the plan shows what they refused.
      */
     async storePlan(runId: string): Promise<StoredPlan> {
-      const { job } = await getRunWithJob(deps.db, runId);
+      const { job, run } = await getRunWithJob(deps.db, runId);
       const options = jobOptionsSchema.parse(job.options);
       if (job.mode === 'sync') {
-        const refused = await guardDeletes(deps.db, runId, options);
+        const refused = await guardDeletes(deps.db, runId, { ...options, fromChanges: run.plannedFromChanges });
         if (refused) await addEvent(deps.db, runId, 'deletes_refused', refused);
       }
       const hash = createHash('sha256');

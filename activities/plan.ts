@@ -3,11 +3,13 @@ import { ConnectorError } from '../connectors/errors.js';
 import type { HashType } from '../core/entry.js';
 import { jobOptionsSchema, type JobOptions } from '../core/job.js';
 import { checkSummary, insertCheckItems } from '../db/queries/check.js';
-import { diffIntoItems, insertRetryItems, type PlanRules, type PlanTotals } from '../db/queries/ledger.js';
+import { clearEntries, diffIntoItems, insertRetryItems, type PlanRules, type PlanTotals } from '../db/queries/ledger.js';
 import type { Capabilities } from '../connectors/types.js';
 import { compileFilter } from '../engine/filter.js';
+import { planFromChanges } from '../engine/changes.js';
 import { listSide } from '../engine/plan.js';
-import { addEvent, getRunWithJob } from '../db/queries/runs.js';
+import { noticeCounter } from '../engine/notices.js';
+import { addEvent, getRunWithJob, noteChangeCursor } from '../db/queries/runs.js';
 import type { WorkerState } from './copy.js';
 import type { ActivityDeps } from './deps.js';
 import { startHeartbeat } from './heartbeat.js';
@@ -49,13 +51,42 @@ export function planActivities(deps: ActivityDeps, worker: WorkerState) {
           if (!root.isDir) throw toActivityFailure(new ConnectorError('unsupported', 'the source must be a folder'), `source "${job.sourcePath}"`);
           const onRows = (n: number) => { listed += n; void throttle.progressed(); };
           const base = { db: deps.db, runId, filter, signal: hb.signal, onRows };
-          const srcList = await listSide({ ...base, onFiltered: (n) => { filtered += n; }, side: 'src', connector: src, root: job.sourcePath, missingIsEmpty: false })
-            .catch((err) => { throw toActivityFailure(err, `listing source "${job.sourcePath || '/'}"`); });
-          const dstList = await listSide({ ...base, side: 'dst', connector: dst, root: job.destPath, missingIsEmpty: true })
-            .catch((err) => { throw toActivityFailure(err, `listing destination "${job.destPath || '/'}"`); });
-          if (srcList.resumed || dstList.resumed) {
-            await addEvent(deps.db, runId, 'plan_resumed', `planning resumed after an interruption: the listing went on from the folders not yet listed (${listed} entries this attempt)`, { listed });
+          const notices = noticeCounter();
+          const feed = job.mode !== 'check' && options.changeFeed && src.changes && src.changeCursor ? src : null;
+          let fromChanges = run.plannedFromChanges && run.nextChangeCursor !== null;
+          // A walk already under way (this is a retry of its plan) goes on walking.
+          const walking = !run.plannedFromChanges && run.nextChangeCursor !== null;
+          if (feed && job.changeCursor && !fromChanges && !walking) {
+            await clearEntries(deps.db, runId);
+            await noteChangeCursor(deps.db, runId, null, true);
+            const out = await planFromChanges({
+              ...base, src, dst, srcRoot: job.sourcePath, dstRoot: job.destPath, cursor: job.changeCursor,
+              deletions: job.mode === 'sync', onNotice: notices.add,
+            }).catch((err) => { throw toActivityFailure(err, `reading the changes of source "${job.sourcePath || '/'}"`); });
+            if (out.resync) {
+              await clearEntries(deps.db, runId);
+              await addEvent(deps.db, runId, 'changes_resync', `the source's change feed no longer answers from where the last run left it: both trees are walked this time`, {});
+            } else {
+              await noteChangeCursor(deps.db, runId, out.cursor, true);
+              fromChanges = true;
+              await addEvent(deps.db, runId, 'plan_from_changes', `planned from the source's change feed: ${out.changed} entries changed${job.mode === 'sync' ? ` and ${out.deleted} deleted` : ''} since the last completed run; nothing else was listed`, { changed: out.changed, deleted: out.deleted });
+            }
           }
+          if (!fromChanges) {
+            if (feed) {
+              // Taken before the walk, so what changes while it lists is in the next run's feed.
+              const cursor = await feed.changeCursor!({ signal: hb.signal }).catch((err) => { throw toActivityFailure(err, `reading the change feed position of source "${job.sourcePath || '/'}"`); });
+              await noteChangeCursor(deps.db, runId, cursor, false, true);
+            }
+            const srcList = await listSide({ ...base, onFiltered: (n) => { filtered += n; }, onNotice: notices.add, side: 'src', connector: src, root: job.sourcePath, missingIsEmpty: false })
+              .catch((err) => { throw toActivityFailure(err, `listing source "${job.sourcePath || '/'}"`); });
+            const dstList = await listSide({ ...base, side: 'dst', connector: dst, root: job.destPath, missingIsEmpty: true })
+              .catch((err) => { throw toActivityFailure(err, `listing destination "${job.destPath || '/'}"`); });
+            if (srcList.resumed || dstList.resumed) {
+              await addEvent(deps.db, runId, 'plan_resumed', `planning resumed after an interruption: the listing went on from the folders not yet listed (${listed} entries this attempt)`, { listed });
+            }
+          }
+          await notices.report(deps.db, runId);
           const listedHash = src.capabilities.hashes.find((h) => dst.capabilities.hashes.includes(h)) ?? null;
           if (job.mode === 'check') return await planCheck(deps, runId, options, listedHash, dst.capabilities.caseInsensitive);
           const totals = await diffIntoItems(deps.db, runId, {
@@ -72,7 +103,7 @@ export function planActivities(deps: ActivityDeps, worker: WorkerState) {
             renamesAt: renamesAt(job, dst.capabilities),
           });
           if (filtered > 0) {
-            await addEvent(deps.db, runId, 'filtered', `the job's filters left out ${filtered} source files${srcList.resumed ? ' (counted in this attempt of the plan only)' : ''}`, { files: filtered });
+            await addEvent(deps.db, runId, 'filtered', `the job's filters left out ${filtered} source files (counted in this attempt of the plan)`, { files: filtered });
           }
           if (totals.conflictsKept > 0) {
             await addEvent(deps.db, runId, 'conflicts_kept', `${totals.conflictsKept} files differ from the destination's and are left as the destination has them (conflict=${options.conflict})`, { files: totals.conflictsKept });

@@ -4,7 +4,7 @@ import { failBatch, nextBatches, recountRun, type ScanSelection } from '../db/qu
 import { checkSummary } from '../db/queries/check.js';
 import { ApplicationFailure } from '@temporalio/common';
 import { jobOptionsSchema } from '../core/job.js';
-import { addEvent, getJobRow, getRun, getRunWithJob, openRunOfWorkflow, setRunState } from '../db/queries/runs.js';
+import { addEvent, adoptChangeCursor, getJobRow, getRun, getRunWithJob, openRunOfWorkflow, setRunState } from '../db/queries/runs.js';
 import { failureTypes } from './failures.js';
 import type { ActivityDeps } from './deps.js';
 
@@ -70,6 +70,7 @@ export function runActivities(deps: ActivityDeps) {
       const counts = await recountRun(deps.db, runId);
       const state: RunState = counts.filesFailed > 0 ? 'completed_with_errors' : 'completed';
       await setRunState(deps.db, runId, state, 'done', { finishedAt: new Date() });
+      if (state === 'completed') await adoptChangeCursor(deps.db, runId);
       const { job } = await getRunWithJob(deps.db, runId);
       if (job.mode === 'check') {
         const c = await checkSummary(deps.db, runId);

@@ -50,6 +50,12 @@ export const jobOptionsSchema = z.strictObject({
    * `check --download`); without it such files are compared by size only.
    */
   download: z.boolean().default(false),
+  /**
+   * Plan from the source's change feed where it has one (Drive, OneDrive, Dropbox): after a run
+   * that completed, the next reads only what changed since it began. false: every run walks both
+   * trees, which also notices changes made on the destination.
+   */
+  changeFeed: z.boolean().default(true),
   /** Hash both sides after copying. */
   verify: z.boolean().default(true),
   /** Bytes per second for the whole run (rclone's --bwlimit), a number or "10M"; unlimited when absent. */

@@ -61,6 +61,11 @@ export const jobs = pgTable('jobs', {
   options: jsonb('options').$type<JobOptions>().notNull(),
   /** Normalised when the job was created (core/filters.ts): sizes in bytes, ages in ms. */
   filters: jsonb('filters').$type<JobFilters>().notNull().default({}),
+  /**
+   * Where the source's change feed stood when the last run that completed without a failed file
+   * began its plan: the next run plans from the changes since then instead of walking the tree.
+   */
+  changeCursor: text('change_cursor'),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 }, (t) => [index('jobs_owner_idx').on(t.ownerId, t.id)]);
 
@@ -96,6 +101,10 @@ export const runs = pgTable('runs', {
   samples: jsonb('samples').$type<[number, number][]>().notNull().default([]),
   /** Why the run waits, while it does (throttled, needs_reconnect, needs_attention): core/run.ts RunWaiting. */
   waiting: jsonb('waiting').$type<RunWaiting>(),
+  /** The source's change-feed position this run's plan starts from; the job's once the run completes. */
+  nextChangeCursor: text('next_change_cursor'),
+  /** Planned from the source's change feed (the changes since the job's cursor), not from a walk of both trees. */
+  plannedFromChanges: boolean('planned_from_changes').notNull().default(false),
   error: text('error'),
   startedAt: timestamp('started_at', { withTimezone: true }).notNull().defaultNow(),
   /** When bytes started moving: the base of speed and ETA. */
@@ -210,3 +219,25 @@ export const idempotencyKeys = pgTable('idempotency_keys', {
   body: jsonb('body'),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 }, (t) => [primaryKey({ columns: [t.ownerId, t.key] }), index('idempotency_keys_created_idx').on(t.createdAt)]);
+
+/**
+ * An authorization in flight (the OAuth connect flow): the `state` sent to the provider's consent
+ * page, bound to the user who asked and to what the callback will make (a new remote, or new
+ * tokens for one), until it is used or expires. Secrets the user gave with the request (their
+ * own OAuth client's secret) are sealed for `remoteId`, the id the remote will have.
+ */
+export const oauthStates = pgTable('oauth_states', {
+  state: text('state').primaryKey(),
+  ownerId: uuid('owner_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  /** The remote to make (`create`) or to give new tokens (`reconnect`). */
+  purpose: text('purpose').notNull(),
+  remoteName: text('remote_name').notNull(),
+  remoteId: uuid('remote_id').notNull(),
+  type: text('type').notNull(),
+  /** The remote's settings, without secrets. */
+  config: jsonb('config').$type<Record<string, unknown>>().notNull(),
+  secrets: bytea('secrets'),
+  redirectUri: text('redirect_uri').notNull(),
+  expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+}, (t) => [index('oauth_states_expires_idx').on(t.expiresAt)]);

@@ -5,13 +5,13 @@ import { ConnectorError, isConnectorError } from '../connectors/errors.js';
 import type { Connector, UploadState } from '../connectors/types.js';
 import type { Db } from '../db/client.js';
 import {
-  addDelete, recordAttemptError, recordOutcomes, replanSource, recordVerifications, saveCheckpoint,
+  addDelete, learnSize, recordAttemptError, recordOutcomes, replanSource, recordVerifications, saveCheckpoint,
   type ItemOutcome, type ItemRow, type VerifyOutcome,
 } from '../db/queries/ledger.js';
 import { recordChecks, type CheckOutcome } from '../db/queries/check.js';
 import { addEvents, type NewEvent } from '../db/queries/runs.js';
 import type { BandwidthLimiter } from './bandwidth.js';
-import { copyOne, hashTypeFor, isAsPlanned, type CopyOutcome } from './copy.js';
+import { copyOne, hashTypeFor, isAsPlanned, readUnsized, type CopyOutcome } from './copy.js';
 import { isNodeHashType } from '../connectors/shared/hashing.js';
 import { errorMessage, ignoringNotFound, isPerFileError } from './errors.js';
 import { forEachLimited } from '../core/limit.js';
@@ -123,6 +123,13 @@ async function copyChecked(env: BatchEnv, planned: ItemRow, syncLater: boolean):
     resume = null;
     return true;
   };
+  let data: Buffer | undefined;
+  if (item.size < 0) {
+    data = await readUnsized(env.src, srcPath, env.signal);
+    await learnSize(env.db, item, data.length);
+    item = { ...item, size: data.length, uploadState: null };
+    resume = null;
+  }
   // A resumed upload goes on only if the source is still what its first bytes came from.
   if (resume) await changedSource();
   if (item.replaces && env.backupDir && !resume) await keepInBackup(env, item.path);
@@ -135,7 +142,7 @@ async function copyChecked(env: BatchEnv, planned: ItemRow, syncLater: boolean):
     const resumeAt = resume?.offset ?? 0;
     try {
       copied = await copyOne(
-        { srcPath, dstPath, size: item.size, mtimeMs: item.mtimeMs, srcHashes: item.srcHashes, resume, large: item.large },
+        { srcPath, dstPath, size: item.size, mtimeMs: item.mtimeMs, srcHashes: item.srcHashes, resume, large: item.large, data },
         {
           src: env.src, dst: env.dst, sameRemote: env.sameRemote, chunkSize: env.chunkSize, limiter: env.limiter, signal: env.signal, syncLater, hash: env.verify,
           onProgress: (offset) => env.onProgress?.({ itemId: item.id, offset }),

@@ -20,6 +20,8 @@ export interface CopyTask {
   resume?: UploadState | null;
   /** A large file: written in parallel parts where the destination can. */
   large?: boolean;
+  /** The whole file, already read (one whose size was known only once read): written as it is. */
+  data?: Buffer;
 }
 
 export interface CopyEnv {
@@ -91,7 +93,7 @@ export async function copyOne(task: CopyTask, env: CopyEnv): Promise<CopyOutcome
       open: (offset) => open(offset, env.signal, null),
       beforeCommit: () => assertUnchanged(env.src, task, env.signal),
     }));
-  } else if (fitsOneRequest(task, env)) {
+  } else if (task.data || fitsOneRequest(task, env)) {
     ({ written, streamed } = await copyWhole(task, env, hashType));
   } else {
     // The source is hashed while it streams; that covers the whole file only when reading starts at 0.
@@ -177,7 +179,7 @@ function fitsOneRequest(task: CopyTask, env: CopyEnv): boolean {
  * still gets a stream of it.
  */
 async function copyWhole(task: CopyTask, env: CopyEnv, hashType: HashType): Promise<{ written: WriteResult; streamed: Hashes }> {
-  const data = await readAll(await env.src.read(task.srcPath, { signal: env.signal }), task.size);
+  const data = task.data ?? (await readAll(await env.src.read(task.srcPath, { signal: env.signal }), task.size));
   await env.limiter?.take(data.length, env.signal);
   let streamed: Hashes = {};
   if (env.hash && isNodeHashType(hashType) && !task.srcHashes[hashType] && data.length === task.size) {
@@ -194,6 +196,15 @@ async function copyWhole(task: CopyTask, env: CopyEnv, hashType: HashType): Prom
     onProgress: env.onProgress, onCheckpoint: env.onCheckpoint, onResume: env.onResume,
   });
   return { written, streamed };
+}
+
+/**
+ * A source file whose size is known only once read (a Google Doc exported on the fly), read
+ * whole: its size is then known, and the bytes written are exactly the bytes hashed, where a
+ * second export could differ.
+ */
+export async function readUnsized(src: Connector, path: string, signal: AbortSignal): Promise<Buffer> {
+  return readAll(await src.read(path, { signal }), Number.POSITIVE_INFINITY);
 }
 
 /** A source stream's bytes in one buffer; a source that sends more than `size` stops being read at once. */

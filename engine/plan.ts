@@ -1,7 +1,7 @@
 import type { Entry } from '../core/entry.js';
 import { joinPath, relativeTo } from '../core/paths.js';
 import { isConnectorError } from '../connectors/errors.js';
-import type { Connector } from '../connectors/types.js';
+import type { Connector, ListNotice } from '../connectors/types.js';
 import type { Db } from '../db/client.js';
 import { analyzeEntries, insertEntries, listingState, seedListing, unlistedDirs, type Side } from '../db/queries/ledger.js';
 import { forEachLimited } from '../core/limit.js';
@@ -25,6 +25,8 @@ export interface ListSide {
   onRows: (n: number) => void;
   /** Files the filters left out, this attempt. */
   onFiltered?: (n: number) => void;
+  /** What the provider reports about items it lists differently or not at all. */
+  onNotice?: (n: ListNotice) => void;
 }
 
 /**
@@ -39,7 +41,7 @@ export async function listSide(o: ListSide): Promise<{ resumed: boolean }> {
   if (!before.seeded) await seedListing(o.db, o.runId, o.side);
   if (o.connector.capabilities.recursiveList) {
     if ((await unlistedDirs(o.db, o.runId, o.side, 1)).length === 0) return { resumed: before.seeded };
-    await store(o, '', o.connector.walk(o.root, { signal: o.signal }));
+    await store(o, '', o.connector.walk(o.root, { signal: o.signal, onNotice: o.onNotice }));
     return { resumed: before.seeded };
   }
   let rows = 0;
@@ -53,7 +55,7 @@ export async function listSide(o: ListSide): Promise<{ resumed: boolean }> {
     }
     const dirs = await unlistedDirs(o.db, o.runId, o.side, 64);
     if (dirs.length === 0) return { resumed: before.seeded };
-    await forEachLimited(dirs, listConcurrency, (dir) => store(counting, dir, o.connector.list(joinPath(o.root, dir), { signal: o.signal })));
+    await forEachLimited(dirs, listConcurrency, (dir) => store(counting, dir, o.connector.list(joinPath(o.root, dir), { signal: o.signal, onNotice: o.onNotice })));
   }
 }
 

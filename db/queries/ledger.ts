@@ -41,6 +41,11 @@ export async function insertEntries(db: Db, runId: string, side: Side, page: rea
   }
 }
 
+/** Forgets what an attempt of the plan listed (a plan from a change feed starts over from its cursor). */
+export async function clearEntries(db: Db, runId: string): Promise<void> {
+  await db.execute(sql`DELETE FROM entries WHERE run_id = ${runId}`);
+}
+
 /** Fresh statistics for `entries`, whose size jumps by orders of magnitude while a plan lists. */
 export async function analyzeEntries(db: Db): Promise<void> {
   await db.execute(sql`ANALYZE entries`);
@@ -153,10 +158,12 @@ async function insertItems(db: Db, runId: string, rules: PlanRules): Promise<voi
   const h = rules.listedHash ?? null;
   // Whether the destination's file is a different one, by the job's compare rule; for checksum,
   // `unknown` when the sizes agree but no listing gave both hashes (hashed before copying).
-  const missing = sql`d.path IS NULL OR d.is_dir OR d.size <> s.size`;
+  // A source size of -1 is known only once read (an exported document): its time decides alone.
+  const missing = sql`d.path IS NULL OR d.is_dir OR (s.size >= 0 AND d.size <> s.size)`;
+  const moved = sql`abs(d.mtime_ms - s.mtime_ms) > ${rules.mtimeToleranceMs}`;
   const verdict = {
-    size_mtime: sql`CASE WHEN ${missing} OR abs(d.mtime_ms - s.mtime_ms) > ${rules.mtimeToleranceMs} THEN 'differs' ELSE 'same' END`,
-    size_only: sql`CASE WHEN ${missing} THEN 'differs' ELSE 'same' END`,
+    size_mtime: sql`CASE WHEN ${missing} OR ${moved} THEN 'differs' ELSE 'same' END`,
+    size_only: sql`CASE WHEN ${missing} OR (s.size < 0 AND ${moved}) THEN 'differs' ELSE 'same' END`,
     checksum: h === null ? sql`CASE WHEN ${missing} THEN 'differs' ELSE 'unknown' END` : sql`
       CASE WHEN ${missing} THEN 'differs'
         WHEN s.hashes->>${h} IS NULL OR d.hashes->>${h} IS NULL THEN 'unknown'
@@ -312,7 +319,7 @@ async function planDeletes(db: Db, runId: string, rules: PlanRules): Promise<voi
  * maxDeleteBytes. A refused delete is marked failed with the reason, so the run reads
  * completed_with_errors and the report says why; returns that reason, or null.
  */
-export async function guardDeletes(db: Db, runId: string, g: { allowEmptySource: boolean; maxDelete?: number; maxDeleteBytes?: number }): Promise<string | null> {
+export async function guardDeletes(db: Db, runId: string, g: { allowEmptySource: boolean; maxDelete?: number; maxDeleteBytes?: number; fromChanges?: boolean }): Promise<string | null> {
   const [c] = await queryRows<{ files: number; bytes: number; src: number }>(db, sql`
     SELECT count(*) FILTER (WHERE NOT is_dir)::int AS files, coalesce(sum(size), 0)::bigint AS bytes,
       (SELECT count(*)::int FROM entries WHERE run_id = ${runId} AND side = 'src' AND NOT is_dir) AS src
@@ -320,7 +327,8 @@ export async function guardDeletes(db: Db, runId: string, g: { allowEmptySource:
   const files = Number(c.files);
   const bytes = Number(c.bytes);
   let reason: string | null = null;
-  if (files > 0 && Number(c.src) === 0 && !g.allowEmptySource) {
+  // A plan from the change feed lists only what changed: deletes there come from the provider saying so.
+  if (files > 0 && Number(c.src) === 0 && !g.allowEmptySource && !g.fromChanges) {
     reason = `the source listed no file at all, so sync deletes none of the destination's ${files}; if the source really is empty, set options.allowEmptySource`;
   } else if (g.maxDelete !== undefined && files > g.maxDelete) {
     reason = `sync would delete ${files} files, more than maxDelete (${g.maxDelete}): none deleted; raise options.maxDelete to allow it`;
@@ -375,7 +383,7 @@ export async function retryableFiles(db: Db, runId: string): Promise<number> {
  */
 export function batchCtes(rules: Pick<PlanRules, 'batchFiles' | 'batchBytes'>): SQL {
   return sql`, numbered AS (
-      SELECT r.*, row_number() OVER w AS rn, sum(r.size) OVER w AS cum, count(*) FILTER (WHERE r.class = 1) OVER () AS nlarge
+      SELECT r.*, row_number() OVER w AS rn, sum(greatest(r.size, 0)) OVER w AS cum, count(*) FILTER (WHERE r.class = 1) OVER () AS nlarge
       FROM ranked r WINDOW w AS (PARTITION BY r.class ORDER BY r.path)
     ), batched AS (
       SELECT n.*, CASE n.class WHEN 1 THEN n.rn
@@ -389,7 +397,7 @@ export function batchCtes(rules: Pick<PlanRules, 'batchFiles' | 'batchBytes'>): 
 async function planTotals(db: Db, runId: string): Promise<PlanTotals> {
   const [t] = await db.select({
     filesTotal: sql<number>`count(*) FILTER (WHERE ${items.action} IN ('copy', 'move'))`.mapWith(Number),
-    bytesTotal: sql<number>`coalesce(sum(${items.size}) FILTER (WHERE ${items.action} IN ('copy', 'move')), 0)`.mapWith(Number),
+    bytesTotal: sql<number>`coalesce(sum(greatest(${items.size}, 0)) FILTER (WHERE ${items.action} IN ('copy', 'move')), 0)`.mapWith(Number),
     filesSkipped: sql<number>`count(*) FILTER (WHERE ${items.action} = 'skip')`.mapWith(Number),
     filesFailed: sql<number>`count(*) FILTER (WHERE ${items.action} = 'conflict')`.mapWith(Number),
     tooLarge: sql<number>`count(*) FILTER (WHERE ${items.action} = 'skip' AND starts_with(${items.lastError}, ${skipReasons.tooLarge}))`.mapWith(Number),
@@ -633,6 +641,14 @@ export async function recordVerifications(db: Db, runId: string, outcomes: reado
       bytes_done = bytes_done - (SELECT coalesce(sum(size), 0) FROM done WHERE state <> 'verified'),
       updated_at = now()
     WHERE id = ${runId}`);
+}
+
+/** A file whose size the plan could not know (an exported document), once read: the item and the run's total take it. */
+export async function learnSize(db: Db, item: Pick<ItemRow, 'id' | 'runId'>, size: number): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.update(items).set({ size, updatedAt: new Date() }).where(eq(items.id, item.id));
+    await tx.update(runs).set({ bytesTotal: sql`${runs.bytesTotal} + ${size}`, updatedAt: new Date() }).where(eq(runs.id, item.runId));
+  });
 }
 
 /** A source file found changed since the plan: the item takes its new size and mtime, starts over, and the run's total follows. */

@@ -86,6 +86,27 @@ export async function setRunState(db: Db, runId: string, state: RunState, phase:
   await db.update(runs).set({ state, phase, waiting: null, ...extra, updatedAt: new Date() }).where(eq(runs.id, runId));
 }
 
+/**
+ * Where this run's plan leaves the source's change feed. A walk takes the feed's position before
+ * it starts, and a walk resumed after a crash keeps that first position (`keepFirst`), so no
+ * change made while it listed is ever skipped; a plan from the feed stores the feed's new cursor
+ * once every change is in `entries`.
+ */
+export async function noteChangeCursor(db: Db, runId: string, cursor: string | null, fromChanges: boolean, keepFirst = false): Promise<void> {
+  await db.update(runs).set({
+    nextChangeCursor: keepFirst ? sql`coalesce(${runs.nextChangeCursor}, ${cursor})` : cursor,
+    plannedFromChanges: fromChanges,
+    updatedAt: new Date(),
+  }).where(eq(runs.id, runId));
+}
+
+/** A run that completed without a failed file hands its change-feed position to its job: the next run starts there. */
+export async function adoptChangeCursor(db: Db, runId: string): Promise<void> {
+  await db.execute(sql`
+    UPDATE jobs SET change_cursor = r.next_change_cursor
+    FROM runs r WHERE r.id = ${runId} AND jobs.id = r.job_id AND r.next_change_cursor IS NOT NULL`);
+}
+
 export async function setRunPlan(db: Db, runId: string, plan: RunPlan): Promise<void> {
   await db.update(runs).set({ plan, updatedAt: new Date() }).where(eq(runs.id, runId));
 }
