@@ -51,7 +51,7 @@ export function defineConnector<Settings extends object>(def: {
     secretsSchema: def.configSchema.pick(mask) as unknown as z.ZodObject,
     capabilities: def.capabilities,
     ...(def.reconnectHint ? { reconnectHint: def.reconnectHint } : {}),
-    ...(def.oauth ? { oauth: Object.freeze({ ...def.oauth }) } : {}),
+    ...(def.oauth ? { oauth: typeof def.oauth === 'function' ? def.oauth : Object.freeze({ ...def.oauth }) } : {}),
     create: def.create as unknown as ConnectorDefinition['create'],
     ...(def.vetConfig ? { vetConfig: def.vetConfig } : {}),
   });

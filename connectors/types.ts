@@ -297,9 +297,11 @@ export interface ConnectorDefinition<Settings extends Record<string, unknown> = 
   readonly reconnectHint?: string;
   /**
    * The provider's authorization server, where accounts are connected through its consent page
-   * (the API's connect flow: `POST /v1/remotes` without a token answers with its URL).
+   * (the API's connect flow: `POST /v1/remotes` without a token answers with its URL). A function
+   * where it depends on the settings (Jottacloud's white-labels: Telia's own login server), which
+   * answers undefined for settings that connect otherwise (a Personal Login Token).
    */
-  readonly oauth?: OAuthProvider;
+  readonly oauth?: OAuthProvider | ((settings: Record<string, unknown>) => OAuthProvider | undefined);
   /** Opens a connector on stored settings; the secrets come through `ctx.credentials`. */
   create(settings: Settings, ctx: ConnectorContext): Connector;
   /**

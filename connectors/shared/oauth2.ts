@@ -36,6 +36,8 @@ export interface OAuthProvider {
   authParams?: Readonly<Record<string, string>>;
   /** Scopes are joined with this (space by default; some servers take commas). */
   scopeSeparator?: string;
+  /** A public client that needs no registration (Jottacloud's white-labels: `desktop`), used when neither the remote nor the operator names one. */
+  defaultClient?: { clientId: string; clientSecret?: string };
 }
 
 /** An OAuth endpoint from config: https, or http to this machine (an emulator) only, since secrets go there. */
