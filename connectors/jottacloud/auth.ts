@@ -12,12 +12,18 @@
  *      refreshed, use its tokens; otherwise refresh (§2.5) and store the rotated refresh token in
  *      the same transaction. Refresh tokens rotate and presenting a spent one kills the whole
  *      session family (§2.5), so no two processes may ever refresh with the same token.
+ *
+ * A white-label remote (§2.6: Telia Cloud, Telia Sky, …) starts instead from `{ token }`, the
+ * rclone-style token object its login page gave (the API's connect flow) or a person pasted; its
+ * refreshes go to the label's realm with the label's client, and then work exactly as above.
  */
 import { ConnectorError } from '../errors.js';
 import { headerValue, type HttpClient, type HttpResponse } from '../shared/http.js';
 import { TokenManager, type TokenGrants } from '../shared/oauth.js';
+import { rcloneTokenSchema, tokensFromRclone } from '../shared/oauth2.js';
 import type { ConnectorContext } from '../types.js';
 import { authMessage } from './errors.js';
+import type { WhiteLabel } from './whiteLabels.js';
 import type { LoginTokenJson, OAuthErrorJson, TokenResponseJson, WellKnownJson } from './wire.js';
 
 /** §2.3: the "Jottacloud CLI" client of the login-token flow; no secret. */
@@ -109,6 +115,8 @@ export interface JottaTokens {
   /** §2.4: rclone saves the discovered token endpoint as `tokenURL` and refreshes there. */
   tokenEndpoint: string;
   clientId: string;
+  /** Only for a client that has one (an operator's own client of a white-label realm); public clients have none. */
+  clientSecret?: string;
   /** The login token's user name (informative; JFS paths use the `/account/v1/customer` one, §2.8). */
   username?: string;
   obtainedAt: number;
@@ -125,6 +133,7 @@ function asTokens(raw: Record<string, unknown>): JottaTokens | undefined {
     tokenType: typeof raw.tokenType === 'string' ? raw.tokenType : 'Bearer',
     expiresIn: typeof raw.expiresIn === 'number' && raw.expiresIn > 0 ? raw.expiresIn : DEFAULT_LIFETIME_SEC,
     clientId: typeof raw.clientId === 'string' ? raw.clientId : CLIENT_ID,
+    ...(typeof raw.clientSecret === 'string' && raw.clientSecret ? { clientSecret: raw.clientSecret } : {}),
     username: typeof raw.username === 'string' ? raw.username : undefined,
     obtainedAt: typeof raw.obtainedAt === 'number' ? raw.obtainedAt : 0,
   };
@@ -145,8 +154,16 @@ export interface AuthStats {
   adoptedUnderLock: number;
 }
 
+/** A white-label remote's realm: where its tokens are refreshed, and by which client (§2.6). */
+export interface WhiteLabelLogin {
+  label: WhiteLabel;
+  tokenEndpoint: string;
+  clientId: string;
+}
+
 export interface AuthOptions {
   now?: () => number;
+  whiteLabel?: WhiteLabelLogin;
 }
 
 /**
@@ -156,6 +173,7 @@ export interface AuthOptions {
 export class JottaAuth implements TokenGrants<JottaTokens> {
   private readonly manager: TokenManager<JottaTokens>;
   private readonly now: () => number;
+  private readonly login: WhiteLabelLogin | undefined;
 
   constructor(
     private readonly http: HttpClient,
@@ -163,6 +181,7 @@ export class JottaAuth implements TokenGrants<JottaTokens> {
     opts: AuthOptions = {},
   ) {
     this.now = opts.now ?? Date.now;
+    this.login = opts.whiteLabel;
     this.manager = new TokenManager(ctx.credentials, this, { now: this.now });
   }
 
@@ -179,6 +198,11 @@ export class JottaAuth implements TokenGrants<JottaTokens> {
     return this.manager.afterRejection(rejected);
   }
 
+  /** The white-label service the remote belongs to, for messages; undefined for Jottacloud itself. */
+  get whiteLabel(): WhiteLabel | undefined {
+    return this.login?.label;
+  }
+
   /** The tokens as last seen (for tests and the lead's probes). */
   get tokens(): Readonly<JottaTokens> | undefined {
     return this.manager.tokens;
@@ -193,13 +217,46 @@ export class JottaAuth implements TokenGrants<JottaTokens> {
     return asTokens(raw);
   }
 
-  /** The login token is spent by the exchange: it is not stored with the tokens (§2.1). */
+  /**
+   * First tokens: from the login token (spent by the exchange and not stored, §2.1), or, for a
+   * white-label remote, from the token object of its login page. Each kind of remote takes only
+   * its own: the credentials may have been replaced (PUT …/credentials) without the config's check.
+   */
   obtain(raw: Record<string, unknown>): Promise<JottaTokens | undefined> {
-    return raw.loginToken === undefined ? Promise.resolve(undefined) : this.exchange(raw.loginToken);
+    if (this.login) {
+      if (raw.token !== undefined) return this.adopt(this.login, raw.token, raw.clientSecret);
+      if (raw.loginToken !== undefined) return Promise.reject(this.fail('a Personal Login Token cannot connect this remote'));
+      return Promise.resolve(undefined);
+    }
+    if (raw.loginToken !== undefined) return this.exchange(raw.loginToken);
+    if (raw.token !== undefined) return Promise.reject(this.fail('a token object is only for white-label remotes (Telia Cloud, Telia Sky, …); a Jottacloud remote takes a Personal Login Token'));
+    return Promise.resolve(undefined);
   }
 
   missing(): ConnectorError {
-    return new ConnectorError('auth', authMessage(this.ctx.remoteName, 'the remote has no Jottacloud credentials stored'));
+    return this.fail(`the remote has no ${this.login ? `${this.login.label.name} tokens` : 'Jottacloud credentials'} stored`);
+  }
+
+  private fail(detail: string, status?: number): ConnectorError {
+    return new ConnectorError('auth', authMessage(this.ctx.remoteName, detail, this.login?.label), status === undefined ? undefined : { status });
+  }
+
+  /**
+   * §2.6: the tokens the realm gave for the label's client. They are refreshed at the realm (the
+   * configured token URL) with that client; one that has lapsed already is refreshed at once.
+   */
+  private async adopt(login: WhiteLabelLogin, token: unknown, clientSecret: unknown): Promise<JottaTokens> {
+    const parsed = rcloneTokenSchema.safeParse(token);
+    if (!parsed.success) throw this.fail('the token is not a token object with access_token and refresh_token');
+    const now = this.now();
+    const tokens: JottaTokens = {
+      ...tokensFromRclone(parsed.data, now),
+      tokenEndpoint: login.tokenEndpoint,
+      clientId: login.clientId,
+      ...(typeof clientSecret === 'string' && clientSecret ? { clientSecret } : {}),
+      obtainedAt: now,
+    };
+    return now < tokens.expiresAt - 10_000 ? tokens : this.refresh(tokens);
   }
 
   /** §2.1–§2.4: the single-use login token for the first tokens of a new session family. */
@@ -209,7 +266,7 @@ export class JottaAuth implements TokenGrants<JottaTokens> {
       token = decodeLoginToken(loginToken);
     } catch (err) {
       if (!(err instanceof LoginTokenError)) throw err;
-      throw new ConnectorError('auth', authMessage(this.ctx.remoteName, `the Personal Login Token is not valid: ${err.message}`));
+      throw this.fail(`the Personal Login Token is not valid: ${err.message}`);
     }
     // §2.2: plain GET, no authentication; rclone reads only token_endpoint.
     const wk = await this.http.request({ method: 'GET', url: token.wellKnownLink, op: 'Jottacloud login: read the OpenID configuration' });
@@ -221,7 +278,7 @@ export class JottaAuth implements TokenGrants<JottaTokens> {
     try {
       tokenEndpoint = checkAuthUrl(doc.token_endpoint, 'the token_endpoint');
     } catch (err) {
-      throw new ConnectorError('auth', authMessage(this.ctx.remoteName, `the OpenID configuration's ${(err as Error).message}`));
+      throw this.fail(`the OpenID configuration's ${(err as Error).message}`);
     }
     // §2.3: form body, keys in Go's sorted order, no client secret and no Authorization header.
     const form = new URLSearchParams([
@@ -236,7 +293,7 @@ export class JottaAuth implements TokenGrants<JottaTokens> {
       // §2.1: a spent login token gives 401 / invalid_grant.
       throw await this.oauthFailure(res, 'the Personal Login Token was refused (each token works once: was it used before, or revoked?)');
     }
-    return this.tokensFrom(res, tokenEndpoint.toString(), undefined, token.username);
+    return this.tokensFrom(res, { tokenEndpoint: tokenEndpoint.toString(), clientId: CLIENT_ID, username: token.username });
   }
 
   /** §2.5: refresh grant; the refresh token rotates. */
@@ -249,12 +306,13 @@ export class JottaAuth implements TokenGrants<JottaTokens> {
       ['refresh_token', stored.refreshToken],
       ['client_id', stored.clientId || CLIENT_ID],
     ]);
-    const res = await this.tokenRequest(new URL(stored.tokenEndpoint), form, 'Jottacloud: refresh the access token');
+    if (stored.clientSecret) form.set('client_secret', stored.clientSecret);
+    const res = await this.tokenRequest(new URL(stored.tokenEndpoint), form, `${this.login?.label.name ?? 'Jottacloud'}: refresh the access token`);
     if (res.status !== 200) {
       // §2.5: reuse detected → 400 invalid_grant "Session doesn't have required client" (or "Stale token").
       throw await this.oauthFailure(res, 'the session was ended (revoked under "My logged in devices", or its refresh token was reused)');
     }
-    return this.tokensFrom(res, stored.tokenEndpoint, stored.refreshToken, stored.username);
+    return this.tokensFrom(res, stored, stored.refreshToken);
   }
 
   private tokenRequest(url: URL, form: URLSearchParams, op: string): Promise<HttpResponse> {
@@ -274,10 +332,15 @@ export class JottaAuth implements TokenGrants<JottaTokens> {
     const body = (await res.body.json().catch(() => ({}))) as OAuthErrorJson;
     const code = typeof body.error === 'string' ? body.error : `HTTP ${res.status}`;
     const desc = typeof body.error_description === 'string' && body.error_description ? ` "${body.error_description.slice(0, 200)}"` : '';
-    return new ConnectorError('auth', authMessage(this.ctx.remoteName, `${meaning}: ${code}${desc}`), { status: res.status });
+    return this.fail(`${meaning}: ${code}${desc}`, res.status);
   }
 
-  private async tokensFrom(res: HttpResponse, tokenEndpoint: string, previousRefresh: string | undefined, username: string | undefined): Promise<JottaTokens> {
+  /** A token answer as stored tokens; the endpoint, client and user stay those of the session (`from`). */
+  private async tokensFrom(
+    res: HttpResponse,
+    from: Pick<JottaTokens, 'tokenEndpoint' | 'clientId' | 'clientSecret' | 'username'>,
+    previousRefresh?: string,
+  ): Promise<JottaTokens> {
     const body = (await res.body.json().catch(() => undefined)) as TokenResponseJson | undefined;
     if (!body || typeof body.access_token !== 'string' || body.access_token === '') {
       throw new ConnectorError('transient', `Jottacloud token endpoint: a 200 answer without an access_token (content-type ${headerValue(res.headers, 'content-type') ?? 'none'})`);
@@ -294,9 +357,10 @@ export class JottaAuth implements TokenGrants<JottaTokens> {
       // §2.4: expiry = now + expires_in.
       expiresAt: now + expiresIn * 1000,
       expiresIn,
-      tokenEndpoint,
-      clientId: CLIENT_ID,
-      username,
+      tokenEndpoint: from.tokenEndpoint,
+      clientId: from.clientId,
+      ...(from.clientSecret ? { clientSecret: from.clientSecret } : {}),
+      username: from.username,
       obtainedAt: now,
     };
   }

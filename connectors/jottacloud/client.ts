@@ -57,7 +57,7 @@ export class JottaClient {
     const res = await this.authed({ method: 'GET', url: `${this.apiBase}account/v1/customer`, op: 'Jottacloud: look up the account', headers: { accept: 'application/json' } });
     const body = (await res.body.json().catch(() => undefined)) as CustomerJson | undefined;
     if (!body || typeof body.username !== 'string' || body.username === '') {
-      throw new ConnectorError('auth', authMessage(this.remoteName, '/account/v1/customer did not name the account'));
+      throw new ConnectorError('auth', authMessage(this.remoteName, '/account/v1/customer did not name the account', this.auth.whiteLabel));
     }
     return body.username;
   }

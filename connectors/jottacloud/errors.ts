@@ -5,6 +5,7 @@
  */
 import type { ConnectorError, ConnectorErrorKind, StatusRule } from '../errors.js';
 import { clipDetail, statusError, unlistedStatus, type HttpErrorInfo } from '../shared/http.js';
+import type { WhiteLabel } from './whiteLabels.js';
 import { parseJfsError, parseJsonError } from './wire.js';
 
 /** The failure as the table sees it: the status plus the exception or error id the body names. */
@@ -105,8 +106,18 @@ export function jottaKind(f: JottaFailure): ConnectorErrorKind {
   return classifyJottaFailure(f).kind;
 }
 
-/** The text a user sees for a refused credential: what to do, and on which remote. */
-export function authMessage(remoteName: string, detail: string): string {
+/**
+ * The text a user sees for a refused credential: what to do, and on which remote. A white-label
+ * remote (§2.6) has no Personal Login Token to make: it is reconnected through the label's login page.
+ */
+export function authMessage(remoteName: string, detail: string, label?: WhiteLabel): string {
+  if (label) {
+    return (
+      `${label.name} refused the credentials of remote "${remoteName}" (${detail}). ` +
+      `Reconnect the remote "${remoteName}" through the ${label.name} login page: POST /v1/remotes/${remoteName}/reconnect answers its link ` +
+      `(a Personal Login Token does not reconnect it).`
+    );
+  }
   return (
     `Jottacloud refused the credentials of remote "${remoteName}" (${detail}). ` +
     `Generate a new Personal Login Token in Jottacloud under Account → Security and update the remote "${remoteName}" with it.`
@@ -127,13 +138,13 @@ export function failureOf(info: HttpErrorInfo): JottaFailure {
   return { status: info.status, message: text.trim().slice(0, 300), retryAfterMs: info.retryAfterMs };
 }
 
-/** The StatusMapper of the connector's HttpClient. `remoteName` goes into auth messages. */
-export function jottaStatusMapper(remoteName: string): (info: HttpErrorInfo) => ConnectorError {
+/** The StatusMapper of the connector's HttpClient. `remoteName` (and the white-label) go into auth messages. */
+export function jottaStatusMapper(remoteName: string, label?: WhiteLabel): (info: HttpErrorInfo) => ConnectorError {
   return (info) => {
     const failure = failureOf(info);
     const rule = classifyJottaFailure(failure);
     const detail = failure.message ? `${rule.why}: ${clipDetail(failure.message)}` : rule.why;
-    const message = rule.kind === 'auth' ? `${info.op}: ${authMessage(remoteName, `HTTP ${info.status}, ${detail}`)}` : `${info.op}: HTTP ${info.status}, ${detail}`;
+    const message = rule.kind === 'auth' ? `${info.op}: ${authMessage(remoteName, `HTTP ${info.status}, ${detail}`, label)}` : `${info.op}: HTTP ${info.status}, ${detail}`;
     return statusError(rule, message, info);
   };
 }

@@ -19,11 +19,12 @@ import type {
   UploadSource,
   WriteOptions,
 } from '../types.js';
-import { JottaAuth } from './auth.js';
+import { JottaAuth, type WhiteLabelLogin } from './auth.js';
 import { JottaClient } from './client.js';
 import { jottaStatusMapper } from './errors.js';
 import { checkContainerName, checkedPath, DEFAULT_DEVICE, DEFAULT_MOUNTPOINT, JottaLocation, jottaNameRules, jottaNames, MAX_NAME_LENGTH, segmentsOf } from './paths.js';
 import { cphashHeaders, uploadFile, type JottaWriteResult } from './upload.js';
+import { realmEndpoints, whiteLabelOf, type WhiteLabelKey } from './whiteLabels.js';
 import { isVisibleFile, parseJfsNode, parseJfsUser, parseListStreamChild, WireError, type JfsFile, type JfsNode, type JfsRevision } from './wire.js';
 import { XmlError, XmlStream } from '../shared/xml.js';
 import { checkedRange, emptyRead, rangeHeader } from '../shared/ranges.js';
@@ -35,12 +36,25 @@ export { decodeLoginToken, LoginTokenError, type JottaTokens, type LoginToken } 
 export const DEFAULT_JFS_URL = 'https://jfs.jottacloud.com/jfs/';
 export const DEFAULT_API_URL = 'https://api.jottacloud.com/';
 
-/** The remote's settings as stored (the login token is a secret, kept in the credentials). */
+/** The remote's settings as stored (the login token or token object is a secret, kept in the credentials). */
 export interface JottacloudConfig {
   device?: string;
   mountpoint?: string;
   jfsUrl?: string;
   apiUrl?: string;
+  /** §2.6: a white-label service whose realm the account lives in (Telia Cloud: `telia_se`). */
+  whiteLabel?: WhiteLabelKey;
+  /** A white-label's token endpoint instead of its realm's (an emulator). */
+  tokenUrl?: string;
+  /** A white-label's client instead of its public one (the operator's, filled in by the connect flow). */
+  clientId?: string;
+}
+
+/** Where a white-label remote's tokens are refreshed and by which client; undefined for Jottacloud itself. */
+export function whiteLabelLogin(config: JottacloudConfig): WhiteLabelLogin | undefined {
+  const label = whiteLabelOf(config.whiteLabel);
+  if (!label) return undefined;
+  return { label, tokenEndpoint: config.tokenUrl ?? realmEndpoints(label).tokenUrl, clientId: config.clientId ?? label.clientId };
 }
 
 export interface JottacloudConnectorOptions {
@@ -95,10 +109,11 @@ export class JottacloudConnector implements Connector {
   private readonly loc: JottaLocation;
 
   constructor(config: JottacloudConfig, ctx: ConnectorContext, opts: JottacloudConnectorOptions = {}) {
+    const whiteLabel = whiteLabelLogin(config);
     const http = new HttpClient({
       connections: opts.connections,
       ca: opts.ca,
-      mapStatus: jottaStatusMapper(ctx.remoteName),
+      mapStatus: jottaStatusMapper(ctx.remoteName, whiteLabel?.label),
       userAgent: 'knarr',
       // §9.3 / §12.4: rclone's jottacloud pacer, 10 ms minimum sleep, backoff up to 2 s.
       pacer: { minSleepMs: 10, maxSleepMs: 2_000 },
@@ -110,7 +125,7 @@ export class JottacloudConnector implements Connector {
       checkContainerName('mountpoint', config.mountpoint ?? DEFAULT_MOUNTPOINT),
     );
     const apiUrl = config.apiUrl ?? DEFAULT_API_URL;
-    const auth = new JottaAuth(http, ctx, { now: opts.now });
+    const auth = new JottaAuth(http, ctx, { now: opts.now, whiteLabel });
     this.client = new JottaClient(http, auth, this.loc, apiUrl.endsWith('/') ? apiUrl : `${apiUrl}/`, ctx.remoteName);
   }
 

@@ -107,7 +107,8 @@ describe('the remote config schema', () => {
   it('defaults to Jotta/Archive and keeps the login token a secret', () => {
     const config = jottacloudConfigSchema.parse({ loginToken: token });
     expect(config).toEqual({ loginToken: token, device: 'Jotta', mountpoint: 'Archive' });
-    expect(jottacloudDefinition.secretKeys).toEqual(['loginToken']);
+    // token and clientSecret are a white-label remote's secrets (test/unit/jottacloud-whitelabel.test.ts).
+    expect(jottacloudDefinition.secretKeys).toEqual(['loginToken', 'token', 'clientSecret']);
     const { config: pub, secrets } = splitSecrets(jottacloudDefinition.secretKeys, config);
     expect(secrets).toEqual({ loginToken: token });
     expect(pub).toEqual({ device: 'Jotta', mountpoint: 'Archive' });
