@@ -24,10 +24,11 @@ export default tseslint.config(
   ...layer('db', ['connectors', 'engine', 'activities', 'workflows', 'api', 'runtime', 'cli', 'test', 'bench'], 'db/ imports core/ only'),
   ...layer('activities', ['workflows', 'api', 'runtime', 'cli', 'test', 'bench'], 'activities import core/, engine/, connectors/ and db/ only'),
   // The API reads connector definitions (config schemas, secret fields) from the registry and the
-  // contract's types; it never opens a connector (that happens on a worker, in an activity).
+  // contract's types; it never opens a connector (that happens on a worker, in an activity). The
+  // OAuth connect flow (authorization links, the code exchange) is the one provider call it makes.
   ...layer('api', ['engine', 'activities', 'runtime', 'cli', 'test', 'bench'], 'api/ imports core/, db/ and the Temporal client', {
     typeOnly: ['workflows', 'activities'],
-    allowConnectors: ['registry', 'types'],
+    allowConnectors: ['registry', 'types', 'oauthConnect'],
   }),
   // runtime/ wires everything, the API app included; only cli/ is above it.
   ...layer('runtime', ['cli', 'test', 'bench'], 'runtime/ may import everything but cli/'),

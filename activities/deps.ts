@@ -1,4 +1,5 @@
 import type { Connector, HostPolicy } from '../connectors/types.js';
+import type { OAuthSetup } from '../connectors/oauthConnect.js';
 import type { Db } from '../db/client.js';
 import type { CredentialCipher } from '../db/credentials.js';
 import { openRemote } from './remotes.js';
@@ -9,6 +10,8 @@ export interface ActivityDeps {
   cipher: CredentialCipher;
   /** What remotes may reach of this machine (runtime/config.ts). */
   host: HostPolicy;
+  /** Where a person approves a reconnect (a waiting run names the link); absent: the run names the API call instead. */
+  oauth?: OAuthSetup;
 }
 
 /** Opens fresh connectors for the length of `fn` and always closes them (remote checks, which must see new credentials). */

@@ -1,7 +1,10 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { findConnector } from '../connectors/registry.js';
 import type { RunPhase, RunState } from '../core/run.js';
-import { findRemoteByName, getRemote } from '../db/queries/remotes.js';
+import { findRemoteByName, getRemote, type RemoteRow } from '../db/queries/remotes.js';
+import { insertOAuthState } from '../db/queries/oauthStates.js';
+import { authorizationLink, clientFor, knownClient, oauthOf, redirectUri, waitingLinkLifetimeMs, type OAuthSetup } from '../connectors/oauthConnect.js';
+import type { OAuthProvider } from '../connectors/oauthConnect.js';
 import { addEvent, getRunWithJob, setRunState } from '../db/queries/runs.js';
 import { enterThrottled, leaveThrottled } from '../db/queries/waiting.js';
 import type { ActivityDeps } from './deps.js';
@@ -70,6 +73,23 @@ export function waitingActivities(deps: ActivityDeps) {
 async function reconnectReason(deps: ActivityDeps, runId: string, remote: string | null, message: string): Promise<string> {
   if (!remote) return `a remote of this job refused its credentials: replace them with PUT /v1/remotes/{name}/credentials, and the run goes on where it stopped (${message})`;
   const row = await findRemoteByName(deps.db, (await getRunWithJob(deps.db, runId)).run.ownerId, remote);
-  const hint = (row && findConnector(row.type)?.reconnectHint) || 'get new credentials for it';
+  const def = row && findConnector(row.type);
+  const provider = def && oauthOf(def, row.config);
+  if (row && provider) {
+    const link = deps.oauth && knownClient(deps.oauth, provider, row.config) ? await reconnectLink(deps, deps.oauth, row, provider) : null;
+    return `remote "${remote}" refused its credentials: reconnect it by approving knarr again${link ? ` at ${link}` : ''} (or POST /v1/remotes/${remote}/reconnect for a new link); the run goes on where it stopped (${message})`;
+  }
+  const hint = def?.reconnectHint || 'get new credentials for it';
   return `remote "${remote}" refused its credentials: ${hint} and PUT it to /v1/remotes/${remote}/credentials; the run goes on where it stopped (${message})`;
+}
+
+/** A reconnect link a person can open from the run's page, valid for a week. */
+async function reconnectLink(deps: ActivityDeps, setup: OAuthSetup, row: RemoteRow, provider: OAuthProvider): Promise<string> {
+  const client = clientFor(setup, provider, row.config)!;
+  const { state, url } = authorizationLink(setup, provider, client, row.config);
+  await insertOAuthState(deps.db, {
+    state, ownerId: row.ownerId, purpose: 'reconnect', remoteId: row.id, remoteName: row.name, type: row.type, config: row.config, secrets: null,
+    redirectUri: redirectUri(setup), expiresAt: new Date(Date.now() + waitingLinkLifetimeMs),
+  });
+  return url;
 }

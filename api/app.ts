@@ -20,6 +20,8 @@ import { usersRouter } from './routes/users.js';
 import type { HostPolicy } from '../connectors/types.js';
 import { jobsRouter } from './routes/jobs.js';
 import { remotesRouter } from './routes/remotes.js';
+import { oauthRouter } from './routes/oauth.js';
+import { oauthSetupFrom, type OAuthSetup } from '../connectors/oauthConnect.js';
 import { runsRouter } from './routes/runs.js';
 
 export interface ApiDeps {
@@ -33,6 +35,8 @@ export interface ApiDeps {
   hasher: KeyHasher;
   /** What remotes may reach of this machine: checked before a remote is saved, and again by the worker. */
   host: HostPolicy;
+  /** The public URL and the operator's OAuth clients (the connect flow); read from the environment when absent. */
+  oauth?: OAuthSetup;
   probe?: Probe;
   lister?: Lister;
   log?: (msg: string, err?: unknown) => void;
@@ -42,6 +46,7 @@ export function createApp(deps: ApiDeps): Express {
   const log = deps.log ?? ((msg, err) => console.error(msg, err));
   const probe = deps.probe ?? temporalProbe(deps.client, deps.taskQueue);
   const lister = deps.lister ?? temporalLister(deps.client, deps.taskQueue);
+  const oauth = deps.oauth ?? oauthSetupFrom(process.env, 'http://localhost:8080');
   const app = express();
   app.disable('x-powered-by');
   app.use(express.json({ limit: '1mb' }));
@@ -62,6 +67,8 @@ export function createApp(deps: ApiDeps): Express {
   const openApi = openApiDocument(packageVersion());
   app.get('/v1/openapi.json', (_req, res) => { res.json(openApi); });
   app.get('/docs', (_req, res) => { res.type('html').send(docsPage(openApi)); });
+  // A browser coming back from a provider's consent page carries no key: the single-use state names the user.
+  app.use('/v1/oauth', oauthRouter({ db: deps.db, cipher: deps.cipher, probe, client: deps.client, host: deps.host, oauth }));
   // Everything below needs a key; a route added here without one cannot exist.
   app.use('/v1', authenticate(deps.db, deps.hasher));
   // The POSTs that start work; never one that makes a key, whose answer must not be stored.
@@ -71,7 +78,7 @@ export function createApp(deps: ApiDeps): Express {
   const routers: [string, Router][] = [
     ['/v1/me', me],
     ['/v1/users', usersRouter({ db: deps.db, hasher: deps.hasher })],
-    ['/v1/remotes', remotesRouter({ db: deps.db, cipher: deps.cipher, probe, lister, client: deps.client, host: deps.host })],
+    ['/v1/remotes', remotesRouter({ db: deps.db, cipher: deps.cipher, probe, lister, client: deps.client, host: deps.host, oauth })],
     ['/v1/jobs', jobsRouter({ db: deps.db, client: deps.client, taskQueue: deps.taskQueue, probe, heartbeatTimeoutMs: deps.heartbeatTimeoutMs })],
     ['/v1/schedules', schedulesRouter({ db: deps.db, client: deps.client, taskQueue: deps.taskQueue, probe, heartbeatTimeoutMs: deps.heartbeatTimeoutMs })],
     ['/v1/runs', runsRouter({ db: deps.db, client: deps.client, taskQueue: deps.taskQueue, heartbeatTimeoutMs: deps.heartbeatTimeoutMs })],

@@ -5,7 +5,11 @@
  * (db/queries/oauthStates.ts) and spent once by `GET /v1/oauth/callback`.
  */
 import { randomBytes } from 'node:crypto';
-import type { OAuthProvider } from '../connectors/shared/oauth2.js';
+import { HttpClient } from './shared/http.js';
+import { tokensFromAnswer, type OAuth2Tokens, type OAuthProvider } from './shared/oauth2.js';
+import type { HostPolicy } from './types.js';
+
+export type { OAuthProvider } from './shared/oauth2.js';
 
 export interface OAuthClient {
   clientId: string;
@@ -41,12 +45,23 @@ export function redirectUri(setup: OAuthSetup): string {
   return `${setup.publicUrl}${callbackPath}`;
 }
 
-/** The client the remote's config names, else the operator's, else the provider's public one; undefined when there is none. */
+/**
+ * The client the remote's config names (with its secret from the config, or the operator's when
+ * it is the operator's client), else the operator's, else the provider's public one; undefined
+ * when there is none.
+ */
 export function clientFor(setup: OAuthSetup, provider: OAuthProvider, config: { clientId?: unknown; clientSecret?: unknown }): OAuthClient | undefined {
-  if (typeof config.clientId === 'string' && config.clientId) {
-    return { clientId: config.clientId, ...(typeof config.clientSecret === 'string' ? { clientSecret: config.clientSecret } : {}) };
-  }
-  return setup.clients[provider.envPrefix] ?? provider.defaultClient;
+  const fallback = setup.clients[provider.envPrefix] ?? provider.defaultClient;
+  const id = typeof config.clientId === 'string' && config.clientId ? config.clientId : undefined;
+  if (!id) return fallback;
+  if (typeof config.clientSecret === 'string') return { clientId: id, clientSecret: config.clientSecret };
+  return fallback?.clientId === id ? fallback : { clientId: id };
+}
+
+/** Whether `clientFor` knows the whole client (its secret too, where it has one) from the settings alone. */
+export function knownClient(setup: OAuthSetup, provider: OAuthProvider, settings: { clientId?: unknown }): boolean {
+  const fallback = setup.clients[provider.envPrefix] ?? provider.defaultClient;
+  return !!fallback && (settings.clientId === undefined || settings.clientId === fallback.clientId);
 }
 
 /** What an operator must set for `provider`, for messages. */
@@ -70,4 +85,41 @@ export function authorizationLink(setup: OAuthSetup, provider: OAuthProvider, cl
 /** The authorization server a remote of `def` with `settings` is connected through, if any. */
 export function oauthOf(def: { oauth?: OAuthProvider | ((settings: Record<string, unknown>) => OAuthProvider | undefined) }, settings: Record<string, unknown>): OAuthProvider | undefined {
   return typeof def.oauth === 'function' ? def.oauth(settings) : def.oauth;
+}
+
+/** The provider refused the code, or could not be reached: `message` says which, for the person. */
+export class CodeExchangeError extends Error {
+  override name = 'CodeExchangeError';
+}
+
+/** The authorization code for tokens at the provider's (or the remote's) token endpoint. */
+export async function exchangeAuthorizationCode(a: {
+  provider: OAuthProvider; tokenUrl: string; client: OAuthClient; code: string; redirectUri: string; host: HostPolicy;
+}): Promise<OAuth2Tokens> {
+  const form = new URLSearchParams([
+    ['grant_type', 'authorization_code'],
+    ['code', a.code],
+    ['redirect_uri', a.redirectUri],
+    ['client_id', a.client.clientId],
+  ]);
+  if (a.client.clientSecret) form.set('client_secret', a.client.clientSecret);
+  const http = new HttpClient({ privateNetworks: a.host.privateNetworks, connections: 1, idempotentRetries: 0 });
+  try {
+    const res = await http.request({
+      method: 'POST', url: a.tokenUrl, op: `${a.provider.name}: exchange the authorization code`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      body: form.toString(), accept: [400, 401], idempotent: false,
+    });
+    if (res.status !== 200) {
+      const body = (await res.body.json().catch(() => ({}))) as { error?: unknown; error_description?: unknown };
+      const why = [body.error, body.error_description].filter((v) => typeof v === 'string' && v).join(': ') || `HTTP ${res.status}`;
+      throw new CodeExchangeError(`${a.provider.name} refused to hand out tokens for this approval (${why}). Start the connection again.`);
+    }
+    return await tokensFromAnswer(res, Date.now(), a.provider.name);
+  } catch (err) {
+    if (err instanceof CodeExchangeError) throw err;
+    throw new CodeExchangeError(`could not reach ${a.provider.name} to finish the connection: ${(err as Error).message}. Start the connection again.`);
+  } finally {
+    await http.close();
+  }
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import type { HostPolicy } from '../connectors/types.js';
 import { defaultTaskQueue } from '../core/run.js';
+import { oauthSetupFrom, type OAuthSetup } from '../connectors/oauthConnect.js';
 
 /** Everything knarr reads from the environment, read in one place. */
 export interface Config {
@@ -35,6 +36,8 @@ export interface Config {
   metricsPort: number | null;
   /** KNARR_ALLOW_PRIVATE_NETWORKS: null when unset (see hostPolicy). */
   privateNetworks: boolean | null;
+  /** KNARR_PUBLIC_URL and KNARR_<GOOGLE|MICROSOFT|DROPBOX|TELIA>_CLIENT_ID/_SECRET: the OAuth connect flow. */
+  oauth: OAuthSetup;
 }
 
 export interface TemporalTls {
@@ -48,9 +51,10 @@ export class ConfigError extends Error {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const api = { host: env.KNARR_API_HOST || '127.0.0.1', port: intVar(env, 'KNARR_API_PORT', env.PORT ? intVar(env, 'PORT', 8080) : 8080) };
   return {
     dataDir: resolve(env.KNARR_DATA_DIR || './data'),
-    api: { host: env.KNARR_API_HOST || '127.0.0.1', port: intVar(env, 'KNARR_API_PORT', env.PORT ? intVar(env, 'PORT', 8080) : 8080) },
+    api,
     databaseUrl: env.DATABASE_URL || null,
     temporal: {
       address: env.TEMPORAL_ADDRESS || null,
@@ -66,6 +70,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminKey: adminKeyFrom(env),
     metricsPort: env.KNARR_METRICS_PORT ? intVar(env, 'KNARR_METRICS_PORT', 0) : null,
     privateNetworks: boolVar(env, 'KNARR_ALLOW_PRIVATE_NETWORKS'),
+    oauth: oauthSetupFrom(env, `http://${api.host === '0.0.0.0' || api.host === '::' ? 'localhost' : api.host}:${api.port}`),
   };
 }
 

@@ -74,7 +74,7 @@ export async function launch(role: Role, config: Config): Promise<Running> {
     let worker: Worker | null = null;
     let workerRun: Promise<void> = Promise.resolve();
     if (role !== 'api') {
-      worker = await createWorker({ connection: temporal.native, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, deps: { db: database.db, cipher, host }, shutdownGraceMs: config.shutdownGraceMs });
+      worker = await createWorker({ connection: temporal.native, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, deps: { db: database.db, cipher, host, oauth: config.oauth }, shutdownGraceMs: config.shutdownGraceMs });
       workerRun = worker.run();
       const w = worker;
       cleanups.push(async () => {
@@ -95,7 +95,7 @@ export async function launch(role: Role, config: Config): Promise<Running> {
 
     let apiUrl: string | null = null;
     if (role !== 'worker') {
-      const app = createApp({ db: database.db, cipher, hasher, host, client: temporal.client, taskQueue: config.temporal.taskQueue, heartbeatTimeoutMs: config.heartbeatTimeoutMs });
+      const app = createApp({ db: database.db, cipher, hasher, host, oauth: config.oauth, client: temporal.client, taskQueue: config.temporal.taskQueue, heartbeatTimeoutMs: config.heartbeatTimeoutMs });
       const server = await listen(app, config.api.host, config.api.port);
       cleanups.push(() => new Promise<void>((res) => { server.close(() => res()); server.closeAllConnections(); }));
       apiUrl = `http://${config.api.host}:${config.api.port}`;

@@ -12,9 +12,15 @@ import { unfinishedRunsOfRemote } from '../../db/queries/waiting.js';
 import { ApiError, parseBody } from '../errors.js';
 import { callerOf } from '../auth.js';
 import { page, pageQuery } from '../pagination.js';
+import { beginAuthorization, requireClient } from '../oauthConnect.js';
+import { knownClient, oauthOf, type OAuthSetup } from '../../connectors/oauthConnect.js';
+import { z } from 'zod';
 import type { Lister, Probe } from '../probe.js';
 
-export function remotesRouter(deps: { db: Db; cipher: CredentialCipher; probe: Probe; lister: Lister; client: Client; host: HostPolicy }): Router {
+/** A reconnect's body: the secret of the user's own OAuth client, which only the remote's sealed credentials hold. */
+const reconnectSchema = z.strictObject({ clientSecret: z.string().min(1).optional() });
+
+export function remotesRouter(deps: { db: Db; cipher: CredentialCipher; probe: Probe; lister: Lister; client: Client; host: HostPolicy; oauth: OAuthSetup }): Router {
   const r = Router();
 
   /** The caller's remote of that name; another user's answers the same 404 as none. */
@@ -55,9 +61,23 @@ export function remotesRouter(deps: { db: Db; cipher: CredentialCipher; probe: P
     if (await findRemoteByName(deps.db, owner, body.name)) {
       throw new ApiError(409, 'name_taken', `a remote named "${body.name}" already exists: choose another name or delete that remote first`, 'name');
     }
-    const { config: publicConfig, secrets } = splitSecrets(def.secretKeys, config);
-    // The id is chosen here so the sealed secrets can be bound to their row.
+    const provider = oauthOf(def, config);
+    // The id is chosen here so the sealed secrets can be bound to their row (or to the authorization's state).
     const id = crypto.randomUUID();
+    if (provider && config.token === undefined) {
+      // Connected through the provider's consent page: nothing is saved until the callback has tokens.
+      const { config: settings, secrets } = splitSecrets(def.secretKeys, config);
+      const auth = await beginAuthorization(deps, { ownerId: owner, purpose: 'create', remoteId: id, remoteName: body.name, type: body.type, provider, settings, secrets });
+      res.status(202).json({ name: body.name, type: body.type, status: 'authorization_required', ...auth,
+        message: `open authorizationUrl in a browser and approve knarr's access to ${provider.name}; the remote "${body.name}" is made when the approval comes back (the link works until ${auth.expiresAt})` });
+      return;
+    }
+    if (provider && config.clientId === undefined) {
+      // A pasted token is renewed with the client that issued it: the operator's, unless the config names another.
+      const client = requireClient(deps.oauth, provider, config);
+      Object.assign(config, { clientId: client.clientId }, client.clientSecret ? { clientSecret: client.clientSecret } : {});
+    }
+    const { config: publicConfig, secrets } = splitSecrets(def.secretKeys, config);
     let row;
     try {
       row = await insertRemote(deps.db, {
@@ -136,20 +156,49 @@ export function remotesRouter(deps: { db: Db; cipher: CredentialCipher; probe: P
    * every unfinished run using the remote is told: one waiting in needs_reconnect goes on where
    * it stopped (the connector cache opens the remote again on the new credentials version).
    */
+  /**
+   * A new authorization for a remote connected through its provider's consent page (its access
+   * was revoked, or its refresh token expired): answers the URL; the callback stores the new
+   * tokens, checks them, and tells the runs waiting for them.
+   */
+  r.post('/:name/reconnect', async (req, res) => {
+    const row = await load(res, req.params.name);
+    const def = findConnector(row.type);
+    const provider = def && oauthOf(def, row.config);
+    if (!provider) throw new ApiError(422, 'not_oauth', `remote "${row.name}" (${row.type}) is not connected through a login page: give it new secrets with PUT /v1/remotes/${row.name}/credentials`);
+    // The client's secret is sealed in the remote's credentials, which the API never opens: a client of the user's own gives it again.
+    const { clientSecret } = parseBody(reconnectSchema, req.body ?? {});
+    if (!clientSecret && !knownClient(deps.oauth, provider, row.config)) {
+      throw new ApiError(400, 'invalid_request', `remote "${row.name}" uses its own OAuth client (${String(row.config.clientId)}): give its secret again as clientSecret`, 'clientSecret');
+    }
+    const auth = await beginAuthorization(deps, { ownerId: row.ownerId, purpose: 'reconnect', remoteId: row.id, remoteName: row.name, type: row.type, provider, settings: row.config, secrets: clientSecret ? { clientSecret } : {} });
+    res.status(202).json({ name: row.name, type: row.type, status: 'authorization_required', ...auth,
+      message: `open authorizationUrl in a browser and approve knarr's access to ${provider.name} again; runs waiting for remote "${row.name}" go on once it is done` });
+  });
+
   r.put('/:name/credentials', async (req, res) => {
     const row = await load(res, req.params.name);
     const def = findConnector(row.type);
     if (!def || def.secretKeys.length === 0) throw new ApiError(422, 'no_credentials', `remote "${row.name}" (${row.type}) has no credentials to replace`);
     const secrets = parseBody(def.secretsSchema, req.body);
+    const provider = oauthOf(def, row.config);
+    const operator = provider && deps.oauth.clients[provider.envPrefix];
+    // A pasted token of the operator's client is renewed with the operator's secret, as at creation.
+    if (operator?.clientSecret && secrets.clientSecret === undefined && operator.clientId === row.config.clientId) secrets.clientSecret = operator.clientSecret;
     const previous = await replaceCredentials(deps.db, row.id, deps.cipher.seal(secrets, row.id));
     await opensOrUndo(row.id, () => replaceCredentials(deps.db, row.id, previous), `remote "${row.name}" could not be opened with the new credentials`, Object.keys(secrets)[0]);
-    // Settled, not all: a run that ended meanwhile has no workflow to tell, which is not the caller's problem.
-    await Promise.allSettled((await unfinishedRunsOfRemote(deps.db, row.id))
-      .map((workflowId) => deps.client.workflow.getHandle(workflowId).signal('credentialsUpdated', row.name)));
+    await credentialsUpdated(deps, row);
     res.json(remoteView(row));
   });
 
   return r;
+}
+
+/** Every unfinished run using the remote is told; one waiting in needs_reconnect goes on where it stopped. */
+export async function credentialsUpdated(deps: { db: Db; client: Client }, row: Pick<RemoteRow, 'id' | 'name'>): Promise<void> {
+  // Settled, not all: a run that ended meanwhile has no workflow to tell, which is not the caller's problem.
+  await Promise.allSettled((await unfinishedRunsOfRemote(deps.db, row.id))
+    .map((workflowId) => deps.client.workflow.getHandle(workflowId).signal('credentialsUpdated', row.name)));
 }
 
 /** The connector a new remote's `type` names, or the same 400 a schema enum gave before the registry was open. */

@@ -13,6 +13,7 @@ import { KeyHasher } from '../../api/keys.js';
 import type { HostPolicy } from '../../connectors/types.js';
 import { ensureAdminKey } from '../../runtime/adminKey.js';
 import { ensureSearchAttributes } from '../../runtime/temporal.js';
+import type { OAuthSetup } from '../../connectors/oauthConnect.js';
 
 // Worker INFO lines drown test output; once per test process, before any worker exists.
 try {
@@ -35,7 +36,7 @@ export interface InProcessKnarr {
  * API + worker in the test process, against the shared Temporal dev server. Each instance gets
  * its own task queue, so test files never pick up each other's workflows.
  */
-export async function startInProcessKnarr(opts: { databaseUrl?: string; dataDir?: string; heartbeatTimeoutMs?: number; worker?: boolean; host?: HostPolicy } = {}): Promise<InProcessKnarr> {
+export async function startInProcessKnarr(opts: { databaseUrl?: string; dataDir?: string; heartbeatTimeoutMs?: number; worker?: boolean; host?: HostPolicy; oauthClients?: OAuthSetup['clients'] } = {}): Promise<InProcessKnarr> {
   const address = inject('temporalAddress');
   const taskQueue = `knarr-test-${randomBytes(4).toString('hex')}`;
   const database = await openDatabase({ url: opts.databaseUrl, dataDir: opts.dataDir });
@@ -43,6 +44,8 @@ export async function startInProcessKnarr(opts: { databaseUrl?: string; dataDir?
   const cipher = new CredentialCipher(masterKey);
   const hasher = new KeyHasher(masterKey);
   // One owner, as `knarr server`: any folder, but never this knarr's own data.
+  // The public URL is this server's own, known once it listens (set below); the worker names reconnect links under it.
+  const oauth: OAuthSetup = { publicUrl: 'http://127.0.0.1', clients: opts.oauthClients ?? {} };
   const host: HostPolicy = opts.host ?? { localRoots: null, protectedPaths: opts.dataDir ? [opts.dataDir] : [], privateNetworks: true };
   await ensureAdminKey({ db: database.db, hasher, adminKey: testAdminKey, dataDir: opts.dataDir ?? '', log: () => {} });
   const connection = await Connection.connect({ address });
@@ -53,12 +56,13 @@ export async function startInProcessKnarr(opts: { databaseUrl?: string; dataDir?
   let running: Promise<void> = Promise.resolve();
   if (opts.worker !== false) {
     native = await NativeConnection.connect({ address });
-    worker = await createWorker({ connection: native, namespace: 'default', taskQueue, deps: { db: database.db, cipher, host }, shutdownGraceMs: 2000 });
+    worker = await createWorker({ connection: native, namespace: 'default', taskQueue, deps: { db: database.db, cipher, host, oauth }, shutdownGraceMs: 2000 });
     running = worker.run();
   }
-  const app = createApp({ db: database.db, cipher, hasher, host, client, taskQueue, heartbeatTimeoutMs: opts.heartbeatTimeoutMs ?? 10_000, log: () => {} });
+  const app = createApp({ db: database.db, cipher, hasher, host, oauth, client, taskQueue, heartbeatTimeoutMs: opts.heartbeatTimeoutMs ?? 10_000, log: () => {} });
   const server: Server = await new Promise((res) => { const s = app.listen(0, '127.0.0.1', () => res(s)); });
   const port = (server.address() as { port: number }).port;
+  oauth.publicUrl = `http://127.0.0.1:${port}`;
   return {
     url: `http://127.0.0.1:${port}`,
     database,
