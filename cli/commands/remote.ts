@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { RemoteView } from '../../core/remote.js';
-import { collect as collectAll, paginate, usageError } from '../client.js';
+import { CliError, collect as collectAll, paginate, usageError, type ApiClient } from '../client.js';
 import { formatPairs, formatTable } from '../format.js';
 import { act, collect, context } from './common.js';
 
@@ -75,6 +75,25 @@ export function remoteConfig(flags: RemoteFlags, cwd: string): Record<string, un
   return config;
 }
 
+/** `POST /v1/remotes` (or `…/reconnect`) of a remote connected through its provider's login page. */
+interface Authorization {
+  authorizationUrl: string;
+  expiresAt: string;
+}
+
+/** Polls until the remote exists (the browser's approval came back) or `deadline` passes. */
+async function waitForRemote(client: ApiClient, name: string, deadline: number): Promise<RemoteView | null> {
+  while (Date.now() < deadline) {
+    try {
+      return await client.get<RemoteView>(`/v1/remotes/${encodeURIComponent(name)}`);
+    } catch (err) {
+      if (!(err instanceof CliError && err.code === 'not_found')) throw err;
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+  return null;
+}
+
 const remoteLines = (r: RemoteView) => [`${r.name} (${r.type})${Object.keys(r.config).length ? ` ${formatPairs(r.config)}` : ''}`];
 
 function configFlags(cmd: Command): Command {
@@ -96,7 +115,7 @@ export function remoteCommands(program: Command): void {
   configFlags(remote.command('add')
     .description('add a remote: knarr checks it at once by listing its root')
     .argument('<name>', 'its name, as used in locations (name:path)')
-    .argument('<type>', 'the connector type: local, jottacloud, s3, webdav, sftp, ftp'))
+    .argument('<type>', 'the connector type: local, jottacloud, s3, webdav, sftp, ftp, drive, onedrive, dropbox'))
     .addHelpText('after', [
       '',
       'Examples:',
@@ -106,10 +125,26 @@ export function remoteCommands(program: Command): void {
       '  knarr remote add cloud webdav --set url=https://cloud.example.com/remote.php/dav/files/alice/ --set vendor=nextcloud --set user=alice --set password=<app password>',
       '  knarr remote add nas sftp --set host=nas.example.com --set port:=22 --set user=alice --set hostKey=SHA256:… --set-file privateKey=~/.ssh/id_ed25519',
       '  knarr remote add old ftp --set host=ftp.example.com --set user=alice --set password=… --set tls=explicit',
+      '  knarr remote add gdrive drive                  (prints a link: approve in a browser, and the remote is added)',
+      '  knarr remote add od onedrive --set-file token=token.json   (a token printed by `rclone authorize "onedrive"`)',
+      '  knarr remote add telia jottacloud --set whiteLabel=telia_se   (Telia Cloud: approve in a browser)',
     ].join('\n'))
-    .action(act(async (name: string, type: string, flags: RemoteFlags, cmd: Command) => {
+    .option('--no-wait', 'drive, onedrive, dropbox: print the approval link and return, instead of waiting until the account is connected')
+    .action(act(async (name: string, type: string, flags: RemoteFlags & { wait: boolean }, cmd: Command) => {
       const { client, out } = context(cmd);
-      const created = await client.post<RemoteView>('/v1/remotes', { name, type, config: remoteConfig(flags, process.cwd()) });
+      const answer = await client.post<RemoteView | Authorization>('/v1/remotes', { name, type, config: remoteConfig(flags, process.cwd()) });
+      if (!('authorizationUrl' in answer)) {
+        out.result(answer, () => [`added remote ${remoteLines(answer)[0]}`]);
+        return 0;
+      }
+      // The account is connected in a browser: the remote exists once the provider's approval came back.
+      out.err(`open this link in a browser and approve knarr's access; remote "${name}" is added when you have:\n  ${answer.authorizationUrl}`);
+      if (!flags.wait) {
+        out.result(answer, () => []);
+        return 0;
+      }
+      const created = await waitForRemote(client, name, Date.parse(answer.expiresAt));
+      if (!created) throw new CliError(`remote "${name}" was not connected before the link expired (${answer.expiresAt}): run the command again`);
       out.result(created, () => [`added remote ${remoteLines(created)[0]}`]);
       return 0;
     }));
@@ -135,12 +170,21 @@ export function remoteCommands(program: Command): void {
     }));
 
   configFlags(remote.command('reconnect')
-    .description('give a remote new credentials (a run waiting in needs_reconnect goes on)')
+    .description('give a remote new credentials, or (without any) a link to approve it again at its provider (a run waiting in needs_reconnect goes on)')
     .argument('<name>'))
     .action(act(async (name: string, flags: RemoteFlags, cmd: Command) => {
       const { client, out } = context(cmd);
       const secrets = remoteConfig(flags, process.cwd());
-      if (Object.keys(secrets).length === 0) throw usageError('give the new credentials, e.g. --token <Personal Login Token>');
+      if (Object.keys(secrets).length === 0) {
+        // A remote connected through its provider's login page is approved again there; any other needs new secrets.
+        const answer = await client.post<Authorization>(`/v1/remotes/${encodeURIComponent(name)}/reconnect`, {}).catch((err: unknown) => {
+          if (err instanceof CliError && err.code === 'not_oauth') throw usageError('give the new credentials, e.g. --token <Personal Login Token>');
+          throw err;
+        });
+        out.err(`open this link in a browser and approve knarr's access again; runs waiting for remote "${name}" go on once you have:\n  ${answer.authorizationUrl}`);
+        out.result(answer, () => []);
+        return 0;
+      }
       const updated = await client.request<RemoteView>('PUT', `/v1/remotes/${encodeURIComponent(name)}/credentials`, { body: secrets });
       out.result(updated, () => [`reconnected remote ${name}`]);
       return 0;
