@@ -45,6 +45,8 @@ export interface NameRules {
   leadingSpace?: boolean;
   trailingSpace?: boolean;
   leadingDot?: boolean;
+  /** A leading `~` (rclone's LeftTilde: OneDrive treats `~$…` as Office lock files). */
+  leadingTilde?: boolean;
   trailingDot?: boolean;
   /**
    * Unpaired UTF-16 surrogates (a JavaScript string's form of invalid UTF-8): XML and JSON

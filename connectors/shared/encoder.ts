@@ -36,6 +36,7 @@ const SYMBOL_NUL = '\u2400';
 const SYMBOL_SPACE = '\u2420';
 const SYMBOL_DEL = '\u2421';
 const FULLWIDTH_DOT = '\uFF0E';
+const FULLWIDTH_TILDE = '\uFF5E';
 
 const fullwidth = (c: string): string => String.fromCharCode(c.charCodeAt(0) + FULLWIDTH_OFFSET);
 
@@ -55,6 +56,7 @@ export function nameEncoder(rules: NameRules = {}): NameEncoder {
   const edgeSubs = new Set<string>();
   if (rules.leadingSpace || rules.trailingSpace) edgeSubs.add(SYMBOL_SPACE);
   if (rules.leadingDot || rules.trailingDot || rules.dotNames) edgeSubs.add(FULLWIDTH_DOT);
+  if (rules.leadingTilde) edgeSubs.add(FULLWIDTH_TILDE);
   const identity = anywhere.size === 0 && edgeSubs.size === 0 && !rules.invalidUnicode;
 
   function encode(name: string): string {
@@ -73,6 +75,8 @@ export function nameEncoder(rules: NameRules = {}): NameEncoder {
     else if (rules.leadingSpace && body[0] === SYMBOL_SPACE) [prefix, body] = [QUOTE + SYMBOL_SPACE, body.slice(1)];
     else if (rules.leadingDot && body[0] === '.') [prefix, body] = [FULLWIDTH_DOT, body.slice(1)];
     else if (rules.leadingDot && body[0] === FULLWIDTH_DOT) [prefix, body] = [QUOTE + FULLWIDTH_DOT, body.slice(1)];
+    else if (rules.leadingTilde && body[0] === '~') [prefix, body] = [FULLWIDTH_TILDE, body.slice(1)];
+    else if (rules.leadingTilde && body[0] === FULLWIDTH_TILDE) [prefix, body] = [QUOTE + FULLWIDTH_TILDE, body.slice(1)];
     const last = body[body.length - 1];
     if (body !== '') {
       if (rules.trailingSpace && last === ' ') [suffix, body] = [SYMBOL_SPACE, body.slice(0, -1)];
@@ -121,17 +125,18 @@ export function nameEncoder(rules: NameRules = {}): NameEncoder {
         tokens.push({ c: name[++i], quoted: true });
       }
     }
-    const edge = (t: { c: string; quoted: boolean }, space: boolean | undefined, dot: boolean | undefined): string | undefined => {
+    const edge = (t: { c: string; quoted: boolean }, space: boolean | undefined, dot: boolean | undefined, tilde?: boolean): string | undefined => {
       if (t.quoted) return undefined;
       if (space && t.c === SYMBOL_SPACE) return ' ';
       if (dot && t.c === FULLWIDTH_DOT) return '.';
+      if (tilde && t.c === FULLWIDTH_TILDE) return '~';
       return undefined;
     };
     let out = '';
     for (let i = 0; i < tokens.length; i++) {
       const t = tokens[i];
       const atEdge =
-        (i === 0 ? edge(t, rules.leadingSpace, rules.leadingDot) : undefined) ??
+        (i === 0 ? edge(t, rules.leadingSpace, rules.leadingDot, rules.leadingTilde) : undefined) ??
         (i === tokens.length - 1 && i > 0 ? edge(t, rules.trailingSpace, rules.trailingDot) : undefined) ??
         // A one-character name took its substitute as a prefix when a leading rule applied, else as a suffix.
         (i === 0 && tokens.length === 1 ? edge(t, rules.trailingSpace, rules.trailingDot) : undefined);
