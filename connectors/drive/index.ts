@@ -120,8 +120,8 @@ export class DriveConnector implements Connector {
       connections: opts.connections,
       ca: opts.ca,
       mapStatus: driveStatusMapper({ authMessage: (d) => (late.auth ? late.auth.authMessage(d) : d), now: this.now }),
-      // rclone's drive pacer: 100 ms minimum sleep, backoff up to 16 s.
-      pacer: { minSleepMs: 0, maxSleepMs: 16_000 },
+      // Short backoff here; a long Retry-After or the daily cap is the engine's to sleep through.
+      pacer: { minSleepMs: 0, maxSleepMs: 2_000 },
       privateNetworks: ctx.host.privateNetworks,
     });
     this.auth = late.auth = new OAuth2Auth(this.http, ctx, driveOAuth, config, { now: this.now });

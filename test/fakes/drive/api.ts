@@ -466,14 +466,13 @@ export function exportBytes(it: DriveItem, mime: string): Buffer {
 
 function changesList(res: ServerResponse, d: ApiDeps, q: URLSearchParams): void {
   d.stats.changesRequests++;
-  const token = Number(q.get('pageToken'));
-  const end = d.store.startPageToken();
-  if (!Number.isInteger(token) || token < d.store.oldestToken || token > end) return driveError(res, 400, 'invalid', 'Invalid Value');
+  const seq = d.store.seqOf(Number(q.get('pageToken')));
+  if (seq === undefined) return driveError(res, 400, 'invalid', 'Invalid Value');
   const pageSize = Math.min(1000, Math.max(1, Number(q.get('pageSize') ?? 100) || 100), d.faults.maxPage ?? Infinity);
   const driveId = q.get('driveId');
   const allDrives = q.get('includeItemsFromAllDrives') === 'true';
   const includeRemoved = q.get('includeRemoved') !== 'false';
-  const slice = d.store.changes.slice(token - 1, token - 1 + pageSize);
+  const slice = d.store.changes.slice(seq - 1, seq - 1 + pageSize);
   // Within a page a file appears once, in its latest state, as Drive coalesces changes.
   const latest = new Map<string, (typeof slice)[number]>();
   for (const c of slice) {
@@ -489,10 +488,10 @@ function changesList(res: ServerResponse, d: ApiDeps, q: URLSearchParams): void 
       return { kind: 'drive#change', changeType: 'file', type: 'file', fileId: c.fileId, removed, time: iso(c.time), ...(c.driveId ? { driveId: c.driveId } : {}), ...(now ? { file: fileJson(d.store, now) } : {}) };
     })
     .filter(Boolean);
-  const next = token + slice.length;
+  const next = seq + slice.length;
   const body: Record<string, unknown> = { kind: 'drive#changeList', changes };
-  if (next < end) body.nextPageToken = String(next);
-  else body.newStartPageToken = String(end);
+  if (next <= d.store.changes.length) body.nextPageToken = String(d.store.tokenOf(next));
+  else body.newStartPageToken = String(d.store.startPageToken());
   const fields = q.has('fields') ? parseFields(q.get('fields')) : parseFields('kind,nextPageToken,newStartPageToken,changes(kind,changeType,type,fileId,removed,time,file(kind,id,name,mimeType))');
   sendJson(res, 200, project(body, fields));
 }

@@ -40,6 +40,8 @@ export interface LogEntry {
   path: string;
   role: Role | 'control' | 'auth-page' | 'other';
   status: number;
+  /** The query string (no secrets travel there). */
+  query: string;
 }
 
 export interface SeedOptions {
@@ -148,9 +150,7 @@ export async function startDriveEmulator(opts: DriveEmulatorOptions = {}): Promi
     expireAccessTokens: () => oauth.expireAccessTokens(),
     revoke: (account) => oauth.revoke(account),
     expireUploadSessions: () => sessions.expireAll(),
-    expireChangeTokens: () => {
-      store.oldestToken = store.startPageToken();
-    },
+    expireChangeTokens: () => store.forgetTokens(),
   });
   const sessions = new UploadSessions(store, faults, stats);
   const deps: ApiDeps = { store, faults, sessions, stats, storageLimit: opts.storageLimit === undefined ? 15 * 1024 ** 3 : opts.storageLimit };
@@ -162,7 +162,7 @@ export async function startDriveEmulator(opts: DriveEmulatorOptions = {}): Promi
     const role = roleOf(method, url);
     stats.requests++;
     res.on('finish', () => {
-      log.push({ method, path: url.pathname, role, status: res.statusCode });
+      log.push({ method, path: url.pathname, role, status: res.statusCode, query: url.search });
       if (log.length > 20_000) log.splice(0, log.length - 20_000);
     });
     const base = `${listening.url.startsWith('https') ? 'https' : 'http'}://${req.headers.host ?? new URL(listening.url).host}`;

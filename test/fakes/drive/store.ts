@@ -100,8 +100,10 @@ export class DriveStore {
   private readonly childIndex = new Map<string, Set<string>>();
   readonly drives = new Map<string, { id: string; name: string }>();
   readonly changes: Change[] = [];
-  /** Page tokens below this are refused (a fault: the feed forgot them). */
-  oldestToken = 1;
+  /** Page token = tokenBase + position in the log; forgetting every token moves the base far away. */
+  private tokenBase = 0;
+  /** Positions below this are refused (a fault: the feed forgot them). */
+  private oldestSeq = 1;
   private blobSeq = 0;
 
   constructor(readonly dataDir: string) {
@@ -174,7 +176,23 @@ export class DriveStore {
 
   /** The token of the next change to happen. */
   startPageToken(): number {
-    return this.changes.length + 1;
+    return this.tokenBase + this.changes.length + 1;
+  }
+
+  /** The log position a page token names; undefined for a token this feed does not (or no longer) know. */
+  seqOf(token: number): number | undefined {
+    const seq = token - this.tokenBase;
+    return Number.isInteger(seq) && seq >= this.oldestSeq && seq <= this.changes.length + 1 ? seq : undefined;
+  }
+
+  tokenOf(seq: number): number {
+    return this.tokenBase + seq;
+  }
+
+  /** Every page token issued so far stops working. */
+  forgetTokens(): void {
+    this.tokenBase += this.changes.length + 1_000_000;
+    this.oldestSeq = this.changes.length + 1;
   }
 
   create(fields: Partial<DriveItem> & { name: string; mimeType: string; parents: string[] }): DriveItem {
