@@ -77,6 +77,7 @@ describe('users and keys', () => {
     'PATCH /v1/remotes/:name': { path: () => `/v1/remotes/${ids.dst}`, body: { config: { root: '/' } }, status: 404 },
     'GET /v1/remotes/:name/ls': { path: () => `/v1/remotes/${ids.dst}/ls`, status: 404 },
     'PUT /v1/remotes/:name/credentials': { path: () => `/v1/remotes/${ids.dst}/credentials`, body: {}, status: 404 },
+    'POST /v1/remotes/:name/reconnect': { path: () => `/v1/remotes/${ids.dst}/reconnect`, status: 404 },
     'POST /v1/jobs': { path: () => '/v1/jobs', body: { source: `${ids.dst}:`, destination: `${ids.src}:stolen`, mode: 'copy' }, status: 422 },
     'GET /v1/jobs': { path: () => '/v1/jobs', status: 200 },
     'GET /v1/jobs/:id': { path: () => `/v1/jobs/${ids.job}`, status: 404 },
