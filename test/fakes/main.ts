@@ -1,6 +1,7 @@
 /**
  * `npm run fake -- jottacloud [--port N] [--host ADDR] [--tls] [--account NAME] [--data-dir DIR]`
  * `npm run fake -- nextcloud [--port N] [--host ADDR] [--user NAME] [--password PW] [--data-dir DIR]`
+ * `npm run fake -- drive [--port N] [--host ADDR] [--tls] [--data-dir DIR]`
  *
  * Starts a provider emulator on its own, prints ONE JSON line
  * `{"url":…,"loginToken":…,"caCert":…}` (caCert only with --tls) and serves until SIGINT/SIGTERM.
@@ -8,10 +9,12 @@
  */
 import { startJottacloudEmulator } from './jottacloud/index.js';
 import { startNextcloudEmulator } from './nextcloud/index.js';
+import { startDriveEmulator } from './drive/index.js';
 
 const USAGE =
   'usage: npm run fake -- jottacloud [--port N] [--host 127.x.y.z] [--tls] [--account NAME] [--data-dir DIR]\n' +
-  '       npm run fake -- nextcloud [--port N] [--host 127.x.y.z] [--user NAME] [--password PW] [--data-dir DIR]';
+  '       npm run fake -- nextcloud [--port N] [--host 127.x.y.z] [--user NAME] [--password PW] [--data-dir DIR]\n' +
+  '       npm run fake -- drive [--port N] [--host 127.x.y.z] [--tls] [--data-dir DIR]';
 
 function fail(msg: string): never {
   process.stderr.write(`${msg}\n`);
@@ -76,9 +79,10 @@ function parseFlags(args: string[]): Flags {
 
 async function main(): Promise<void> {
   const [provider, ...rest] = process.argv.slice(2);
-  if (provider !== 'jottacloud' && provider !== 'nextcloud') fail(provider ? `unknown emulator ${provider}; known: jottacloud, nextcloud` : USAGE);
+  if (provider !== 'jottacloud' && provider !== 'nextcloud' && provider !== 'drive') fail(provider ? `unknown emulator ${provider}; known: jottacloud, nextcloud, drive` : USAGE);
   const flags = parseFlags(rest);
   if (provider === 'nextcloud') return runNextcloud(flags);
+  if (provider === 'drive') return runDrive(flags);
   if (flags.user !== undefined || flags.password !== undefined) fail('--user and --password are nextcloud flags');
   await serve(
     () => startJottacloudEmulator({ port: flags.port, host: flags.host, tls: flags.tls, account: flags.account, dataDir: flags.dataDir }),
@@ -90,7 +94,7 @@ async function main(): Promise<void> {
  * Starts an emulator, stops it on SIGINT/SIGTERM, and prints its one JSON line last, so whoever
  * reads the line can signal us at once.
  */
-async function serve<E extends { stop(): Promise<void> }>(start: () => Promise<E>, line: (emu: E) => Record<string, string>): Promise<void> {
+async function serve<E extends { stop(): Promise<void> }>(start: () => Promise<E>, line: (emu: E) => Record<string, unknown>): Promise<void> {
   let emu: E;
   try {
     emu = await start();
@@ -123,5 +127,14 @@ async function runNextcloud(flags: Flags): Promise<void> {
       url: emu.url, davUrl: emu.davUrl, user: emu.user, password: emu.password,
       rcloneConfig: `rclone config create nc webdav vendor=nextcloud url=${emu.davUrl} user=${emu.user} pass=$(rclone obscure '${emu.password}')`,
     }),
+  );
+}
+
+/** Prints ONE JSON line `{"url","caCert","clientId","clientSecret","token"}` (token: rclone's token object) and serves until SIGINT/SIGTERM. */
+async function runDrive(flags: Flags): Promise<void> {
+  if (flags.account !== undefined || flags.user !== undefined || flags.password !== undefined) fail('--account, --user and --password are not drive flags');
+  await serve(
+    () => startDriveEmulator({ port: flags.port, host: flags.host, tls: flags.tls, dataDir: flags.dataDir }),
+    (emu) => ({ url: emu.url, ...(emu.caCert ? { caCert: emu.caCert } : {}), clientId: emu.clientId, clientSecret: emu.clientSecret, token: emu.issueToken() }),
   );
 }
