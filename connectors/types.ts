@@ -40,6 +40,8 @@ export interface NameRules {
   forbiddenChars?: string;
   /** Control characters 0x01–0x1F and DEL (0x7F). */
   controlChars?: boolean;
+  /** DEL (0x7F) alone, where other control characters are fine (rclone's Del without Ctl: Dropbox). */
+  del?: boolean;
   /** The names `.` and `..`. */
   dotNames?: boolean;
   leadingSpace?: boolean;

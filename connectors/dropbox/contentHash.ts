@@ -49,3 +49,17 @@ export class DropboxContentHasher {
 export function dropboxContentHash(data: Uint8Array): string {
   return new DropboxContentHasher().update(data).digest();
 }
+
+/** The SHA-256 of each 4 MiB block of `data`, which starts on a block boundary of its file. */
+export function blockDigests(data: Uint8Array): Buffer[] {
+  const out: Buffer[] = [];
+  for (let at = 0; at < data.byteLength; at += DROPBOX_BLOCK) out.push(createHash('sha256').update(data.subarray(at, at + DROPBOX_BLOCK)).digest());
+  return out;
+}
+
+/** The content hash of a file from its blocks' digests in order. */
+export function contentHashOfBlocks(digests: readonly Uint8Array[]): string {
+  const outer = createHash('sha256');
+  for (const d of digests) outer.update(d);
+  return outer.digest('hex');
+}

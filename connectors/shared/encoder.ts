@@ -52,6 +52,7 @@ export function nameEncoder(rules: NameRules = {}): NameEncoder {
     for (let code = 1; code <= 0x1f; code++) anywhere.set(String.fromCharCode(code), String.fromCharCode(SYMBOL_NULL + code));
     anywhere.set('\x7f', SYMBOL_DEL);
   }
+  if (rules.del) anywhere.set('\x7f', SYMBOL_DEL);
   const substitutes = new Map<string, string>([...anywhere].map(([raw, sub]) => [sub, raw]));
   const edgeSubs = new Set<string>();
   if (rules.leadingSpace || rules.trailingSpace) edgeSubs.add(SYMBOL_SPACE);
