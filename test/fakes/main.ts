@@ -2,6 +2,7 @@
  * `npm run fake -- jottacloud [--port N] [--host ADDR] [--tls] [--account NAME] [--data-dir DIR]`
  * `npm run fake -- nextcloud [--port N] [--host ADDR] [--user NAME] [--password PW] [--data-dir DIR]`
  * `npm run fake -- drive [--port N] [--host ADDR] [--tls] [--data-dir DIR]`
+ * `npm run fake -- onedrive [--port N] [--host ADDR] [--tls] [--drive-type personal|business] [--data-dir DIR]`
  *
  * Starts a provider emulator on its own, prints ONE JSON line
  * `{"url":…,"loginToken":…,"caCert":…}` (caCert only with --tls) and serves until SIGINT/SIGTERM.
@@ -10,11 +11,13 @@
 import { startJottacloudEmulator } from './jottacloud/index.js';
 import { startNextcloudEmulator } from './nextcloud/index.js';
 import { startDriveEmulator } from './drive/index.js';
+import { startOneDriveEmulator } from './onedrive/index.js';
 
 const USAGE =
   'usage: npm run fake -- jottacloud [--port N] [--host 127.x.y.z] [--tls] [--account NAME] [--data-dir DIR]\n' +
   '       npm run fake -- nextcloud [--port N] [--host 127.x.y.z] [--user NAME] [--password PW] [--data-dir DIR]\n' +
-  '       npm run fake -- drive [--port N] [--host 127.x.y.z] [--tls] [--data-dir DIR]';
+  '       npm run fake -- drive [--port N] [--host 127.x.y.z] [--tls] [--data-dir DIR]\n' +
+  '       npm run fake -- onedrive [--port N] [--host 127.x.y.z] [--tls] [--drive-type personal|business] [--data-dir DIR]';
 
 function fail(msg: string): never {
   process.stderr.write(`${msg}\n`);
@@ -29,6 +32,7 @@ interface Flags {
   dataDir?: string;
   user?: string;
   password?: string;
+  driveType?: 'personal' | 'business';
 }
 
 function parseFlags(args: string[]): Flags {
@@ -70,6 +74,12 @@ function parseFlags(args: string[]): Flags {
       case '--password':
         flags.password = value();
         break;
+      case '--drive-type': {
+        const v = value();
+        if (v !== 'personal' && v !== 'business') fail(`--drive-type must be personal or business, not ${v}`);
+        flags.driveType = v;
+        break;
+      }
       default:
         fail(`unknown flag ${a} (${USAGE})`);
     }
@@ -79,9 +89,11 @@ function parseFlags(args: string[]): Flags {
 
 async function main(): Promise<void> {
   const [provider, ...rest] = process.argv.slice(2);
-  if (provider !== 'jottacloud' && provider !== 'nextcloud' && provider !== 'drive') fail(provider ? `unknown emulator ${provider}; known: jottacloud, nextcloud, drive` : USAGE);
+  if (provider !== 'jottacloud' && provider !== 'nextcloud' && provider !== 'drive' && provider !== 'onedrive') fail(provider ? `unknown emulator ${provider}; known: jottacloud, nextcloud, drive, onedrive` : USAGE);
   const flags = parseFlags(rest);
   if (provider === 'nextcloud') return runNextcloud(flags);
+  if (provider === 'onedrive') return runOneDrive(flags);
+  if (flags.driveType !== undefined) fail('--drive-type is a onedrive flag');
   if (provider === 'drive') return runDrive(flags);
   if (flags.user !== undefined || flags.password !== undefined) fail('--user and --password are nextcloud flags');
   await serve(
@@ -136,5 +148,22 @@ async function runDrive(flags: Flags): Promise<void> {
   await serve(
     () => startDriveEmulator({ port: flags.port, host: flags.host, tls: flags.tls, dataDir: flags.dataDir }),
     (emu) => ({ url: emu.url, ...(emu.caCert ? { caCert: emu.caCert } : {}), clientId: emu.clientId, clientSecret: emu.clientSecret, token: emu.issueToken() }),
+  );
+}
+
+/** Prints ONE JSON line `{"url","caCert","clientId","clientSecret","token","driveId","driveType"}` and serves until SIGINT/SIGTERM. */
+async function runOneDrive(flags: Flags): Promise<void> {
+  if (flags.account !== undefined || flags.user !== undefined || flags.password !== undefined) fail('--account, --user and --password are not onedrive flags');
+  await serve(
+    () => startOneDriveEmulator({ port: flags.port, host: flags.host, tls: flags.tls, driveType: flags.driveType, dataDir: flags.dataDir }),
+    (emu) => ({
+      url: emu.url,
+      ...(emu.caCert ? { caCert: emu.caCert } : {}),
+      clientId: emu.clientId,
+      clientSecret: emu.clientSecret,
+      token: emu.issueToken(),
+      driveId: emu.driveId,
+      driveType: emu.driveType,
+    }),
   );
 }
