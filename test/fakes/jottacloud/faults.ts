@@ -6,8 +6,8 @@
 import { z } from 'zod';
 
 /** What a request is, for scoping throttles. */
-export type RequestRole = 'jfs' | 'api' | 'allocate' | 'upload' | 'download' | 'token' | 'wellknown';
-const roles = ['jfs', 'api', 'allocate', 'upload', 'download', 'token', 'wellknown'] as const;
+export type RequestRole = 'jfs' | 'api' | 'allocate' | 'upload' | 'download' | 'token' | 'wellknown' | 'authorize';
+const roles = ['jfs', 'api', 'allocate', 'upload', 'download', 'token', 'wellknown', 'authorize'] as const;
 
 export interface ThrottleFault {
   /** Requests still to refuse. */

@@ -6,3 +6,5 @@ export { JOTTA_HOSTS } from './server.js';
 export type { FileSnapshot, AccountOptions } from './store.js';
 export type { LogEntry } from './http.js';
 export { startRcloneHarness, findRclone, findRclones, INSTALL_HINT, type RcloneHarness, type RcloneResult } from './rclone.js';
+export { REALMS, WHITE_LABEL_HOSTS, type Realm } from './realms.js';
+export type { SessionInfo } from './auth.js';

@@ -1,7 +1,8 @@
 /**
  * The Jottacloud emulator's HTTP(S) server: routing by path (one server plays the jfs, api and id
- * hosts), or by Host header when reached as jfs/api/id.jottacloud.com; the `/__emulator/*` control
- * endpoints; and `startJottacloudEmulator`, the programmatic API. See README.md beside this file.
+ * hosts, and the white-labels' login hosts), or by Host header when reached by those names; the
+ * `/__emulator/*` control endpoints; and `startJottacloudEmulator`, the programmatic API. See
+ * README.md beside this file.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -12,16 +13,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import { handleCustomer, handlePurgeTrash } from './api.js';
-import { AuthService, REALM, tokenPath, wellKnown, wellKnownPath } from './auth.js';
+import { AuthService, REALM, type SessionInfo, wellKnown, wellKnownPath } from './auth.js';
 import { type FaultRequest, faultRequestSchema, Faults, type FaultState, type RequestRole } from './faults.js';
-import { apiError, type Ctx, type Emu, jfsError, EX, type LogEntry, readBody, sendJson } from './http.js';
+import { apiError, type Ctx, type Emu, jfsError, EX, type LogEntry, readBody, send, sendJson } from './http.js';
 import { handleJfs } from './jfs.js';
 import { type AccountOptions, type FileSnapshot, key, Store } from './store.js';
 import { makeTls } from '../shared/tls.js';
+import type { RcloneToken } from '../shared/oauth.js';
+import { REALMS, realmOf, realmPath, realmRequest, WHITE_LABEL_HOSTS } from './realms.js';
 import { handleAllocate, handleUpload, Uploads } from './upload.js';
 
-/** §12.1: the hosts rclone has hard-coded, plus the id host of the fallback token URL. */
-export const JOTTA_HOSTS = ['jfs.jottacloud.com', 'api.jottacloud.com', 'id.jottacloud.com'] as const;
+/** §12.1: the hosts rclone has hard-coded, plus the id host of the fallback token URL, and the white-labels' login hosts (§2.6). */
+export const JOTTA_HOSTS: readonly string[] = ['jfs.jottacloud.com', 'api.jottacloud.com', 'id.jottacloud.com', ...WHITE_LABEL_HOSTS];
 
 export interface JottaEmulatorOptions {
   /** 0 (default) picks a free port. */
@@ -50,10 +53,22 @@ export interface JottaEmulator {
   host: string;
   port: number;
   defaultAccount: string;
-  /** A fresh single-use Personal Login Token for an account (the default one if omitted). */
+  /** A fresh single-use Personal Login Token for an account (the default one if omitted) of Jottacloud's realm. */
   issueLoginToken(account?: string): string;
-  /** Adds an account (idempotent); returns its user name. */
-  addAccount(name: string, opts?: AccountOptions): string;
+  /**
+   * Adds an account (idempotent); returns its user name. With `realm` (`telia_se`, `get`, …) it
+   * belongs to that white-label realm: it logs in through that realm's login page only.
+   */
+  addAccount(name: string, opts?: AccountOptions & { realm?: string }): string;
+  /**
+   * A new session of an account at its realm's login-page client (`desktop`), as the rclone-style
+   * token object a person would paste (what the authorization-code flow gives).
+   */
+  issueToken(account?: string): RcloneToken;
+  /** A realm's endpoints on this emulator (§2.6 paths). */
+  realmUrls(realm: string): { wellKnown: string; authUrl: string; tokenUrl: string };
+  /** Ends the sessions of a realm (of one account, or all), as the service's "log out everywhere": refreshes get invalid_grant, access tokens 401. Returns the count. */
+  revokeRealmSessions(realm: string, account?: string): number;
   faults: Faults;
   /** Every file of an account (trashed ones included), with revisions and any pending latest revision. */
   files(account?: string): FileSnapshot[];
@@ -68,7 +83,7 @@ export interface JottaEmulator {
   /** Bytes of a file's current revision (small files only). */
   readFile(path: string, account?: string): Promise<Buffer | undefined>;
   /** Token families of an account. */
-  sessions(account?: string): { id: string; clientId: string; refreshes: number; revoked: boolean }[];
+  sessions(account?: string): SessionInfo[];
   authStats(): AuthService['stats'];
   /** Every access and refresh token the emulator has handed out. */
   issuedTokens(): string[];
@@ -77,10 +92,15 @@ export interface JottaEmulator {
   stop(): Promise<void>;
 }
 
+const realmsPattern = (names: string[]) => new RegExp(`^/auth/realms/(${names.join('|')})/`);
+
+/** What each real host serves: a white-label's login host only its realm(s), like id.jottacloud.com only Jottacloud's. */
 const JOTTA_HOST_ROLES: Record<string, RegExp> = {
   'jfs.jottacloud.com': /^\/jfs(\/|$)/i,
   'api.jottacloud.com': /^\/(account|files|auth\/v1)\//,
-  'id.jottacloud.com': /^\/auth\/realms\//,
+  ...Object.fromEntries(
+    [...new Set(Object.values(REALMS).flatMap((r) => r.domains))].map((d) => [d, realmsPattern(Object.values(REALMS).filter((r) => r.domains.includes(d)).map((r) => r.name))]),
+  ),
 };
 
 function roleOf(path: string, q: URLSearchParams): RequestRole | 'control' | 'other' {
@@ -91,6 +111,7 @@ function roleOf(path: string, q: URLSearchParams): RequestRole | 'control' | 'ot
   if (path.startsWith('/account/') || path.startsWith('/files/')) return 'api';
   if (path.endsWith('/.well-known/openid-configuration')) return 'wellknown';
   if (path.endsWith('/protocol/openid-connect/token')) return 'token';
+  if (path.endsWith('/protocol/openid-connect/auth')) return 'authorize';
   return 'other';
 }
 
@@ -126,8 +147,26 @@ export async function startJottacloudEmulator(opts: JottaEmulatorOptions = {}): 
   const issueLoginToken = (account?: string): string => {
     const acc = store.account(account ?? defaultAccount);
     if (!acc) throw new Error(`no such account: ${account}`);
+    const realm = auth.realmOfAccount(acc.username);
+    if (realm !== REALM) throw new Error(`account ${acc.username} belongs to realm ${realm}, which has no Personal Login Tokens: use issueToken or its login page`);
     return auth.loginTokens.issue(acc.username, REALM, `${emu.publicUrl()}${wellKnownPath}`);
   };
+  const addAccount = (name: string, o: AccountOptions & { realm?: string } = {}): string => {
+    const { realm, ...accountOpts } = o;
+    if (realm !== undefined && !realmOf(realm)) throw new Error(`no such realm: ${realm} (known: ${Object.keys(REALMS).join(', ')})`);
+    const username = store.addAccount(name, accountOpts).username;
+    if (realm !== undefined) auth.bindAccount(username, realm);
+    return username;
+  };
+  const issueToken = (account?: string): RcloneToken => {
+    const acc = store.account(account ?? defaultAccount);
+    if (!acc) throw new Error(`no such account: ${account}`);
+    const t = auth.issueForAccount(acc.username);
+    return { access_token: t.access_token, token_type: 'Bearer', refresh_token: t.refresh_token, expiry: new Date(Date.now() + t.expires_in * 1000).toISOString() };
+  };
+  /** An account of the realm to log in as when the login page is given no login_hint: the first one added. */
+  const firstAccountOf = (realm: string): string | undefined =>
+    realm === REALM ? defaultAccount : [...store.accounts.values()].map((a) => a.username).find((u) => auth.realmOfAccount(u) === realm);
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const proto = tls ? 'https' : 'http';
@@ -158,19 +197,34 @@ export async function startJottacloudEmulator(opts: JottaEmulatorOptions = {}): 
       }
     }
     switch (role) {
-      case 'wellknown': {
-        req.resume();
-        // §2.2: plain GET, no authentication. Only the jottacloud realm exists here.
-        if (req.method !== 'GET' || path !== wellKnownPath) return apiError(ctx, 404, 'NotFoundException', 'Realm does not exist');
-        return sendJson(ctx, 200, wellKnown(base));
-      }
-      case 'token': {
-        if (req.method !== 'POST' || path !== tokenPath) {
+      case 'wellknown':
+      case 'token':
+      case 'authorize': {
+        const at = realmRequest(path);
+        const realm = at && realmOf(at.realm);
+        const rest = { wellknown: '/.well-known/openid-configuration', token: '/protocol/openid-connect/token', authorize: '/protocol/openid-connect/auth' }[role];
+        if (!at || !realm || at.rest !== rest || req.method !== (role === 'token' ? 'POST' : 'GET')) {
           req.resume();
           return apiError(ctx, 404, 'NotFoundException', 'Realm does not exist');
         }
+        if (role === 'wellknown') {
+          req.resume();
+          // §2.2: plain GET, no authentication.
+          return sendJson(ctx, 200, wellKnown(base, realm.name));
+        }
+        if (role === 'authorize') {
+          req.resume();
+          const r = auth.authorize(parsedUrl.searchParams, realm.name, firstAccountOf(realm.name));
+          if (r.status === 302) {
+            ctx.entry.status = 302;
+            res.writeHead(302, { Location: r.location, 'Cache-Control': 'no-store' });
+            res.end();
+            return;
+          }
+          return send(ctx, 400, 'text/plain; charset=utf-8', `We are sorry... ${r.message}`);
+        }
         const form = new URLSearchParams((await readBody(req)).toString('utf8'));
-        const r = auth.token(form, req.headers.authorization);
+        const r = auth.token(form, req.headers.authorization, realm.name);
         return sendJson(ctx, r.status, r.body, { 'Cache-Control': 'no-store', Pragma: 'no-cache' });
       }
       case 'api':
@@ -218,10 +272,16 @@ export async function startJottacloudEmulator(opts: JottaEmulatorOptions = {}): 
       }
       if (path === '/__emulator/accounts' && req.method === 'POST') {
         if (typeof body.name !== 'string' || !body.name) return sendJson(ctx, 400, { error: 'name is required' });
-        const username = store.addAccount(body.name, {
-          capacity: typeof body.capacity === 'number' ? body.capacity : undefined,
-        }).username;
-        return sendJson(ctx, 200, { username, loginToken: issueLoginToken(username) });
+        const realm = typeof body.realm === 'string' ? body.realm : undefined;
+        if (realm !== undefined && !realmOf(realm)) return sendJson(ctx, 400, { error: `no such realm: ${realm}` });
+        const username = addAccount(body.name, { capacity: typeof body.capacity === 'number' ? body.capacity : undefined, realm });
+        const own = auth.realmOfAccount(username);
+        return sendJson(ctx, 200, own === REALM ? { username, loginToken: issueLoginToken(username) } : { username, realm: own, token: issueToken(username) });
+      }
+      if (path === '/__emulator/token' && req.method === 'POST') {
+        const username = store.account(account ?? defaultAccount)?.username;
+        if (!username) return sendJson(ctx, 404, { error: `no such account: ${account}` });
+        return sendJson(ctx, 200, { token: issueToken(username), username, realm: auth.realmOfAccount(username) });
       }
       if (path === '/__emulator/faults') {
         if (req.method === 'GET') return sendJson(ctx, 200, faults.snapshot());
@@ -298,7 +358,14 @@ export async function startJottacloudEmulator(opts: JottaEmulatorOptions = {}): 
     port,
     defaultAccount,
     issueLoginToken,
-    addAccount: (name, o) => store.addAccount(name, o).username,
+    addAccount,
+    issueToken,
+    realmUrls: (realm) => {
+      if (!realmOf(realm)) throw new Error(`no such realm: ${realm}`);
+      const oidc = `${url}${realmPath(realm)}/protocol/openid-connect`;
+      return { wellKnown: `${url}${realmPath(realm)}/.well-known/openid-configuration`, authUrl: `${oidc}/auth`, tokenUrl: `${oidc}/token` };
+    },
+    revokeRealmSessions: (realm, account) => auth.revokeRealm(realm, account === undefined ? undefined : accOf(account).username),
     faults,
     files: (account) => store.snapshot(accOf(account)),
     folders: (account) => store.folders(accOf(account)),
