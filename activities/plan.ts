@@ -52,7 +52,9 @@ export function planActivities(deps: ActivityDeps, worker: WorkerState) {
           const onRows = (n: number) => { listed += n; void throttle.progressed(); };
           const base = { db: deps.db, runId, filter, signal: hb.signal, onRows };
           const notices = noticeCounter();
-          const feed = job.mode !== 'check' && options.changeFeed && src.changes && src.changeCursor ? src : null;
+          // A sync deletes what the source no longer has: from the feed only where it names every old path.
+          const feedServes = job.mode === 'copy' || job.mode === 'move' || (job.mode === 'sync' && src.capabilities.changeFeedDeletes === true);
+          const feed = feedServes && options.changeFeed && src.changes && src.changeCursor ? src : null;
           let fromChanges = run.plannedFromChanges && run.nextChangeCursor !== null;
           // A walk already under way (this is a retry of its plan) goes on walking.
           const walking = !run.plannedFromChanges && run.nextChangeCursor !== null;

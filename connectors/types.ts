@@ -29,6 +29,12 @@ export interface Capabilities {
   setModTime: boolean;
   /** `walk` lists a whole tree faster than `list` directory by directory. */
   recursiveList: boolean;
+  /**
+   * `changes` names the old path of everything deleted or moved away, so a sync can delete from
+   * the feed alone (Dropbox). Where it does not (Drive names a moved file only where it is now),
+   * sync runs walk both trees and only copy and move runs plan from the feed. Absent: false.
+   */
+  changeFeedDeletes?: boolean;
 }
 
 /**
