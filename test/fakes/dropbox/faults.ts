@@ -67,6 +67,8 @@ export class DbxFaults {
   contention: ContentionOptions = DEFAULT_CONTENTION;
   uploadBps = 0;
   downloadBps = 0;
+  /** The next committed file is recorded with a wrong content_hash (a server-side corruption). */
+  corruptHash = false;
 
   constructor(private readonly hooks: { resetCursors(account?: string): void; expireTokens(): void; revoke(account?: string): void; setAllocation(bytes: number, account?: string): void }) {}
 
@@ -94,6 +96,11 @@ export class DbxFaults {
   bandwidth(opts: { uploadBps?: number; downloadBps?: number }): void {
     this.uploadBps = opts.uploadBps ?? 0;
     this.downloadBps = opts.downloadBps ?? 0;
+  }
+
+  /** The next file committed is reported with a content_hash that is not its bytes'. */
+  corruptNextHash(): void {
+    this.corruptHash = true;
   }
 
   /** Every cursor issued so far answers `reset` (the account's, or every account's). */
@@ -132,5 +139,6 @@ export class DbxFaults {
     this.contention = DEFAULT_CONTENTION;
     this.uploadBps = 0;
     this.downloadBps = 0;
+    this.corruptHash = false;
   }
 }

@@ -215,7 +215,9 @@ export async function startDropboxEmulator(opts: DropboxEmulatorOptions = {}): P
     const blob = newBlob(ns);
     const sealed = await sessions.seal(s, size, blob, lookupPrefix);
     try {
-      return await ns.putFile(target.display, { size, contentHash: sealed.contentHash, blob: blob.slice(blob.lastIndexOf('/') + 1), clientModified }, mode);
+      const contentHash = faults.corruptHash ? sealed.contentHash.replace(/^./, (c) => (c === '0' ? '1' : '0')) : sealed.contentHash;
+      faults.corruptHash = false;
+      return await ns.putFile(target.display, { size, contentHash, blob: blob.slice(blob.lastIndexOf('/') + 1), clientModified }, mode);
     } catch (err) {
       await sealed.undo();
       throw err;
