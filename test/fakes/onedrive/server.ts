@@ -47,7 +47,7 @@ export interface OneDriveStats {
   downloadBytes: number;
   deltaRequests: number;
   copies: number;
-  /** Requests to an upload URL that carried an Authorization header (refused: a client bug). */
+  /** Requests to an upload URL, or a download URL, that carried an Authorization header (a token sent where it is not needed). */
   uploadUrlWithAuth: number;
   downloadUrlWithAuth: number;
   unauthorized: number;
