@@ -1,9 +1,11 @@
 import { ConnectorError } from './errors.js';
 import { namingErrors } from './naming.js';
 import { driveDefinition } from './drive/definition.js';
+import { dropboxDefinition } from './dropbox/definition.js';
 import { ftpDefinition } from './ftp/definition.js';
 import { jottacloudDefinition } from './jottacloud/definition.js';
 import { localDefinition } from './local/definition.js';
+import { onedriveDefinition } from './onedrive/definition.js';
 import { s3Definition } from './s3/definition.js';
 import { sftpDefinition } from './sftp/definition.js';
 import { webdavDefinition } from './webdav/definition.js';
@@ -11,7 +13,7 @@ import type { Connector, ConnectorContext, ConnectorDefinition } from './types.j
 
 /** Every provider this build of knarr can open. A new provider adds its definition here, and nothing else outside its folder. */
 const definitions = new Map<string, ConnectorDefinition>(
-  [localDefinition, jottacloudDefinition, s3Definition, webdavDefinition, sftpDefinition, ftpDefinition, driveDefinition].map((d) => [d.type, d]),
+  [localDefinition, jottacloudDefinition, s3Definition, webdavDefinition, sftpDefinition, ftpDefinition, driveDefinition, onedriveDefinition, dropboxDefinition].map((d) => [d.type, d]),
 );
 
 /**
