@@ -24,18 +24,39 @@ export class QuickXorHash {
   bytes = 0;
 
   update(chunk: Uint8Array): void {
-    const state = this.state;
-    let shift = this.shift;
-    for (let i = 0; i < chunk.length; i++) {
-      const v = chunk[i] << (shift & 7);
-      const at = shift >> 3;
-      state[at] ^= v & 0xff;
-      if (v > 0xff) state[at === WIDTH_BYTES - 1 ? 0 : at + 1] ^= v >> 8;
-      shift += SHIFT;
-      if (shift >= WIDTH_BITS) shift -= WIDTH_BITS;
+    let i = 0;
+    const n = chunk.length;
+    // Up to the next multiple of 160 bytes one by one; then whole 160-byte blocks, whose bytes at
+    // the same index land on the same bits (11·160 ≡ 0 mod 160), so they are XORed together first
+    // and shifted into the state once per index; the rest one by one again.
+    while (i < n && this.shift !== 0) this.one(chunk[i++]);
+    if (n - i >= WIDTH_BITS) {
+      const acc = new Uint8Array(WIDTH_BITS);
+      const end = i + Math.floor((n - i) / WIDTH_BITS) * WIDTH_BITS;
+      if ((chunk.byteOffset + i) % 4 === 0) {
+        const acc32 = new Uint32Array(acc.buffer);
+        const words = new Uint32Array(chunk.buffer, chunk.byteOffset + i, (end - i) / 4);
+        for (let w = 0; w < words.length; w += WIDTH_BITS / 4) for (let k = 0; k < WIDTH_BITS / 4; k++) acc32[k] ^= words[w + k];
+      } else {
+        for (let b = i; b < end; b += WIDTH_BITS) for (let k = 0; k < WIDTH_BITS; k++) acc[k] ^= chunk[b + k];
+      }
+      // The folded block goes in as 160 bytes starting at shift 0, then the count is set right.
+      const before = this.bytes;
+      for (let k = 0; k < WIDTH_BITS; k++) this.one(acc[k]);
+      this.bytes = before + (end - i);
+      i = end;
     }
-    this.shift = shift;
-    this.bytes += chunk.length;
+    while (i < n) this.one(chunk[i++]);
+  }
+
+  private one(byte: number): void {
+    const v = byte << (this.shift & 7);
+    const at = this.shift >> 3;
+    this.state[at] ^= v & 0xff;
+    if (v > 0xff) this.state[at === WIDTH_BYTES - 1 ? 0 : at + 1] ^= v >> 8;
+    this.shift += SHIFT;
+    if (this.shift >= WIDTH_BITS) this.shift -= WIDTH_BITS;
+    this.bytes++;
   }
 
   /** The 20 digest bytes; the state goes on unchanged, so a caller may ask more than once. */

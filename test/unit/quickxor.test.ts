@@ -53,3 +53,29 @@ describe('quickXorHash', () => {
     expect(quickXorHex(undefined)).toBeUndefined();
   });
 });
+
+describe('quickXorHash fast path', () => {
+  it('agrees with the byte-by-byte definition at every alignment and length', () => {
+    const reference = (data: Uint8Array): string => {
+      const state = new Uint8Array(20);
+      for (let i = 0; i < data.length; i++) {
+        const bit = (11 * i) % 160;
+        const v = data[i] << (bit & 7);
+        state[bit >> 3] ^= v & 0xff;
+        state[((bit >> 3) + 1) % 20] ^= v >> 8;
+      }
+      const len = Buffer.alloc(8);
+      len.writeBigUInt64LE(BigInt(data.length));
+      for (let i = 0; i < 8; i++) state[12 + i] ^= len[i];
+      return Buffer.from(state).toString('base64');
+    };
+    const pool = randomBytes(5000);
+    for (const [offset, length] of [[0, 0], [1, 159], [3, 160], [4, 161], [0, 320], [2, 1601], [7, 4096], [0, 4993]]) {
+      const slice = pool.subarray(offset, offset + length);
+      expect(quickXorOf(slice), `${offset}+${length}`).toBe(reference(slice));
+      const h = new QuickXorHash();
+      for (let i = 0; i < slice.length; i += 333) h.update(slice.subarray(i, i + 333));
+      expect(h.digestBase64(), `pieces ${offset}+${length}`).toBe(reference(slice));
+    }
+  });
+});
