@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Entry } from '../../core/entry.js';
-import { createOneDriveConnector, type OneDriveConfig, type OneDriveConnector } from '../../connectors/onedrive/index.js';
+import { onedriveDefinition } from '../../connectors/onedrive/definition.js';
+import { createOneDriveConnector, onedriveOAuth, type OneDriveConfig, type OneDriveConnector } from '../../connectors/onedrive/index.js';
 import { quickXorOf } from '../../connectors/onedrive/quickxor.js';
 import { unrestrictedHost, type ChangeBatch, type ListNotice, type UploadState } from '../../connectors/types.js';
 import { bufferSource, collect, expectKind, KiB, readAll, rejectionOf } from '../conformance/suite.js';
@@ -267,5 +268,34 @@ describe('onedrive drives: business, and SharePoint libraries by site URL', () =
     expect((await collect(c.walk('t'))).entries.map((x) => x.path).sort()).toEqual(['t/a.txt', 't/b', 't/b/c.txt']);
     expect(biz.stats.deltaRequests).toBe(d0 + 1);
     await c.close();
+  });
+});
+
+describe('onedrive remote config', () => {
+  it('takes the emulator\'s remoteConfig as a remote\'s config, keeps the token and client secret apart, and opens on what is stored', async () => {
+    const e = await startOneDriveEmulator();
+    try {
+      const config = e.remoteConfig();
+      const parsed = onedriveDefinition.configSchema.parse(config) as Record<string, unknown>;
+      expect([...onedriveDefinition.secretKeys].sort()).toEqual(['clientSecret', 'token']);
+      const settings = onedriveDefinition.settingsSchema.parse(Object.fromEntries(Object.entries(parsed).filter(([k]) => !onedriveDefinition.secretKeys.includes(k))));
+      const secrets = onedriveDefinition.secretsSchema.parse({ token: config.token, clientSecret: config.clientSecret });
+      const c = onedriveDefinition.create(settings, { host: unrestrictedHost, remoteName: 'cfg', credentials: memoryCredentials(secrets) });
+      await c.write('cfg.txt', bufferSource(Buffer.from('cfg')));
+      expect(e.list().map((f) => f.path)).toEqual(['cfg.txt']);
+      await c.close();
+      expect(onedriveDefinition.configSchema.safeParse({ ...config, siteUrl: 'https://contoso.sharepoint.com/sites/Team' }).success).toBe(false);
+      expect(onedriveDefinition.configSchema.safeParse({ ...config, region: 'mars' }).success).toBe(false);
+    } finally {
+      await e.stop();
+    }
+  });
+
+  it('points a region at its national cloud, as rclone\'s region option', async () => {
+    const c = createOneDriveConnector({ region: 'us' }, { host: unrestrictedHost, remoteName: 'us', credentials: memoryCredentials({}) });
+    expect(c.client.apiUrl).toBe('https://graph.microsoft.us/v1.0');
+    await c.close();
+    expect(onedriveOAuth('cn').tokenUrl).toBe('https://login.chinacloudapi.cn/common/oauth2/v2.0/token');
+    expect(onedriveOAuth().authUrl).toBe('https://login.microsoftonline.com/common/oauth2/v2.0/authorize');
   });
 });
