@@ -548,7 +548,8 @@ export async function startDropboxEmulator(opts: DropboxEmulatorOptions = {}): P
     const host = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
     const path = url.pathname;
     if (path === '/oauth2/authorize' && req.method === 'GET') return count('oauth2/authorize', () => oauth.handleAuthorize(req, res, url));
-    if (path === '/oauth2/token' && req.method === 'POST') {
+    // rclone's Dropbox backend names the token endpoint by its old v1 path; both lead to the same place.
+    if ((path === '/oauth2/token' || path === '/1/oauth2/token') && req.method === 'POST') {
       const body = (await readBody(req)).toString('utf8');
       return count('oauth2/token', () => oauth.handleToken(req, res, body));
     }
