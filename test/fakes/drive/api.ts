@@ -506,7 +506,9 @@ function about(res: ServerResponse, d: ApiDeps, q: URLSearchParams): void {
   }
   const storageQuota: Record<string, string> = { usage: String(used), usageInDrive: String(used), usageInDriveTrash: String(trash) };
   if (d.storageLimit !== null) storageQuota.limit = String(d.storageLimit);
-  const body = { kind: 'drive#about', user: { kind: 'drive#user', displayName: 'Emulated User', emailAddress: 'user@example.com', me: true }, storageQuota, maxUploadSize: '5242880000000', canCreateDrives: true };
+  // rclone asks for exportFormats before it lists a Google Doc under an export extension.
+  const exportFormats = Object.fromEntries(Object.entries(exportTypes).map(([from, to]) => [from, Object.values(to)]));
+  const body = { kind: 'drive#about', exportFormats, importFormats: {}, user: { kind: 'drive#user', displayName: 'Emulated User', emailAddress: 'user@example.com', me: true }, storageQuota, maxUploadSize: '5242880000000', canCreateDrives: true };
   sendJson(res, 200, project(body, q.has('fields') ? parseFields(q.get('fields')) : '*'));
 }
 

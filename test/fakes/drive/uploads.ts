@@ -29,6 +29,8 @@ export interface Session {
   hash: DigestStream;
   done?: DriveItem;
   expired: boolean;
+  /** Requests to one session are taken one at a time: a client's retry may arrive before its cut request is settled. */
+  busy: Promise<void>;
 }
 
 export type ChunkAnswer =
@@ -49,7 +51,7 @@ export class UploadSessions {
   ) {}
 
   open(metadata: Record<string, unknown>, query: URLSearchParams, total: number | null, fileId?: string): Session {
-    const s: Session = { id: randomBytes(18).toString('base64url'), metadata, fileId, query, total, committed: 0, blob: this.store.blobPath(), hash: new DigestStream(), expired: false };
+    const s: Session = { id: randomBytes(18).toString('base64url'), metadata, fileId, query, total, committed: 0, blob: this.store.blobPath(), hash: new DigestStream(), expired: false, busy: Promise.resolve() };
     this.sessions.set(s.id, s);
     this.counts.sessions++;
     return s;
@@ -74,6 +76,18 @@ export class UploadSessions {
 
   /** One request to the session URI. `finish` turns a complete body into the file. */
   async chunk(s: Session, req: IncomingMessage, finish: (s: Session, body: { blob: string; size: number; digests: Digests }) => Promise<DriveItem>): Promise<ChunkAnswer> {
+    const before = s.busy;
+    let release = () => {};
+    s.busy = new Promise<void>((r) => (release = r));
+    await before;
+    try {
+      return await this.take(s, req, finish);
+    } finally {
+      release();
+    }
+  }
+
+  private async take(s: Session, req: IncomingMessage, finish: (s: Session, body: { blob: string; size: number; digests: Digests }) => Promise<DriveItem>): Promise<ChunkAnswer> {
     if (s.expired) {
       req.resume();
       return { status: 404, reason: 'notFound', message: 'The upload session has expired.' };
