@@ -114,6 +114,27 @@ describe('drive throttling and the daily upload cap', () => {
     expect(res.entry.hashes.md5).toBe(md5(data));
   });
 
+  it('a throttling period refuses every request until it ends', async () => {
+    const { c } = connect();
+    await c.mkdir('period');
+    e.faults.throttle(1, { forMs: 400, retryAfterSec: 30, roles: ['list'] });
+    await expectKind(() => connect().c.stat('period'), 'throttled');
+    await expectKind(() => connect().c.stat('period'), 'throttled');
+    await new Promise((r) => setTimeout(r, 450));
+    expect((await connect().c.stat('period')).isDir).toBe(true);
+  });
+
+  it('a download over the day\'s download quota (downloadQuotaExceeded) is throttled daily_quota', async () => {
+    const { c } = connect({}, { now: () => Date.UTC(2026, 5, 1, 23, 0) });
+    const data = randomBytes(200 * KiB);
+    await c.write('dlquota/f.bin', bufferSource(data));
+    e.faults.dailyDownloadQuota(100 * KiB);
+    expect((await readAll(await c.read('dlquota/f.bin'))).equals(data)).toBe(true);
+    expect(await expectKind(() => c.read('dlquota/f.bin'), 'throttled')).toMatchObject({ scope: 'daily_quota', retryAfterMs: 3_600_000 });
+    e.faults.resetQuota();
+    expect((await readAll(await c.read('dlquota/f.bin'))).equals(data)).toBe(true);
+  });
+
   it('a session Drive forgot (404) starts again from the first byte', async () => {
     const { c } = connect();
     const data = randomBytes(4 * 256 * KiB + 7);

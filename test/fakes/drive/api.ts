@@ -130,11 +130,13 @@ function notFound(res: ServerResponse, id: string): void {
 }
 
 /** A page token names a cached result list and an offset, so pages stay stable while the drive changes. */
-const listings = new Map<string, { items: DriveItem[]; offset: number }>();
+const listingsOf = new WeakMap<DriveStore, Map<string, { items: DriveItem[]; offset: number }>>();
 let listingSeq = 0;
 
 function listFiles(res: ServerResponse, d: ApiDeps, q: URLSearchParams): void {
   d.stats.listRequests++;
+  let listings = listingsOf.get(d.store);
+  if (!listings) listingsOf.set(d.store, (listings = new Map()));
   const pageSize = Math.min(1000, Math.max(1, Number(q.get('pageSize') ?? 100) || 100), d.faults.maxPage ?? Infinity);
   let items: DriveItem[];
   let offset = 0;
@@ -405,6 +407,7 @@ async function pump(res: ServerResponse, d: ApiDeps, stream: NodeJS.ReadableStre
     if (chunk.length) {
       sent += chunk.length;
       d.stats.downloadBytes += chunk.length;
+      d.faults.downloadedToday += chunk.length;
       if (!res.write(chunk)) await new Promise((r) => res.once('drain', r));
     }
     if (cut) {
@@ -425,7 +428,14 @@ async function pump(res: ServerResponse, d: ApiDeps, stream: NodeJS.ReadableStre
   res.end();
 }
 
+function downloadRefused(res: ServerResponse, faults: Faults): boolean {
+  if (faults.downloadQuotaBytes === null || faults.downloadedToday < faults.downloadQuotaBytes) return false;
+  driveError(res, 403, 'downloadQuotaExceeded', 'The download quota for this file has been exceeded.');
+  return true;
+}
+
 async function download(req: IncomingMessage, res: ServerResponse, d: ApiDeps, it: DriveItem): Promise<void> {
+  if (downloadRefused(res, d.faults)) return;
   if (it.mimeType.startsWith(GOOGLE_APPS_PREFIX)) return driveError(res, 403, 'fileNotDownloadable', 'Only files with binary content can be downloaded. Use Export with Docs Editors files.');
   const size = it.size ?? 0;
   const range = req.headers.range;
@@ -568,6 +578,7 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, d: Ap
   if ((m = /^\/files\/([^/]+)\/export$/.exec(path)) && method === 'GET') {
     const it = d.store.get(m[1]);
     if (!visible(it, q)) return notFound(res, m[1]);
+    if (downloadRefused(res, d.faults)) return;
     const mime = q.get('mimeType') ?? '';
     if (!Object.values(exportTypes[it.mimeType] ?? {}).includes(mime)) return driveError(res, 400, 'badRequest', 'The requested conversion is not supported.');
     const bytes = exportBytes(it, mime);

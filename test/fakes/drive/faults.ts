@@ -17,6 +17,8 @@ export interface ThrottleRule {
   message: string;
   retryAfterSec?: number;
   roles: readonly Role[];
+  /** A throttling period: every matching request until then (ms since the epoch), whatever `left` says. */
+  until?: number;
 }
 
 export const faultRequestSchema = z.strictObject({
@@ -29,8 +31,10 @@ export const faultRequestSchema = z.strictObject({
       message: z.string().optional(),
       retryAfterSec: z.int().min(0).optional(),
       roles: z.array(z.enum(['list', 'metadata', 'download', 'upload', 'changes', 'about', 'token'])).optional(),
+      forMs: z.int().min(1).optional(),
     })
     .optional(),
+  dailyDownloadQuota: z.union([z.int().min(0), z.null()]).optional(),
   dailyQuota: z.union([z.int().min(0), z.null()]).optional(),
   dailyQuotaReason: z.enum(['userRateLimitExceeded', 'uploadLimitExceeded']).optional(),
   resetQuota: z.literal(true).optional(),
@@ -52,6 +56,9 @@ export class Faults {
   quotaReason: 'userRateLimitExceeded' | 'uploadLimitExceeded' = 'userRateLimitExceeded';
   /** Upload bytes taken today (since the last `resetQuota`). */
   usedToday = 0;
+  /** Download bytes allowed per emulated day (Drive's per-file download cap, account-wide here); null: no limit. */
+  downloadQuotaBytes: number | null = null;
+  downloadedToday = 0;
   /** Bytes of upload body still to accept before the connection is cut; null: no cut armed. */
   cutUploadIn: number | null = null;
   cutDownloadIn: number | null = null;
@@ -62,12 +69,15 @@ export class Faults {
 
   constructor(private readonly hooks: { expireAccessTokens(): void; revoke(account: string): void; expireUploadSessions(): void; expireChangeTokens(): void }) {}
 
-  /** The next `count` requests of `roles` (every role when absent) fail with a rate limit. */
-  throttle(count = 1, o: { status?: 429 | 403 | 503; reason?: string; message?: string; retryAfterSec?: number; roles?: readonly Role[] } = {}): void {
+  /**
+   * The next `count` requests of `roles` (every role when absent) fail with a rate limit; with
+   * `forMs`, every such request for that long (a throttling period).
+   */
+  throttle(count = 1, o: { status?: 429 | 403 | 503; reason?: string; message?: string; retryAfterSec?: number; roles?: readonly Role[]; forMs?: number } = {}): void {
     const status = o.status ?? 429;
     const reason = o.reason ?? (status === 403 ? 'userRateLimitExceeded' : status === 503 ? 'backendError' : 'rateLimitExceeded');
     const message = o.message ?? (status === 503 ? 'The service is currently unavailable.' : reason === 'userRateLimitExceeded' ? 'User Rate Limit Exceeded. Rate of requests for user exceed configured project quota.' : 'Rate Limit Exceeded');
-    this.throttles.push({ left: count, status, reason, message, retryAfterSec: o.retryAfterSec, roles: o.roles ?? roles });
+    this.throttles.push({ left: count, status, reason, message, retryAfterSec: o.retryAfterSec, roles: o.roles ?? roles, until: o.forMs === undefined ? undefined : Date.now() + o.forMs });
   }
 
   /** The emulated day's upload allowance (Drive's 750 GB, scaled down); null lifts it. */
@@ -76,9 +86,15 @@ export class Faults {
     this.quotaReason = reason;
   }
 
-  /** A new emulated day: the allowance is whole again. */
+  /** The emulated day's download allowance: past it, downloads answer `403 downloadQuotaExceeded`. */
+  dailyDownloadQuota(bytes: number | null): void {
+    this.downloadQuotaBytes = bytes;
+  }
+
+  /** A new emulated day: both allowances are whole again. */
   resetQuota(): void {
     this.usedToday = 0;
+    this.downloadedToday = 0;
   }
 
   get quotaExhausted(): boolean {
@@ -122,10 +138,10 @@ export class Faults {
 
   /** The throttle rule this request meets, consumed; undefined when none. */
   takeThrottle(role: Role): ThrottleRule | undefined {
-    const rule = this.throttles.find((r) => r.left > 0 && r.roles.includes(role));
-    if (!rule) return undefined;
-    rule.left--;
-    this.throttles = this.throttles.filter((r) => r.left > 0);
+    const now = Date.now();
+    this.throttles = this.throttles.filter((r) => (r.until === undefined ? r.left > 0 : now < r.until));
+    const rule = this.throttles.find((r) => r.roles.includes(role));
+    if (rule && rule.until === undefined) rule.left--;
     return rule;
   }
 
@@ -133,6 +149,8 @@ export class Faults {
     this.throttles = [];
     this.quotaBytes = null;
     this.usedToday = 0;
+    this.downloadQuotaBytes = null;
+    this.downloadedToday = 0;
     this.cutUploadIn = null;
     this.cutDownloadIn = null;
     this.uploadBytesPerSec = null;
@@ -144,6 +162,7 @@ export class Faults {
     if (req.reset) this.reset();
     if (req.throttle) this.throttle(req.throttle.count, req.throttle);
     if (req.dailyQuota !== undefined) this.dailyQuota(req.dailyQuota, req.dailyQuotaReason);
+    if (req.dailyDownloadQuota !== undefined) this.dailyDownloadQuota(req.dailyDownloadQuota);
     if (req.resetQuota) this.resetQuota();
     if (req.cutUploadAfter !== undefined) this.cutUploadAfter(req.cutUploadAfter);
     if (req.cutDownloadAfter !== undefined) this.cutDownloadAfter(req.cutDownloadAfter);
