@@ -3,6 +3,7 @@
  * `npm run fake -- nextcloud [--port N] [--host ADDR] [--user NAME] [--password PW] [--data-dir DIR]`
  * `npm run fake -- drive [--port N] [--host ADDR] [--tls] [--data-dir DIR]`
  * `npm run fake -- onedrive [--port N] [--host ADDR] [--tls] [--drive-type personal|business] [--data-dir DIR]`
+ * `npm run fake -- dropbox [--port N] [--host ADDR] [--tls] [--account NAME] [--data-dir DIR]`
  *
  * Starts a provider emulator on its own, prints ONE JSON line
  * `{"url":…,"loginToken":…,"caCert":…}` (caCert only with --tls) and serves until SIGINT/SIGTERM.
@@ -12,12 +13,14 @@ import { startJottacloudEmulator } from './jottacloud/index.js';
 import { startNextcloudEmulator } from './nextcloud/index.js';
 import { startDriveEmulator } from './drive/index.js';
 import { startOneDriveEmulator } from './onedrive/index.js';
+import { startDropboxEmulator } from './dropbox/index.js';
 
 const USAGE =
   'usage: npm run fake -- jottacloud [--port N] [--host 127.x.y.z] [--tls] [--account NAME] [--data-dir DIR]\n' +
   '       npm run fake -- nextcloud [--port N] [--host 127.x.y.z] [--user NAME] [--password PW] [--data-dir DIR]\n' +
   '       npm run fake -- drive [--port N] [--host 127.x.y.z] [--tls] [--data-dir DIR]\n' +
-  '       npm run fake -- onedrive [--port N] [--host 127.x.y.z] [--tls] [--drive-type personal|business] [--data-dir DIR]';
+  '       npm run fake -- onedrive [--port N] [--host 127.x.y.z] [--tls] [--drive-type personal|business] [--data-dir DIR]\n' +
+  '       npm run fake -- dropbox [--port N] [--host 127.x.y.z] [--tls] [--account NAME] [--data-dir DIR]';
 
 function fail(msg: string): never {
   process.stderr.write(`${msg}\n`);
@@ -89,11 +92,12 @@ function parseFlags(args: string[]): Flags {
 
 async function main(): Promise<void> {
   const [provider, ...rest] = process.argv.slice(2);
-  if (provider !== 'jottacloud' && provider !== 'nextcloud' && provider !== 'drive' && provider !== 'onedrive') fail(provider ? `unknown emulator ${provider}; known: jottacloud, nextcloud, drive, onedrive` : USAGE);
+  if (provider !== 'jottacloud' && provider !== 'nextcloud' && provider !== 'drive' && provider !== 'onedrive' && provider !== 'dropbox') fail(provider ? `unknown emulator ${provider}; known: jottacloud, nextcloud, drive, onedrive, dropbox` : USAGE);
   const flags = parseFlags(rest);
   if (provider === 'nextcloud') return runNextcloud(flags);
   if (provider === 'onedrive') return runOneDrive(flags);
   if (flags.driveType !== undefined) fail('--drive-type is a onedrive flag');
+  if (provider === 'dropbox') return runDropbox(flags);
   if (provider === 'drive') return runDrive(flags);
   if (flags.user !== undefined || flags.password !== undefined) fail('--user and --password are nextcloud flags');
   await serve(
@@ -165,5 +169,14 @@ async function runOneDrive(flags: Flags): Promise<void> {
       driveId: emu.driveId,
       driveType: emu.driveType,
     }),
+  );
+}
+
+/** Prints ONE JSON line `{"url","caCert","clientId","clientSecret","token"}` (token: rclone's token object, of `--account`) and serves until SIGINT/SIGTERM. */
+async function runDropbox(flags: Flags): Promise<void> {
+  if (flags.user !== undefined || flags.password !== undefined) fail('--user and --password are nextcloud flags');
+  await serve(
+    () => startDropboxEmulator({ port: flags.port, host: flags.host, tls: flags.tls, dataDir: flags.dataDir }),
+    (emu) => ({ url: emu.url, ...(emu.caCert ? { caCert: emu.caCert } : {}), clientId: emu.clientId, clientSecret: emu.clientSecret, token: emu.issueToken(flags.account) }),
   );
 }

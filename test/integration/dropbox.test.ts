@@ -355,6 +355,27 @@ describe('dropbox connector against the emulator', () => {
       await expectKind(() => c.move('rp/src', 'rp/folder'), 'conflict');
     });
 
+    it('seeds large files from a fill byte (sparse when 0) with the content hash of their bytes', async () => {
+      const { c, account } = remote();
+      const size = 9 * MiB + 5;
+      const seeded = await e.seed('/big/filled.bin', { size, fill: 7 }, Date.UTC(2020, 0, 1), { account });
+      expect(seeded.contentHash).toBe(dropboxContentHash(Buffer.alloc(size, 7)));
+      const zero = await e.seed('/big/zero.bin', { size }, undefined, { account });
+      expect(zero.contentHash).toBe(dropboxContentHash(Buffer.alloc(size)));
+      expect(await c.stat('big/filled.bin')).toMatchObject({ size, mtimeMs: Date.UTC(2020, 0, 1), hashes: { dropbox: seeded.contentHash } });
+      const tail = await readAll(await c.read('big/filled.bin', { offset: size - 10 }));
+      expect(tail.equals(Buffer.alloc(10, 7))).toBe(true);
+      expect((await e.readFile('/BIG/zero.bin', account)).length).toBe(size);
+    });
+
+    it('answers a longpoll on the notify host when something changed since the cursor', async () => {
+      const { c, account } = remote();
+      const cursor = await c.changeCursor();
+      const poll = fetch(`${e.url}/2/files/list_folder/longpoll`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ cursor, timeout: 30 }) });
+      await e.seed('/poke.txt', Buffer.from('p'), undefined, { account });
+      expect(await (await poll).json()).toEqual({ changes: true });
+    });
+
     it('walks a tree of several pages with every folder and file once', async () => {
       const { c } = remote();
       const files = Array.from({ length: 20 }, (_, i) => `w/${i % 3}/${i % 2}/f${i}`);

@@ -332,13 +332,13 @@ export async function startDropboxEmulator(opts: DropboxEmulatorOptions = {}): P
       while (ns.changesSince(c.t ?? c.s, c.p, c.r).length === 0) {
         if (Date.now() >= until || ctx.req.socket.destroyed) return { changes: false };
         await new Promise<void>((resolveWait) => {
-          const t = setTimeout(resolveWait, Math.min(1000, until - Date.now()));
-          const prev = ns.onChange;
-          ns.onChange = () => {
-            prev();
+          const wake = () => {
             clearTimeout(t);
+            ns.watchers.delete(wake);
             resolveWait();
           };
+          const t = setTimeout(wake, Math.min(1000, until - Date.now()));
+          ns.watchers.add(wake);
         });
       }
       return { changes: true };
@@ -531,7 +531,7 @@ export async function startDropboxEmulator(opts: DropboxEmulatorOptions = {}): P
         if (faults.downloadBps > 0) await sleep((bytesRead / faults.downloadBps) * 1000);
         if (ctx.res.destroyed) return;
         stats.downloadedBytes += bytesRead;
-        if (!ctx.res.write(chunk)) await new Promise<void>((r) => { ctx.res.once('drain', r); ctx.res.once('close', r); });
+        if (!ctx.res.write(chunk)) await drained(ctx.res);
         pos += bytesRead;
         left -= bytesRead;
       }
@@ -719,6 +719,19 @@ async function argOf(req: IncomingMessage, url: URL, route: string): Promise<Rec
   } catch {
     throw new Error('request body: could not decode input as JSON');
   }
+}
+
+/** Resolves when the response can take more, or is gone; leaves no listener behind. */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
 
 /** An HTTP Range against a file of `size` bytes: [first, last], null for none, or unsatisfiable. */

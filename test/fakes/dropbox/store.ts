@@ -73,7 +73,7 @@ export class Namespace {
   private revs = 0;
   private readonly refs = new Map<string, number>();
   /** Called after every change (longpoll waiters). */
-  onChange: () => void = () => {};
+  readonly watchers = new Set<() => void>();
 
   constructor(
     readonly account: string,
@@ -116,7 +116,7 @@ export class Namespace {
 
   private record(n: { pathLower: string; pathDisplay: string }): void {
     this.journal.push({ seq: ++this.seq, pathLower: n.pathLower, pathDisplay: n.pathDisplay });
-    this.onChange();
+    for (const w of this.watchers) w();
   }
 
   /** The display path for `display` below existing folders: an existing parent keeps its own case. */
