@@ -12,7 +12,7 @@
  */
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { Entry } from '../../core/entry.js';
-import { joinPath } from '../../core/paths.js';
+import { joinPath, parentPath } from '../../core/paths.js';
 import { isConnectorError } from '../errors.js';
 import type { ChangeBatch, ListOptions } from '../types.js';
 import { isResyncRequired } from './errors.js';
@@ -22,11 +22,12 @@ import type { DriveItem, ItemPage } from './wire.js';
 const PREFIX = 'od1:';
 const BATCH = 1000;
 
-/** One item of the index: parent id ('' for the root's children), stored name, folder or not. */
+/** One item of the index: parent id, stored name, folder or not, OneNote notebook (package) or not. */
 interface Node {
   parent: string;
   name: string;
   dir: boolean;
+  pkg?: boolean;
 }
 
 interface Cursor {
@@ -37,7 +38,7 @@ interface Cursor {
 
 export function encodeCursor(c: Cursor): string {
   const rows: [string, string, string, number][] = [];
-  for (const [id, n] of c.nodes) rows.push([id, n.parent, n.name, n.dir ? 1 : 0]);
+  for (const [id, n] of c.nodes) rows.push([id, n.parent, n.name, n.pkg ? 2 : n.dir ? 1 : 0]);
   const json = JSON.stringify({ link: c.link, root: c.rootId, rows });
   return PREFIX + deflateRawSync(Buffer.from(json)).toString('base64url');
 }
@@ -48,19 +49,22 @@ export function decodeCursor(s: string): Cursor | undefined {
     const { link, root, rows } = JSON.parse(inflateRawSync(Buffer.from(s.slice(PREFIX.length), 'base64url')).toString('utf8')) as { link: unknown; root: unknown; rows: unknown };
     if (typeof link !== 'string' || typeof root !== 'string' || !Array.isArray(rows)) return undefined;
     const nodes = new Map<string, Node>();
-    for (const r of rows as [string, string, string, number][]) nodes.set(r[0], { parent: r[1], name: r[2], dir: r[3] === 1 });
+    for (const r of rows as [string, string, string, number][]) nodes.set(r[0], { parent: r[1], name: r[2], dir: r[3] >= 1, ...(r[3] === 2 ? { pkg: true } : {}) });
     return { link, rootId: root, nodes };
   } catch {
     return undefined;
   }
 }
 
-/** Stored names from the root to `id`, or undefined when its chain is broken (an orphan of a deleted folder). */
+/**
+ * Stored names from the root to `id`, or undefined when its chain is broken (an orphan of a
+ * deleted folder) or passes through a OneNote notebook (whose insides are not listed either).
+ */
 function storedPath(nodes: Map<string, Node>, rootId: string, id: string): string[] | undefined {
   const out: string[] = [];
   for (let cur = id, guard = 0; cur !== rootId; guard++) {
     const n = nodes.get(cur);
-    if (!n || guard > 10_000) return undefined;
+    if (!n || guard > 10_000 || (n.pkg && cur !== id)) return undefined;
     out.unshift(n.name);
     cur = n.parent;
   }
@@ -93,7 +97,7 @@ function record(nodes: Map<string, Node>, rootId: string, item: DriveItem): void
   if (item.id === rootId || item.root !== undefined) return;
   const parent = item.parentReference?.id;
   if (!parent) return;
-  nodes.set(item.id, { parent, name: item.name, dir: item.folder !== undefined || item.package !== undefined });
+  nodes.set(item.id, { parent, name: item.name, dir: item.folder !== undefined || item.package !== undefined, ...(item.package ? { pkg: true } : {}) });
 }
 
 export async function changeCursor(c: OneDriveConnector, opts: ListOptions): Promise<string> {
@@ -173,7 +177,7 @@ export async function* changes(c: OneDriveConnector, cursor: string, opts: ListO
     }
     const now = decodedPath(c, storedPath(after, before.rootId, item.id), opts);
     if (old !== undefined && old !== now) deleted.add(old);
-    if (now === undefined) continue;
+    if (now === undefined || c.listedName(item, parentPath(now), opts) === undefined) continue;
     const entry = c.entryOf(item, now);
     changed.set(now, entry);
     if (entry.isDir && old !== undefined && old !== now) movedDirs.push(now);

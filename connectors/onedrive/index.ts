@@ -165,8 +165,19 @@ export class OneDriveConnector implements Connector {
     return undefined;
   }
 
+  /**
+   * The decoded name of a listed item knarr can copy, or undefined with a notice: a OneNote
+   * notebook (a `package`: pages held by OneNote, not files) is skipped, an unencodable name too.
+   */
+  listedName(item: DriveItem, parent: string, opts: ListOptions): string | undefined {
+    const name = this.decodedName(item.name, parent, opts);
+    if (name === undefined || item.package === undefined) return name;
+    opts.onNotice?.({ path: joinPath(parent, name), kind: 'skipped', message: `a ${item.package.type ?? 'package'} item (a OneNote notebook) has no file bytes to copy; it is left out` });
+    return undefined;
+  }
+
   entryOf(item: DriveItem, rel: string): Entry {
-    const isDir = item.folder !== undefined || item.package !== undefined || item.root !== undefined;
+    const isDir = item.folder !== undefined || item.root !== undefined;
     const time = item.fileSystemInfo?.lastModifiedDateTime ?? item.lastModifiedDateTime;
     const mtimeMs = time ? Date.parse(time) : 0;
     const hashes: Entry['hashes'] = {};
@@ -190,7 +201,7 @@ export class OneDriveConnector implements Connector {
       const entries: Entry[] = [];
       for (const child of page.value) {
         if (child.deleted) continue;
-        const name = this.decodedName(child.name, rel, opts);
+        const name = this.listedName(child, rel, opts);
         if (name !== undefined) entries.push(this.entryOf(child, joinPath(rel, name)));
       }
       if (entries.length > 0) yield entries;
@@ -232,7 +243,7 @@ export class OneDriveConnector implements Connector {
           waiting.set(parent, [...(waiting.get(parent) ?? []), item]);
           return;
         }
-        const name = this.decodedName(item.name, parentRel, opts);
+        const name = this.listedName(item, parentRel, opts);
         if (name === undefined) {
           skipped.add(item.id);
           for (const w of waiting.get(item.id) ?? []) place(w);

@@ -122,6 +122,19 @@ describe('onedrive specifics (against the emulator)', () => {
     expect(fed.map((n) => n.kind)).toEqual(['unencodable']);
   });
 
+  it('skips a OneNote notebook (a package) with a notice, in list and walk', async () => {
+    const { c } = remote();
+    const cursor = await c.changeCursor();
+    await e.seed('nb/plain.txt', Buffer.from('p'));
+    await e.addNotebook('nb/Notes');
+    const notices: ListNotice[] = [];
+    expect((await collect(c.list('nb', { onNotice: (n) => void notices.push(n) }))).entries.map((x) => x.path)).toEqual(['nb/plain.txt']);
+    expect((await collect(c.walk('nb', { onNotice: (n) => void notices.push(n) }))).entries.map((x) => x.path)).toEqual(['nb/plain.txt']);
+    const feed = await drain(c.changes(cursor, { onNotice: (n) => void notices.push(n) }));
+    expect(feed.changed.map((x) => x.path).sort()).toEqual(['nb', 'nb/plain.txt']);
+    expect(notices.map((n) => [n.kind, n.path])).toEqual([['skipped', 'nb/Notes'], ['skipped', 'nb/Notes'], ['skipped', 'nb/Notes']]);
+  });
+
   it('change feed: creates, modifies, deletes, moves and folder renames since the cursor, then an empty feed', async () => {
     const { c } = remote();
     await c.write('feed/keep.txt', bufferSource(Buffer.from('k')));

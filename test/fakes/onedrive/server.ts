@@ -96,6 +96,8 @@ export interface OneDriveEmulator {
   /** A file at `path` (names as stored, created with its folders), with these bytes or `size` bytes of `fill`. */
   seed(path: string, data: Buffer | SeedSource, mtime?: Date, driveId?: string): Promise<EmulatedFile>;
   mkdirs(path: string, driveId?: string): void;
+  /** A OneNote notebook at `path` (a `package` item) with one section file in it. */
+  addNotebook(path: string, driveId?: string): Promise<void>;
   /** Every item of the drive, folders included. */
   list(driveId?: string): EmulatedFile[];
   readFile(path: string, driveId?: string): Promise<Buffer | undefined>;
@@ -317,6 +319,12 @@ export async function startOneDriveEmulator(opts: OneDriveEmulatorOptions = {}):
       return { path: [...segs, name].join('/'), isDir: false, size: it.size, mtimeMs: it.fsModified.getTime(), quickXorHash: it.quickXor, sha1Hash: it.sha1 };
     },
     mkdirs: (path, id) => void mkdirs(path, id),
+    addNotebook: async (path, id) => {
+      const notebook = mkdirs(path, id);
+      notebook.package = 'oneNote';
+      const blob = await store.writeBlob(Buffer.from('onenote section'));
+      store.commitFile(driveOf(id), notebook, 'Section.one', blob, await store.hashBlob(blob));
+    },
     list: (id) => {
       const d = driveOf(id);
       return [...d.items.values()]

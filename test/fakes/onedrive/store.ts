@@ -32,6 +32,8 @@ export interface Item {
   quickXor?: string;
   sha1?: string;
   children?: Map<string, string>;
+  /** A OneNote notebook: a folder Graph shows with a `package` facet instead of `folder`. */
+  package?: string;
 }
 
 export interface Tombstone {

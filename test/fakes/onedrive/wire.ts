@@ -71,7 +71,8 @@ export function itemJson(w: Wire, ctx: Ctx, d: Drive, item: Item, o: { withPath?
     fileSystemInfo: { createdDateTime: graphTime(item.fsCreated), lastModifiedDateTime: graphTime(item.fsModified) },
   };
   if (isRoot) out.root = {};
-  if (item.isDir) out.folder = { childCount: item.children!.size };
+  if (item.package) out.package = { type: item.package };
+  else if (item.isDir) out.folder = { childCount: item.children!.size };
   else {
     const hashes: Record<string, string> = { quickXorHash: item.quickXor! };
     // SHA-1 is reported on Business; Personal phased it out in 2023, but old clients ask for it.
