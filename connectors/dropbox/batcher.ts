@@ -60,7 +60,7 @@ export class FinishBatcher {
       const w: Waiting = { arg, op, resolve, reject, signal };
       if (signal) {
         w.onAbort = () => {
-          // Still queued: it never goes. In flight: Dropbox may commit it anyway; the caller stops waiting.
+          // Only while queued: once its batch is sent, the caller waits for Dropbox's answer, which may commit it.
           this.queue = this.queue.filter((x) => x !== w);
           reject(signal.reason);
         };
