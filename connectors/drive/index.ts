@@ -18,7 +18,7 @@ import { driveStatusMapper } from './errors.js';
 import { byParent, childrenQuery, entryOf, folderEntries, listQuery, PAGE_SIZE, WALK_BATCH } from './listing.js';
 import { candidateNames, choose, defaultExportFormats, listedOf, toDrive, type ExportFormats, type Listed } from './names.js';
 import { uploadFile } from './upload.js';
-import { FILE_FIELDS, FOLDER_MIME, qString, type AboutJson, type DriveFile } from './wire.js';
+import { FILE_FIELDS, FOLDER_MIME, qString, WALK_FILE_FIELDS, type AboutJson, type DriveFile } from './wire.js';
 
 export type { DriveUploadState } from './upload.js';
 export type { ExportFormats } from './names.js';
@@ -159,7 +159,7 @@ export class DriveConnector implements Connector {
   /** The item of one name in a folder, as a listing would choose it; undefined when there is none. */
   private async child(parentId: string, segment: string, op: string, signal?: AbortSignal): Promise<Found | undefined> {
     const names = candidateNames(segment, this.formats).map((n) => `name = ${qString(n)}`).join(' or ');
-    const items = await listQuery(this.client, `${qString(parentId)} in parents and trashed = false and (${names})`, op, signal, FILE_FIELDS);
+    const items = await listQuery(this.client, `${qString(parentId)} in parents and trashed = false and (${names})`, op, signal, WALK_FILE_FIELDS);
     const matches = items.map((file) => ({ file, listed: listedOf(file, this.formats) })).filter((m) => m.listed.kind !== 'skip' && m.listed.name === segment);
     return matches.length ? choose(matches) : undefined;
   }
@@ -385,10 +385,11 @@ export class DriveConnector implements Connector {
     if (src === dst) return entryOf(dst, found.listed);
     await this.clearDestination(dst, found, op);
     const parentId = await this.ensureDir(parentPath(dst));
-    const oldParent = found.file.id === (await this.rootFolder()).id ? undefined : await this.ensureDir(parentPath(src));
+    // The parents Drive has (an item of an old account may have several): it ends up in one.
+    const oldParents = (found.file.parents ?? []).filter((p) => p !== parentId);
     const file = await this.client.json<DriveFile>({
       method: 'PATCH',
-      url: this.client.url(`/files/${encodeURIComponent(found.file.id)}`, { fields: FILE_FIELDS, addParents: parentId, removeParents: oldParent === parentId ? undefined : oldParent }),
+      url: this.client.url(`/files/${encodeURIComponent(found.file.id)}`, { fields: FILE_FIELDS, addParents: parentId, removeParents: oldParents.length ? oldParents.join(',') : undefined }),
       op,
       headers: { 'content-type': 'application/json; charset=UTF-8' },
       body: JSON.stringify({ name: this.driveNameFor(dst, found) }),

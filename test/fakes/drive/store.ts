@@ -60,8 +60,6 @@ export interface Change {
   removed: boolean;
   time: number;
   driveId?: string;
-  /** The item as it was right after the change (a snapshot), absent when removed. */
-  item?: DriveItem;
 }
 
 export const MY_DRIVE_ROOT = '0AEmuMyDriveRootFolder';
@@ -170,8 +168,9 @@ export class DriveStore {
     return id;
   }
 
-  private record(item: DriveItem | undefined, fileId: string, removed: boolean, driveId?: string): void {
-    this.changes.push({ seq: this.changes.length + 1, fileId, removed, time: Date.now(), driveId, item: item ? structuredClone(item) : undefined });
+  /** Drive answers a change with the file as it is when asked, so only the id is kept. */
+  private record(fileId: string, removed: boolean, driveId?: string): void {
+    this.changes.push({ seq: this.changes.length + 1, fileId, removed, time: Date.now(), driveId });
   }
 
   /** The token of the next change to happen. */
@@ -213,7 +212,7 @@ export class DriveStore {
       item.digests = ZERO_DIGESTS;
     }
     this.put(item);
-    this.record(item, item.id, false, item.driveId);
+    this.record(item.id, false, item.driveId);
     return item;
   }
 
@@ -222,7 +221,7 @@ export class DriveStore {
     Object.assign(item, patch);
     this.put(item);
     item.version++;
-    this.record(item, item.id, false, item.driveId);
+    this.record(item.id, false, item.driveId);
     if (oldBlob && oldBlob !== item.blob) void rm(oldBlob, { force: true });
     return item;
   }
@@ -238,7 +237,7 @@ export class DriveStore {
     this.childIndex.delete(item.id);
     this.items.delete(item.id);
     if (item.blob) void rm(item.blob, { force: true });
-    this.record(undefined, item.id, true, item.driveId);
+    this.record(item.id, true, item.driveId);
   }
 
   async copyBody(from: DriveItem): Promise<Pick<DriveItem, 'blob' | 'size' | 'digests'>> {
