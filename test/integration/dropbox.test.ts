@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Entry } from '../../core/entry.js';
 import { dropboxContentHash } from '../../connectors/dropbox/contentHash.js';
+import { dropboxDefinition } from '../../connectors/dropbox/definition.js';
 import { createDropboxConnector, type DropboxConfig, type DropboxConnector } from '../../connectors/dropbox/index.js';
 import { isConnectorError } from '../../connectors/errors.js';
 import { unrestrictedHost, type ChangeBatch, type ListNotice, type UploadState } from '../../connectors/types.js';
@@ -38,6 +39,21 @@ describe('dropbox connector against the emulator', () => {
   afterAll(async () => {
     for (const c of open) await c.close();
     await e.stop();
+  });
+
+  describe('the definition', () => {
+    it("takes the emulator's remoteConfig as a remote's config: the token and client secret are the secrets, the rest opens a working connector", async () => {
+      const account = `def${randomBytes(3).toString('hex')}`;
+      const config = dropboxDefinition.configSchema.parse(e.remoteConfig(account)) as Record<string, unknown>;
+      expect([...dropboxDefinition.secretKeys].sort()).toEqual(['clientSecret', 'token']);
+      const settings = dropboxDefinition.settingsSchema.parse(Object.fromEntries(Object.entries(config).filter(([k]) => !dropboxDefinition.secretKeys.includes(k))));
+      const c = dropboxDefinition.create(settings, { host: unrestrictedHost, remoteName: 'def', credentials: memoryCredentials({ token: config.token, clientSecret: config.clientSecret }) });
+      await c.write('via-definition.txt', bufferSource(Buffer.from('ok')));
+      expect(e.list(account).map((x) => x.path)).toEqual(['/via-definition.txt']);
+      await c.close();
+      expect(dropboxDefinition.oauth).toMatchObject({ envPrefix: 'DROPBOX', authParams: { token_access_type: 'offline' } });
+      expect(() => dropboxDefinition.configSchema.parse({ apiUrl: 'ftp://x' })).toThrow(/apiUrl/);
+    });
   });
 
   describe('throttling', () => {
