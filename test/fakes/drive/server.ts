@@ -96,8 +96,8 @@ export interface DriveEmulator {
   addSharedDrive(name: string): string;
   /** Folders along `path` (created as needed); returns the last one's id. */
   mkdirs(path: string, o?: Pick<SeedOptions, 'driveId'>): string;
-  /** A binary file at `path` (parents made); returns its id. */
-  seed(path: string, data: Buffer | string | { size: number; fill?: number }, o?: SeedOptions): Promise<string>;
+  /** A binary file at `path` (parents made); returns its id. The third argument may be just the mtime. */
+  seed(path: string, data: Buffer | string | { size: number; fill?: number }, o?: SeedOptions | number | Date): Promise<string>;
   /** A Google Doc, Sheet, Slides... (no bytes; exports are made from `text`). */
   createGoogleDoc(path: string, kind: DocKind, o?: SeedOptions & { text?: string }): string;
   createShortcut(path: string, targetPath: string, o?: Pick<SeedOptions, 'driveId'>): string;
@@ -286,7 +286,8 @@ export async function startDriveEmulator(opts: DriveEmulatorOptions = {}): Promi
     }),
     addSharedDrive: (name) => store.addSharedDrive(name),
     mkdirs,
-    async seed(path, data, o = {}) {
+    async seed(path, data, opt = {}) {
+      const o: SeedOptions = typeof opt === 'number' || opt instanceof Date ? { mtime: opt } : opt;
       const { parent, name } = placeFor(path, o);
       const body = Buffer.isBuffer(data) ? await store.writeBody(data) : typeof data === 'string' ? await store.writeBody(Buffer.from(data)) : await store.writeGenerated(data.size, data.fill);
       const mtime = mtimeOf(o);
