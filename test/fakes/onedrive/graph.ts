@@ -196,6 +196,8 @@ function within(d: Drive, item: { parentId?: string; id: string }, scope: Item):
  */
 function delta(emu: Emu, ctx: Ctx, d: Drive, scope: Item, t: Target): void {
   if (!scope.isDir) return graphError(ctx, 400, 'invalidRequest', 'delta is only for folders');
+  // Business and SharePoint answer delta on the drive's root only.
+  if (d.driveType !== 'personal' && scope.id !== d.rootId) return graphError(ctx, 400, 'invalidRequest', 'Delta is only supported on the root of a business drive or document library');
   const token = ctx.url.searchParams.get('token');
   const link = (query: string) => `${ctx.base}${t.prefix}/items/${encodeURIComponent(scope.id)}/delta?${query}`;
   const deltaLink = { '@odata.deltaLink': link(`token=${encodeToken(d.seq)}`) };
