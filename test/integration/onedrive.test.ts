@@ -236,6 +236,39 @@ describe('onedrive specifics (against the emulator)', () => {
     expect(got.equals(data)).toBe(true);
   });
 
+  it('stays alive through a slow upload (bandwidth cap on the upload URL), with progress as it goes', async () => {
+    const { c } = remote();
+    e.faults.setBandwidth({ upload: 640 * KiB });
+    const data = randomBytes(2 * CHUNK + 10);
+    const progress: number[] = [];
+    const t0 = Date.now();
+    const res = await c.write('slowup/f.bin', bufferSource(data, { piece: 32 * KiB }), { chunkSize: CHUNK, onProgress: (b) => void progress.push(b) });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
+    expect(res.entry.size).toBe(data.length);
+    expect(progress.length).toBeGreaterThan(10);
+  });
+
+  it('serves the OAuth authorize and token endpoints at login.microsoftonline.com paths (code, then refresh)', async () => {
+    const redirect = 'http://127.0.0.1:1/callback';
+    const auth = await fetch(`${e.url}/common/oauth2/v2.0/authorize?client_id=${e.clientId}&redirect_uri=${encodeURIComponent(redirect)}&response_type=code&state=s1&scope=Files.ReadWrite.All%20offline_access`, { redirect: 'manual' });
+    expect(auth.status).toBe(302);
+    const back = new URL(auth.headers.get('location')!);
+    expect(back.searchParams.get('state')).toBe('s1');
+    const form = (o: Record<string, string>) => ({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(o).toString() });
+    const token = await fetch(`${e.url}/common/oauth2/v2.0/token`, form({ grant_type: 'authorization_code', code: back.searchParams.get('code')!, redirect_uri: redirect, client_id: e.clientId, client_secret: e.clientSecret }));
+    const body = (await token.json()) as { access_token: string; refresh_token: string };
+    expect(token.status).toBe(200);
+    const me = await fetch(`${e.url}/v1.0/me/drive`, { headers: { authorization: `Bearer ${body.access_token}` } });
+    expect(((await me.json()) as { id: string }).id).toBe(e.driveId);
+    const refreshed = await fetch(`${e.url}/common/oauth2/v2.0/token`, form({ grant_type: 'refresh_token', refresh_token: body.refresh_token, client_id: e.clientId, client_secret: e.clientSecret }));
+    expect(refreshed.status).toBe(200);
+    // Microsoft rotates refresh tokens: the old one is spent.
+    const again = await fetch(`${e.url}/common/oauth2/v2.0/token`, form({ grant_type: 'refresh_token', refresh_token: body.refresh_token, client_id: e.clientId, client_secret: e.clientSecret }));
+    expect(again.status).toBe(400);
+    const other = await fetch(`${e.url}/__emulator/token`, { method: 'POST' });
+    expect(((await other.json()) as { token: { access_token: string } }).token.access_token).toMatch(/^a-/);
+  });
+
   it('copies server-side through the monitor, keeping the time; moves onto an existing file replace it', async () => {
     const { c } = remote();
     await c.write('cp/a.txt', bufferSource(Buffer.from('aaa'), { mtimeMs: 1_500_000_000_000 }));
