@@ -133,7 +133,8 @@ describe('OAuth connect flow (Google Drive emulator)', () => {
     const planned = await waitForRun(k.url, job.body.runId, 120_000, (run) => run.state === 'awaiting_approval');
     emu.oauth.revoke();
     emu.oauth.expireAccessTokens();
-    expect((await api(k.url, 'POST', `/v1/runs/${job.body.runId}/approve`, { digest: planned.plan.digest })).status).toBe(202);
+    const approved = await api(k.url, 'POST', `/v1/runs/${job.body.runId}/approve`, { digest: planned.plan.digest });
+    expect(approved.status, JSON.stringify(approved.body)).toBe(202);
     const waiting = await waitForRun(k.url, job.body.runId, 120_000, (run) => run.state === 'needs_reconnect');
     const link = /approving knarr again at (\S+)/.exec(waiting.waiting.reason)?.[1];
     expect(link, waiting.waiting.reason).toBeDefined();
