@@ -94,7 +94,8 @@ export interface OneDriveEmulator {
   };
   stats: OneDriveStats;
   /** A file at `path` (names as stored, created with its folders), with these bytes or `size` bytes of `fill`. */
-  seed(path: string, data: Buffer | SeedSource, mtime?: Date, driveId?: string): Promise<EmulatedFile>;
+  /** `mtime`: a Date or ms since the epoch (kept to the second, as fileSystemInfo). */
+  seed(path: string, data: Buffer | SeedSource, mtime?: Date | number, driveId?: string): Promise<EmulatedFile>;
   mkdirs(path: string, driveId?: string): void;
   /** A OneNote notebook at `path` (a `package` item) with one section file in it. */
   addNotebook(path: string, driveId?: string): Promise<void>;
@@ -314,7 +315,7 @@ export async function startOneDriveEmulator(opts: OneDriveEmulatorOptions = {}):
       const parent = mkdirs(segs.join('/'), id);
       const blob = await store.writeBlob(data);
       const facts = await store.hashBlob(blob);
-      const when = mtime ? toSecond(mtime) : undefined;
+      const when = mtime !== undefined ? toSecond(new Date(mtime)) : undefined;
       const it = store.commitFile(d, parent, name, blob, { ...facts, fsModified: when, fsCreated: when });
       return { path: [...segs, name].join('/'), isDir: false, size: it.size, mtimeMs: it.fsModified.getTime(), quickXorHash: it.quickXor, sha1Hash: it.sha1 };
     },
