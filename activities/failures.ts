@@ -34,12 +34,27 @@ export interface WaitDetails {
   scope?: string;
 }
 
+/** How often a run stopped by a provider's daily quota tries again, at most: hourly (KNARR_QUOTA_PROBE_MS). */
+export const defaultQuotaProbeMs = 3_600_000;
+let quotaProbeMs = defaultQuotaProbeMs;
+
+/**
+ * Set once per worker process from its configuration: a quota's reset is the provider's guess
+ * (Drive's is undocumented), so the run asks again this often until it goes through.
+ */
+export function setQuotaProbeMs(ms: number): void {
+  if (!(ms > 0)) throw new RangeError(`the quota probe interval must be positive, not ${ms}`);
+  quotaProbeMs = ms;
+}
+
 /**
  * How long a throttled attempt waits before the next: the provider's Retry-After, else the retry
  * policy's own backoff (workflows/activities.ts: 1 s doubling up to 2 minutes), always set
- * explicitly so the run can show when it expects to go on.
+ * explicitly so the run can show when it expects to go on. A daily quota waits until its reset,
+ * but never longer than the probe interval.
  */
-export function throttleDelayMs(retryAfterMs: number | undefined, attempt: number): number {
+export function throttleDelayMs(retryAfterMs: number | undefined, attempt: number, scope?: string): number {
+  if (scope === 'daily_quota') return Math.min(retryAfterMs ?? quotaProbeMs, quotaProbeMs);
   return retryAfterMs ?? Math.min(120_000, 1_000 * 2 ** Math.min(Math.max(0, attempt - 1), 7));
 }
 
@@ -73,7 +88,7 @@ export function toActivityFailure(err: unknown, context: string): Error {
       return ApplicationFailure.create({
         type: failureTypes.throttled,
         message,
-        nextRetryDelay: throttleDelayMs(err.retryAfterMs, Context.current().info.attempt),
+        nextRetryDelay: throttleDelayMs(err.retryAfterMs, Context.current().info.attempt, err.scope),
         details: [{ retryAfterMs: err.retryAfterMs ?? null, scope: err.scope ?? 'request', remote } satisfies WaitDetails],
         category: ApplicationFailureCategory.BENIGN,
       });

@@ -36,6 +36,8 @@ export interface Config {
   metricsPort: number | null;
   /** KNARR_ALLOW_PRIVATE_NETWORKS: null when unset (see hostPolicy). */
   privateNetworks: boolean | null;
+  /** KNARR_QUOTA_PROBE_MS: how often a run stopped by a provider's daily quota tries again. */
+  quotaProbeMs: number;
   /** KNARR_PUBLIC_URL and KNARR_<GOOGLE|MICROSOFT|DROPBOX|TELIA>_CLIENT_ID/_SECRET: the OAuth connect flow. */
   oauth: OAuthSetup;
 }
@@ -70,6 +72,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminKey: adminKeyFrom(env),
     metricsPort: env.KNARR_METRICS_PORT ? intVar(env, 'KNARR_METRICS_PORT', 0) : null,
     privateNetworks: boolVar(env, 'KNARR_ALLOW_PRIVATE_NETWORKS'),
+    quotaProbeMs: intVar(env, 'KNARR_QUOTA_PROBE_MS', 3_600_000),
     oauth: oauthSetupFrom(env, `http://${api.host === '0.0.0.0' || api.host === '::' ? 'localhost' : api.host}:${api.port}`),
   };
 }

@@ -74,7 +74,7 @@ export async function launch(role: Role, config: Config): Promise<Running> {
     let worker: Worker | null = null;
     let workerRun: Promise<void> = Promise.resolve();
     if (role !== 'api') {
-      worker = await createWorker({ connection: temporal.native, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, deps: { db: database.db, cipher, host, oauth: config.oauth }, shutdownGraceMs: config.shutdownGraceMs });
+      worker = await createWorker({ connection: temporal.native, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, deps: { db: database.db, cipher, host, oauth: config.oauth }, shutdownGraceMs: config.shutdownGraceMs, quotaProbeMs: config.quotaProbeMs });
       workerRun = worker.run();
       const w = worker;
       cleanups.push(async () => {

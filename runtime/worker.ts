@@ -2,6 +2,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
 import { workflowBundle } from './workflowBundle.js';
 import { activityMetrics } from '../metrics/activityInterceptor.js';
+import { setQuotaProbeMs } from '../activities/failures.js';
 
 export { workflowsPath } from './workflowBundle.js';
 
@@ -11,10 +12,13 @@ export interface WorkerOptions {
   taskQueue: string;
   deps: ActivityDeps;
   shutdownGraceMs: number;
+  /** KNARR_QUOTA_PROBE_MS: how often a run stopped by a daily quota tries again (hourly by default). */
+  quotaProbeMs?: number;
 }
 
 /** The worker that runs knarr's workflows and activities, on the cached workflow bundle. */
 export async function createWorker(opts: WorkerOptions): Promise<Worker> {
+  if (opts.quotaProbeMs !== undefined) setQuotaProbeMs(opts.quotaProbeMs);
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
