@@ -167,13 +167,21 @@ export class OneDriveConnector implements Connector {
 
   /**
    * The decoded name of a listed item knarr can copy, or undefined with a notice: a OneNote
-   * notebook (a `package`: pages held by OneNote, not files) is skipped, an unencodable name too.
+   * notebook (a `package`: pages held by OneNote, not files), a shortcut to another drive's item
+   * (`remoteItem`), and an unencodable name are skipped.
    */
   listedName(item: DriveItem, parent: string, opts: ListOptions): string | undefined {
     const name = this.decodedName(item.name, parent, opts);
-    if (name === undefined || item.package === undefined) return name;
-    opts.onNotice?.({ path: joinPath(parent, name), kind: 'skipped', message: `a ${item.package.type ?? 'package'} item (a OneNote notebook) has no file bytes to copy; it is left out` });
-    return undefined;
+    if (name === undefined) return undefined;
+    if (item.package !== undefined) {
+      opts.onNotice?.({ path: joinPath(parent, name), kind: 'skipped', message: `a ${item.package.type ?? 'package'} item (a OneNote notebook) has no file bytes to copy; it is left out` });
+      return undefined;
+    }
+    if (item.remoteItem !== undefined) {
+      opts.onNotice?.({ path: joinPath(parent, name), kind: 'skipped', message: 'an item shared from another drive ("Add to My files") lives in that drive; it is left out' });
+      return undefined;
+    }
+    return name;
   }
 
   entryOf(item: DriveItem, rel: string): Entry {
