@@ -12,7 +12,7 @@ import { recordChecks, type CheckOutcome } from '../db/queries/check.js';
 import { addEvents, type NewEvent } from '../db/queries/runs.js';
 import type { BandwidthLimiter } from './bandwidth.js';
 import { copyOne, hashTypeFor, isAsPlanned, readUnsized, type CopyOutcome } from './copy.js';
-import { isNodeHashType } from '../connectors/shared/hashing.js';
+import { isComputable } from '../connectors/shared/hashing.js';
 import { errorMessage, ignoringNotFound, isPerFileError } from './errors.js';
 import { forEachLimited } from '../core/limit.js';
 import { hashOf } from './verify.js';
@@ -201,7 +201,7 @@ async function reuseOnDestination(env: BatchEnv, item: ItemRow): Promise<{ outco
     return { outcome: { ...copied.outcome, uploadedInstead: true }, events: [event, ...copied.events] };
   };
   const known = Object.keys(item.dstHashes) as HashType[];
-  const type = known.find((t) => env.src.capabilities.hashes.includes(t)) ?? known.find(isNodeHashType);
+  const type = known.find((t) => env.src.capabilities.hashes.includes(t)) ?? known.find(isComputable);
   if (!type) return uploadInstead(`the ledger holds no hash knarr can compare for "${item.fromPath}"`);
   const srcHashes = { ...item.srcHashes, [type]: item.srcHashes[type] ?? (await hashOf(env.src, joinPath(env.sourceRoot, item.path), type, env.signal)) };
   if (compareHash(type, srcHashes, item.dstHashes) !== 'match') return uploadInstead(`not the file that was at "${item.fromPath}" (${type} differs)`);

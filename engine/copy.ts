@@ -2,7 +2,7 @@ import { pipeline, Readable, Transform } from 'node:stream';
 import { ConnectorError } from '../connectors/errors.js';
 import type { Entry, Hashes, HashType } from '../core/entry.js';
 import { compareHash, pickHash, type HashVerdict } from '../core/hashes.js';
-import { HashingStream, isNodeHashType, MultiHash, nodeHashTypes } from '../connectors/shared/hashing.js';
+import { computableHashTypes, HashingStream, isComputable, MultiHash } from '../connectors/shared/hashing.js';
 import { sourceFailure } from '../connectors/shared/upload.js';
 import type { Connector, UploadState, WriteResult } from '../connectors/types.js';
 import type { BandwidthLimiter } from './bandwidth.js';
@@ -56,7 +56,7 @@ export interface CopyOutcome {
 }
 
 /** The hash types the engine can compute itself from a stream. */
-const computable: readonly HashType[] = nodeHashTypes;
+const computable: readonly HashType[] = computableHashTypes;
 
 export function hashTypeFor(src: Connector, dst: Connector): HashType {
   return pickHash(src.capabilities.hashes, dst.capabilities.hashes, computable);
@@ -103,7 +103,7 @@ export async function copyOne(task: CopyTask, env: CopyEnv): Promise<CopyOutcome
       mtimeMs: task.mtimeMs,
       hashes: task.srcHashes,
       open: (offset, signal) => {
-        hashing = env.hash && offset === 0 && isNodeHashType(hashType) && !task.srcHashes[hashType] ? new HashingStream([hashType]) : null;
+        hashing = env.hash && offset === 0 && isComputable(hashType) && !task.srcHashes[hashType] ? new HashingStream([hashType]) : null;
         return open(offset, signal ?? env.signal, hashing);
       },
     }, {
@@ -182,7 +182,7 @@ async function copyWhole(task: CopyTask, env: CopyEnv, hashType: HashType): Prom
   const data = task.data ?? (await readAll(await env.src.read(task.srcPath, { signal: env.signal }), task.size));
   await env.limiter?.take(data.length, env.signal);
   let streamed: Hashes = {};
-  if (env.hash && isNodeHashType(hashType) && !task.srcHashes[hashType] && data.length === task.size) {
+  if (env.hash && isComputable(hashType) && !task.srcHashes[hashType] && data.length === task.size) {
     const hash = new MultiHash([hashType]);
     hash.update(data);
     streamed = hash.digest();

@@ -1,6 +1,6 @@
 import type { HashType } from '../core/entry.js';
 import { ConnectorError } from '../connectors/errors.js';
-import { hashStream, isNodeHashType } from '../connectors/shared/hashing.js';
+import { hashStream, isComputable } from '../connectors/shared/hashing.js';
 import type { Connector } from '../connectors/types.js';
 
 /**
@@ -12,7 +12,7 @@ export async function hashOf(connector: Connector, path: string, type: HashType,
     const stored = (await connector.stat(path, { signal })).hashes[type];
     if (stored) return stored;
   }
-  if (!isNodeHashType(type)) {
+  if (!isComputable(type)) {
     throw new ConnectorError('unsupported', `${connector.type} does not report a ${type} hash for ${JSON.stringify(path)} and knarr cannot compute one`);
   }
   return (await hashStream(await connector.read(path, { signal }), [type]))[type]!;

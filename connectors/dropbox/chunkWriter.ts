@@ -11,7 +11,7 @@ import { isPartsState, PartSet } from '../shared/partSet.js';
 import type { ChunkWriter, ChunkWriterOptions, UploadSource, UploadState, WriteResult } from '../types.js';
 import type { Entry } from '../../core/entry.js';
 import type { DropboxClient } from './client.js';
-import { blockDigests, contentHashOfBlocks, dropboxContentHash, DROPBOX_BLOCK } from './contentHash.js';
+import { blockDigests, contentHashOfBlocks, dropboxContentHash, DROPBOX_BLOCK } from '../shared/dropboxHash.js';
 import { DropboxError } from './errors.js';
 import { MAX_REQUEST_BYTES, verifiedHash } from './upload.js';
 import type { CommitInfo, FileMetadata } from './wire.js';

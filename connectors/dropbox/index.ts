@@ -34,7 +34,7 @@ import type {
 import { FinishBatcher } from './batcher.js';
 import { openConcurrentWriter } from './chunkWriter.js';
 import { DropboxClient } from './client.js';
-import { dropboxContentHash } from './contentHash.js';
+import { dropboxContentHash } from '../shared/dropboxHash.js';
 import { DropboxError, dropboxStatusMapper } from './errors.js';
 import { gatherUpload, MAX_REQUEST_BYTES, sessionUpload, verifiedHash, type SessionUpload } from './upload.js';
 import { dropboxTime, type CommitInfo, type FileMetadata, type FinishBatchEntry, type ListFolderResult, type Metadata, type SpaceUsage } from './wire.js';

@@ -15,7 +15,7 @@ import { ConnectorError } from '../errors.js';
 import type { UploadSession } from '../shared/upload.js';
 import type { UploadSource, UploadState } from '../types.js';
 import type { DropboxClient } from './client.js';
-import { DropboxContentHasher, dropboxContentHash } from './contentHash.js';
+import { DropboxContentHasher, dropboxContentHash } from '../shared/dropboxHash.js';
 import { DropboxError } from './errors.js';
 import { findTagged, type CommitInfo, type FileMetadata } from './wire.js';
 

@@ -32,7 +32,7 @@ import { changeCursor, changes } from './changes.js';
 import { GraphClient, readJson, type DriveType } from './client.js';
 import { graphStatusMapper } from './errors.js';
 import { MAX_NAME_CHARS, MAX_PATH_CHARS, onedriveNameRules, reservedName } from './names.js';
-import { QuickXorHash, quickXorHex } from './quickxor.js';
+import { QuickXorHash, quickXorHex } from '../shared/quickxor.js';
 import { fragmentSize, GraphUploadSession, graphTime, SIMPLE_UPLOAD_MAX, verified } from './upload.js';
 import type { DriveInfo, DriveItem, ItemPage, MonitorReply } from './wire.js';
 

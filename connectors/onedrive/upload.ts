@@ -13,7 +13,7 @@ import { ConnectorError, isConnectorError } from '../errors.js';
 import { sourceFailure, type UploadSession } from '../shared/upload.js';
 import type { UploadSource, UploadState, WriteOptions } from '../types.js';
 import { readJson, type GraphClient } from './client.js';
-import { QuickXorHash, quickXorHex, type QuickXorSnapshot } from './quickxor.js';
+import { QuickXorHash, quickXorHex, type QuickXorSnapshot } from '../shared/quickxor.js';
 import { firstExpected, type DriveItem, type UploadSessionReply } from './wire.js';
 
 export const FRAGMENT_MULTIPLE = 320 * 1024;

@@ -1,10 +1,16 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import type { Hashes, HashType } from '../../core/entry.js';
+import { DropboxContentHasher } from './dropboxHash.js';
+import { QuickXorHash } from './quickxor.js';
 
-/** The hash types node:crypto computes; the provider-specific ones (quickxor, dropbox...) need their own code. */
+/** The hash types node:crypto computes (a hashing thread can run these: engine/hashWorker.ts). */
 export const nodeHashTypes = ['md5', 'sha1', 'sha256'] as const satisfies readonly HashType[];
 export type NodeHashType = (typeof nodeHashTypes)[number];
+
+/** Every hash type knarr computes from a stream: node's, OneDrive's quickXorHash and Dropbox's content_hash. */
+export const computableHashTypes = [...nodeHashTypes, 'quickxor', 'dropbox'] as const satisfies readonly HashType[];
+export type ComputableHashType = (typeof computableHashTypes)[number];
 
 export const defaultHashTypes: readonly NodeHashType[] = ['md5', 'sha1'];
 
@@ -12,25 +18,48 @@ export function isNodeHashType(type: HashType): type is NodeHashType {
   return (nodeHashTypes as readonly HashType[]).includes(type);
 }
 
+export function isComputable(type: HashType): type is ComputableHashType {
+  return (computableHashTypes as readonly HashType[]).includes(type);
+}
+
+/** One running digest, as lower-case hex (the form `Hashes` carries). */
+interface Digest {
+  update(chunk: Uint8Array): void;
+  hex(): string;
+}
+
+function digestOf(type: ComputableHashType): Digest {
+  if (type === 'quickxor') {
+    const q = new QuickXorHash();
+    return { update: (c) => q.update(c), hex: () => q.digestHex() };
+  }
+  if (type === 'dropbox') {
+    const d = new DropboxContentHasher();
+    return { update: (c) => void d.update(c), hex: () => d.digest() };
+  }
+  const h = createHash(type);
+  return { update: (c) => void h.update(c), hex: () => h.digest('hex') };
+}
+
 /** Several digests fed from one pass over the bytes. */
 export class MultiHash {
-  private readonly hashes: [NodeHashType, Hash][];
+  private readonly digests: [ComputableHashType, Digest][];
   private result: Hashes | null = null;
   bytes = 0;
 
-  constructor(types: readonly NodeHashType[] = defaultHashTypes) {
-    this.hashes = [...new Set(types)].map((t) => [t, createHash(t)]);
+  constructor(types: readonly ComputableHashType[] = defaultHashTypes) {
+    this.digests = [...new Set(types)].map((t) => [t, digestOf(t)]);
   }
 
   update(chunk: Uint8Array): void {
     if (this.result) throw new Error('MultiHash.update after digest');
-    for (const [, h] of this.hashes) h.update(chunk);
+    for (const [, d] of this.digests) d.update(chunk);
     this.bytes += chunk.byteLength;
   }
 
   /** Lower-case hex; idempotent, so callers may ask more than once. */
   digest(): Hashes {
-    this.result ??= Object.fromEntries(this.hashes.map(([t, h]) => [t, h.digest('hex')])) as Hashes;
+    this.result ??= Object.fromEntries(this.digests.map(([t, d]) => [t, d.hex()])) as Hashes;
     return this.result;
   }
 }
@@ -42,7 +71,7 @@ export class MultiHash {
 export class HashingStream extends Transform {
   private readonly multi: MultiHash;
 
-  constructor(types: readonly NodeHashType[] = defaultHashTypes) {
+  constructor(types: readonly ComputableHashType[] = defaultHashTypes) {
     super();
     this.multi = new MultiHash(types);
   }
@@ -64,7 +93,7 @@ export class HashingStream extends Transform {
 }
 
 /** Reads `readable` to its end and returns its digests. */
-export async function hashStream(readable: Readable, types: readonly NodeHashType[] = defaultHashTypes): Promise<Hashes> {
+export async function hashStream(readable: Readable, types: readonly ComputableHashType[] = defaultHashTypes): Promise<Hashes> {
   const multi = new MultiHash(types);
   for await (const chunk of readable) multi.update(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
   return multi.digest();

@@ -13,7 +13,7 @@ import { startVersitygw, type S3TestServer } from '../support/servers/s3.js';
 import { describeTree, makeTree, type FileFacts } from '../support/tree.js';
 import { nameEncoder } from '../../connectors/shared/encoder.js';
 import { onedriveDefinition } from '../../connectors/onedrive/definition.js';
-import { QuickXorHash } from '../../connectors/onedrive/quickxor.js';
+import { QuickXorHash } from '../../connectors/shared/quickxor.js';
 
 const GiB = 1024 * 1024 * 1024;
 const MiB = 1024 * 1024;
@@ -168,6 +168,14 @@ describe('cloud connectors through the API', () => {
     const run = await completed(job.runId);
     // The Drive tree as the first run left it, plus the three changes of the second.
     expect(run.files.failed).toBe(0);
+    // Each file checked by OneDrive's own quickXorHash, which knarr computed while sending: nothing read back.
+    const rows = (await api(k.url, 'GET', `/v1/runs/${job.runId}/report`, undefined, { headers: { accept: 'application/json' } })).body.rows as { path: string; state: string; srcHash: string | null; dstHash: string | null }[];
+    expect(rows).toHaveLength(source.size + 1);
+    for (const row of rows) {
+      expect(row.state, row.path).toBe('verified');
+      expect(row.srcHash, row.path).toMatch(/^quickxor:[0-9a-f]{40}$/);
+      expect(row.dstHash, row.path).toBe(row.srcHash);
+    }
     const names = nameEncoder(onedriveDefinition.capabilities.nameRules);
     const stored = onedrive.list().filter((f) => !f.isDir && f.path.startsWith('backup/'));
     const decoded = new Map(stored.map((f) => [names.decodePath(f.path.slice('backup/'.length)), f]));

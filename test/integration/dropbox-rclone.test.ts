@@ -13,7 +13,7 @@ import { mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Entry } from '../../core/entry.js';
-import { dropboxContentHash } from '../../connectors/dropbox/contentHash.js';
+import { dropboxContentHash } from '../../connectors/shared/dropboxHash.js';
 import { createDropboxConnector, type DropboxConfig, type DropboxConnector } from '../../connectors/dropbox/index.js';
 import { unrestrictedHost, type ChangeBatch, type UploadState } from '../../connectors/types.js';
 import { DROPBOX_HOSTS, startDropboxEmulator, type DropboxEmulator } from '../fakes/dropbox/index.js';

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Entry } from '../../core/entry.js';
-import { dropboxContentHash } from '../../connectors/dropbox/contentHash.js';
+import { dropboxContentHash } from '../../connectors/shared/dropboxHash.js';
 import { dropboxDefinition } from '../../connectors/dropbox/definition.js';
 import { createDropboxConnector, type DropboxConfig, type DropboxConnector } from '../../connectors/dropbox/index.js';
 import { isConnectorError } from '../../connectors/errors.js';

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Entry } from '../../core/entry.js';
 import { createOneDriveConnector, type OneDriveConfig, type OneDriveConnector } from '../../connectors/onedrive/index.js';
-import { quickXorOf } from '../../connectors/onedrive/quickxor.js';
+import { quickXorOf } from '../../connectors/shared/quickxor.js';
 import { unrestrictedHost, type UploadState } from '../../connectors/types.js';
 import { bufferSource, collect, expectKind, readAll, rejectionOf } from '../conformance/suite.js';
 import { ONEDRIVE_HOSTS, startOneDriveEmulator, type OneDriveEmulator } from '../fakes/onedrive/index.js';

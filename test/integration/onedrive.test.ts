@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Entry } from '../../core/entry.js';
 import { onedriveDefinition } from '../../connectors/onedrive/definition.js';
 import { createOneDriveConnector, onedriveOAuth, type OneDriveConfig, type OneDriveConnector } from '../../connectors/onedrive/index.js';
-import { quickXorOf } from '../../connectors/onedrive/quickxor.js';
+import { quickXorOf } from '../../connectors/shared/quickxor.js';
 import { unrestrictedHost, type ChangeBatch, type ListNotice, type UploadState } from '../../connectors/types.js';
 import { bufferSource, collect, expectKind, KiB, readAll, rejectionOf } from '../conformance/suite.js';
 import { startOneDriveEmulator, type OneDriveEmulator } from '../fakes/onedrive/index.js';
@@ -208,7 +208,7 @@ describe('onedrive specifics (against the emulator)', () => {
     const states: UploadState[] = [];
     await rejectionOf(() => c.write('corrupt/f.bin', bufferSource(data, { failAfter: CHUNK + 1 }), { chunkSize: CHUNK, onCheckpoint: (s) => void states.push(structuredClone(s)) }));
     const other = randomBytes(CHUNK);
-    const { QuickXorHash } = await import('../../connectors/onedrive/quickxor.js');
+    const { QuickXorHash } = await import('../../connectors/shared/quickxor.js');
     const h = new QuickXorHash();
     h.update(other);
     const forged = { ...states.at(-1)!, quickxor: h.snapshot() };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DROPBOX_BLOCK, DropboxContentHasher, dropboxContentHash } from '../../connectors/dropbox/contentHash.js';
+import { DROPBOX_BLOCK, DropboxContentHasher, dropboxContentHash } from '../../connectors/shared/dropboxHash.js';
 
 /** Byte i has value i & 255: the rdrop2 vectors' input (shared/specs/providers.md A.4). */
 function pattern(size: number): Buffer {

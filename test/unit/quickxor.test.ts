@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { QuickXorHash, quickXorHex, quickXorOf } from '../../connectors/onedrive/quickxor.js';
+import { QuickXorHash, quickXorHex, quickXorOf } from '../../connectors/shared/quickxor.js';
 
 // Vectors: rclone backend/onedrive/quickxorhash/quickxorhash_test.go (input and digest in base64),
 // which rclone checks against Microsoft's C# reference; "hello world" is the vector published

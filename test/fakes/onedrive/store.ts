@@ -8,7 +8,7 @@ import { createReadStream, createWriteStream, mkdirSync, rmSync } from 'node:fs'
 import { rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { QuickXorHash } from '../../../connectors/onedrive/quickxor.js';
+import { QuickXorHash } from '../../../connectors/shared/quickxor.js';
 
 export type DriveType = 'personal' | 'business' | 'documentLibrary';
 

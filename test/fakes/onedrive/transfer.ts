@@ -9,7 +9,7 @@ import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { QuickXorHash } from '../../../connectors/onedrive/quickxor.js';
+import { QuickXorHash } from '../../../connectors/shared/quickxor.js';
 import { readBody } from '../shared/listen.js';
 import { pace } from './faults.js';
 import { refuseName } from './graph.js';
