@@ -12,6 +12,7 @@ import { scanSelection } from './run.js';
 import { addEvent, getRunWithJob } from '../db/queries/runs.js';
 import type { ConnectorCache } from './connectorCache.js';
 import type { ActivityDeps } from './deps.js';
+import { uploadStateVault } from '../db/uploadStates.js';
 import { transferredBytes, transferredFiles } from '../metrics/registry.js';
 import { toActivityFailure } from './failures.js';
 import { startHeartbeat } from './heartbeat.js';
@@ -52,7 +53,7 @@ export function copyActivities(deps: ActivityDeps, worker: WorkerState) {
       if (todo.length === 0) return empty;
       const options = jobOptionsSchema.parse(job.options);
       const result = await worker.connectors.with([job.sourceRemoteId, job.destRemoteId], ([src, dst]) => fn({
-        db: deps.db, runId: input.runId, src, dst,
+        db: deps.db, uploadStates: uploadStateVault(deps.cipher), runId: input.runId, src, dst,
         sourceRoot: job.sourcePath, destRoot: job.destPath, sameRemote: job.sourceRemoteId === job.destRemoteId,
         lanes: input.lanes, verify: input.settings.verify, chunkSize: options.chunkSize,
         limiter: worker.limiters.for(input.runId, input.settings.bandwidthLimit),
@@ -108,7 +109,8 @@ export function copyActivities(deps: ActivityDeps, worker: WorkerState) {
         if (left.length === 0) return 0;
         return await worker.connectors.with([job.destRemoteId], async ([dst]) => {
           for (const i of left) {
-            await dst.discardUpload?.(joinPath(job.destPath, i.dstPath ?? i.path), i.uploadState as UploadState);
+            const state = uploadStateVault(deps.cipher).open(i.id, i.uploadState);
+            if (state) await dst.discardUpload?.(joinPath(job.destPath, i.dstPath ?? i.path), state as UploadState);
             await forgetUpload(deps.db, i.id);
           }
           await addEvent(deps.db, runId, 'partials_removed', `${left.length} partly uploaded files removed from the destination after the cancel`, { files: left.length });

@@ -4,6 +4,7 @@ import { joinPath } from '../core/paths.js';
 import { ConnectorError, isConnectorError } from '../connectors/errors.js';
 import type { Connector, UploadState } from '../connectors/types.js';
 import type { Db } from '../db/client.js';
+import type { UploadStateVault } from '../db/uploadStates.js';
 import {
   addDelete, learnSize, recordAttemptError, recordOutcomes, replanSource, recordVerifications, saveCheckpoint,
   type ItemOutcome, type ItemRow, type VerifyOutcome,
@@ -22,6 +23,8 @@ import { Ledger } from './groupCommit.js';
 export const maxRecopies = 1;
 export interface BatchEnv {
   db: Db;
+  /** Seals what a provider gave to resume an upload before it goes into the ledger. */
+  uploadStates: UploadStateVault;
   runId: string;
   src: Connector;
   dst: Connector;
@@ -101,7 +104,7 @@ async function copyChecked(env: BatchEnv, planned: ItemRow, syncLater: boolean):
   let item = planned;
   const srcPath = joinPath(env.sourceRoot, item.path);
   const dstPath = destinationOf(env, item);
-  let resume = item.uploadState as UploadState | null;
+  let resume = env.uploadStates.open(item.id, item.uploadState) as UploadState | null;
   let recopies = item.recopies;
   let corruptRetried = false;
   let changedRetried = false;
@@ -147,7 +150,7 @@ async function copyChecked(env: BatchEnv, planned: ItemRow, syncLater: boolean):
           src: env.src, dst: env.dst, sameRemote: env.sameRemote, chunkSize: env.chunkSize, limiter: env.limiter, signal: env.signal, syncLater, hash: env.verify,
           onProgress: (offset) => env.onProgress?.({ itemId: item.id, offset }),
           onCheckpoint: async (state) => {
-            await saveCheckpoint(env.db, item, state);
+            await saveCheckpoint(env.db, item, env.uploadStates.seal(item.id, state));
             env.onCheckpoint?.({ itemId: item.id, offset: state.offset });
           },
           // Written at once, not with the batch's outcomes: a worker lost inside a resumed file
