@@ -182,6 +182,10 @@ export function remotesRouter(deps: { db: Db; cipher: CredentialCipher; probe: P
     if (!def || def.secretKeys.length === 0) throw new ApiError(422, 'no_credentials', `remote "${row.name}" (${row.type}) has no credentials to replace`);
     const secrets = parseBody(def.secretsSchema, req.body);
     const provider = oauthOf(def, row.config);
+    if (Object.keys(secrets).length === 0) {
+      const how = provider ? `, or approve knarr again at ${provider.name} with POST /v1/remotes/${row.name}/reconnect` : '';
+      throw new ApiError(400, 'invalid_request', `give the new secrets (${def.secretKeys.join(', ')})${how}`, def.secretKeys[0]);
+    }
     const operator = provider && deps.oauth.clients[provider.envPrefix];
     // A pasted token of the operator's client is renewed with the operator's secret, as at creation.
     if (operator?.clientSecret && secrets.clientSecret === undefined && operator.clientId === row.config.clientId) secrets.clientSecret = operator.clientSecret;

@@ -112,6 +112,10 @@ describe('OAuth connect flow (Google Drive emulator)', () => {
     const made = await api(k.url, 'POST', '/v1/remotes', { name: `gd-pasted-${id}`, type: 'drive', config: { ...endpoints(), token: JSON.stringify(token) } });
     expect(made.status, JSON.stringify(made.body)).toBe(201);
     expect(made.body.config.clientId).toBe(emu.clientId);
+    // New secrets must be given: an empty reconnect body is the caller's mistake, and says where to go instead.
+    const empty = await api(k.url, 'PUT', `/v1/remotes/gd-pasted-${id}/credentials`, {});
+    expect(empty.status).toBe(400);
+    expect(empty.body.error.message).toContain(`/v1/remotes/gd-pasted-${id}/reconnect`);
     const refused = await api(bare.url, 'POST', '/v1/remotes', { name: `gd-pasted-bare-${id}`, type: 'drive', config: { ...endpoints(), token } });
     expect(refused.status).toBe(422);
     expect(refused.body.error.message).toContain('config.clientId');
