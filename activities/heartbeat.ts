@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { Context } from '@temporalio/activity';
 
 /**
@@ -12,5 +13,8 @@ export function startHeartbeat(details: () => unknown): { beat(): void; stop(): 
   const timer = setInterval(beat, everyMs);
   timer.unref();
   beat();
+  // Every request, pacer wait and stream of the activity's lanes listens on this one signal, so
+  // more than Node's default of 10 at once is normal, not a leak; a real leak still warns.
+  setMaxListeners(256, ctx.cancellationSignal);
   return { beat, stop: () => clearInterval(timer), signal: ctx.cancellationSignal };
 }
