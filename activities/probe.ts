@@ -1,5 +1,5 @@
 import { ConnectorError } from '../connectors/errors.js';
-import type { FolderPage, ProbeResult } from '../core/remote.js';
+import type { AboutResult, FolderPage, ProbeResult } from '../core/remote.js';
 import { baseName, joinPath } from '../core/paths.js';
 import type { ActivityDeps } from './deps.js';
 import { withConnectors } from './deps.js';
@@ -26,6 +26,15 @@ export function probeActivities(deps: ActivityDeps) {
             throw err;
           }
         });
+      } catch (err) {
+        return { ok: false, kind: err instanceof ConnectorError ? err.kind : 'error', message: errorMessage(err) };
+      }
+    },
+
+    /** A remote's used and free space, for a person looking at their clouds; a refused credential says so in `kind`. */
+    async aboutRemote(remoteId: string): Promise<AboutResult> {
+      try {
+        return await withConnectors(deps, [remoteId], async ([c]) => ({ ok: true, ...(await c.about()) }));
       } catch (err) {
         return { ok: false, kind: err instanceof ConnectorError ? err.kind : 'error', message: errorMessage(err) };
       }

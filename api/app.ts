@@ -11,16 +11,18 @@ import { authenticate, callerOf } from './auth.js';
 import { idempotent } from './idempotency.js';
 import { refuseNul } from './nulGuard.js';
 import { docsPage } from './docsPage.js';
+import { uiRouter } from './ui.js';
 import { openApiDocument } from './openapi.js';
 import { packageVersion } from '../core/repo.js';
 import type { KeyHasher } from './keys.js';
-import { temporalLister, temporalProbe, type Lister, type Probe } from './probe.js';
+import { temporalAbout, temporalLister, temporalProbe, type AboutReader, type Lister, type Probe } from './probe.js';
 import { schedulesRouter } from './routes/schedules.js';
 import { usersRouter } from './routes/users.js';
 import type { HostPolicy } from '../connectors/types.js';
 import { jobsRouter } from './routes/jobs.js';
 import { remotesRouter } from './routes/remotes.js';
 import { oauthRouter } from './routes/oauth.js';
+import { sessionRouter, signInRouter } from './routes/session.js';
 import { oauthSetupFrom, type OAuthSetup } from '../connectors/oauthConnect.js';
 import { runsRouter } from './routes/runs.js';
 
@@ -35,10 +37,13 @@ export interface ApiDeps {
   hasher: KeyHasher;
   /** What remotes may reach of this machine: checked before a remote is saved, and again by the worker. */
   host: HostPolicy;
+  /** Where Temporal Web is, for the dashboard's links to runs; null when unknown. */
+  temporalUiUrl?: string | null;
   /** The public URL and the operator's OAuth clients (the connect flow); read from the environment when absent. */
   oauth?: OAuthSetup;
   probe?: Probe;
   lister?: Lister;
+  about?: AboutReader;
   log?: (msg: string, err?: unknown) => void;
 }
 
@@ -46,6 +51,7 @@ export function createApp(deps: ApiDeps): Express {
   const log = deps.log ?? ((msg, err) => console.error(msg, err));
   const probe = deps.probe ?? temporalProbe(deps.client, deps.taskQueue);
   const lister = deps.lister ?? temporalLister(deps.client, deps.taskQueue);
+  const about = deps.about ?? temporalAbout(deps.client, deps.taskQueue);
   const oauth = deps.oauth ?? oauthSetupFrom(process.env, 'http://localhost:8080');
   const app = express();
   app.disable('x-powered-by');
@@ -67,6 +73,10 @@ export function createApp(deps: ApiDeps): Express {
   const openApi = openApiDocument(packageVersion());
   app.get('/v1/openapi.json', (_req, res) => { res.json(openApi); });
   app.get('/docs', (_req, res) => { res.type('html').send(docsPage(openApi)); });
+  app.use(uiRouter());
+  const session = { db: deps.db, hasher: deps.hasher, temporalUiUrl: deps.temporalUiUrl ?? null, secure: oauth.publicUrl.startsWith('https:') };
+  // Signing in is how a browser gets its session, so it cannot need one.
+  app.use('/v1/session', signInRouter(session));
   // A browser coming back from a provider's consent page carries no key: the single-use state names the user.
   app.use('/v1/oauth', oauthRouter({ db: deps.db, cipher: deps.cipher, probe, client: deps.client, host: deps.host, oauth }));
   // Everything below needs a key; a route added here without one cannot exist.
@@ -78,7 +88,8 @@ export function createApp(deps: ApiDeps): Express {
   const routers: [string, Router][] = [
     ['/v1/me', me],
     ['/v1/users', usersRouter({ db: deps.db, hasher: deps.hasher })],
-    ['/v1/remotes', remotesRouter({ db: deps.db, cipher: deps.cipher, probe, lister, client: deps.client, host: deps.host, oauth })],
+    ['/v1/session', sessionRouter(session)],
+    ['/v1/remotes', remotesRouter({ db: deps.db, cipher: deps.cipher, probe, lister, about, client: deps.client, host: deps.host, oauth })],
     ['/v1/jobs', jobsRouter({ db: deps.db, client: deps.client, taskQueue: deps.taskQueue, probe, heartbeatTimeoutMs: deps.heartbeatTimeoutMs })],
     ['/v1/schedules', schedulesRouter({ db: deps.db, client: deps.client, taskQueue: deps.taskQueue, probe, heartbeatTimeoutMs: deps.heartbeatTimeoutMs })],
     ['/v1/runs', runsRouter({ db: deps.db, client: deps.client, taskQueue: deps.taskQueue, heartbeatTimeoutMs: deps.heartbeatTimeoutMs })],

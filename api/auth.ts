@@ -1,5 +1,7 @@
-import type { RequestHandler, Response } from 'express';
+import { timingSafeEqual } from 'node:crypto';
+import type { Request, RequestHandler, Response } from 'express';
 import type { Db } from '../db/client.js';
+import { sessionByHash } from '../db/queries/sessions.js';
 import { userByKeyHash } from '../db/queries/users.js';
 import { ApiError } from './errors.js';
 import type { KeyHasher } from './keys.js';
@@ -13,10 +15,33 @@ export interface Caller {
 
 const bearer = /^Bearer ([^\s]+)$/i;
 
-/** Every request but the public ones carries `Authorization: Bearer <key>` of a live key. */
+/** The dashboard's session cookie: HttpOnly, SameSite=Strict; its token is stored only as a hash. */
+export const sessionCookie = 'knarr_session';
+
+/** Methods that change nothing: a session needs no CSRF token for these. */
+const safeMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Every request but the public ones carries `Authorization: Bearer <key>` of a live key, or the
+ * dashboard's session cookie; a changing request on a cookie also echoes the session's CSRF token
+ * in `x-csrf-token` (SameSite=Strict already keeps other sites' requests from carrying the
+ * cookie; the token holds even where a browser does not).
+ */
 export function authenticate(db: Db, hasher: KeyHasher): RequestHandler {
   return async (req, res, next) => {
     const header = req.get('authorization');
+    const token = header ? undefined : cookieOf(req, sessionCookie);
+    if (!header && token) {
+      const session = await sessionByHash(db, hasher.hash(token));
+      if (!session) throw new ApiError(401, 'session_expired', 'this sign-in has ended (it expired, you signed out, or its key was revoked): sign in again');
+      if (!safeMethods.has(req.method) && !sameToken(req.get('x-csrf-token'), session.csrf)) {
+        throw new ApiError(403, 'csrf', 'this request from the dashboard lacks its CSRF token (x-csrf-token): reload the page');
+      }
+      res.locals.caller = { id: session.user.id, name: session.user.name, admin: session.user.isAdmin } satisfies Caller;
+      res.locals.csrf = session.csrf;
+      next();
+      return;
+    }
     if (!header) {
       throw new ApiError(401, 'unauthorized', 'this request needs an API key: send "Authorization: Bearer <key>" (knarr server prints the admin key on first start and writes it to admin.key in its data directory)');
     }
@@ -27,6 +52,25 @@ export function authenticate(db: Db, hasher: KeyHasher): RequestHandler {
     res.locals.caller = { id: user.id, name: user.name, admin: user.isAdmin } satisfies Caller;
     next();
   };
+}
+
+/** A cookie of the request, by name (Express has no cookie parser of its own). */
+export function cookieOf(req: Request, name: string): string | undefined {
+  for (const part of (req.get('cookie') ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) {
+      const value = part.slice(eq + 1).trim();
+      return value === '' ? undefined : value;
+    }
+  }
+  return undefined;
+}
+
+function sameToken(given: string | undefined, expected: string): boolean {
+  if (!given) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 export function callerOf(res: Response): Caller {

@@ -1,11 +1,12 @@
 import { WorkflowFailedError, type Client, type WorkflowStartOptions } from '@temporalio/client';
 import type { Workflow } from '@temporalio/common';
-import type { FolderPage, ProbeResult } from '../core/remote.js';
-import type { listFolderWorkflow, probeRemoteWorkflow } from '../workflows/probe.js';
+import type { AboutResult, FolderPage, ProbeResult } from '../core/remote.js';
+import type { listFolderWorkflow, probeRemoteWorkflow, remoteAboutWorkflow } from '../workflows/probe.js';
 import { ApiError } from './errors.js';
 
 export type Probe = (remoteId: string, path: string | null) => Promise<ProbeResult>;
 export type Lister = (remoteId: string, path: string, after: string | null, limit: number) => Promise<FolderPage>;
+export type AboutReader = (remoteId: string) => Promise<AboutResult>;
 
 /**
  * Asks a worker to check a remote (list its root, stat a path). The API never decrypts
@@ -13,6 +14,11 @@ export type Lister = (remoteId: string, path: string, after: string | null, limi
  */
 export function temporalProbe(client: Client, taskQueue: string, timeoutMs = 30_000): Probe {
   return (remoteId, path) => onWorker<typeof probeRemoteWorkflow>(client, taskQueue, timeoutMs, 'probeRemoteWorkflow', [remoteId, path]);
+}
+
+/** A remote's space, read by a worker for the same reason. */
+export function temporalAbout(client: Client, taskQueue: string, timeoutMs = 30_000): AboutReader {
+  return (remoteId) => onWorker<typeof remoteAboutWorkflow>(client, taskQueue, timeoutMs, 'remoteAboutWorkflow', [remoteId]);
 }
 
 /** A folder's page, listed by a worker for the same reason. */

@@ -61,3 +61,8 @@ export type FolderPage =
   | { ok: true; found: true; data: FolderEntry[]; next: string | null }
   | { ok: true; found: false }
   | { ok: false; kind: string; message: string };
+
+/** A remote's space as `GET /v1/remotes/{name}/about` shows it (null where the provider does not say). */
+export type AboutResult =
+  | { ok: true; usedBytes: number | null; totalBytes: number | null; freeBytes: number | null; unlimited: boolean }
+  | { ok: false; kind: string; message: string };

@@ -241,3 +241,16 @@ export const oauthStates = pgTable('oauth_states', {
   expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 }, (t) => [index('oauth_states_expires_idx').on(t.expiresAt)]);
+
+/**
+ * A signed-in browser (the dashboard): the cookie's token is kept only as its hash, bound to the
+ * API key the person signed in with, so revoking the key ends the session too. `csrf` is the
+ * token every changing request from the page must echo in a header.
+ */
+export const uiSessions = pgTable('ui_sessions', {
+  tokenHash: bytea('token_hash').primaryKey(),
+  apiKeyId: uuid('api_key_id').notNull().references(() => apiKeys.id, { onDelete: 'cascade' }),
+  csrf: text('csrf').notNull(),
+  expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+}, (t) => [index('ui_sessions_expires_idx').on(t.expiresAt)]);

@@ -36,6 +36,8 @@ export interface Config {
   metricsPort: number | null;
   /** KNARR_ALLOW_PRIVATE_NETWORKS: null when unset (see hostPolicy). */
   privateNetworks: boolean | null;
+  /** KNARR_TEMPORAL_UI_URL: where Temporal Web shows this knarr's workflows (the dashboard links runs there); the dev server's when knarr starts it. */
+  temporalUiUrl: string | null;
   /** KNARR_QUOTA_PROBE_MS: how often a run stopped by a provider's daily quota tries again. */
   quotaProbeMs: number;
   /** KNARR_PUBLIC_URL and KNARR_<GOOGLE|MICROSOFT|DROPBOX|TELIA>_CLIENT_ID/_SECRET: the OAuth connect flow. */
@@ -73,6 +75,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metricsPort: env.KNARR_METRICS_PORT ? intVar(env, 'KNARR_METRICS_PORT', 0) : null,
     privateNetworks: boolVar(env, 'KNARR_ALLOW_PRIVATE_NETWORKS'),
     quotaProbeMs: intVar(env, 'KNARR_QUOTA_PROBE_MS', 3_600_000),
+    temporalUiUrl: env.KNARR_TEMPORAL_UI_URL?.trim() || (env.TEMPORAL_ADDRESS ? null : `http://localhost:${intVar(env, 'KNARR_TEMPORAL_UI_PORT', 8233)}`),
     oauth: oauthSetupFrom(env, `http://${api.host === '0.0.0.0' || api.host === '::' ? 'localhost' : api.host}:${api.port}`),
   };
 }

@@ -1,2 +1,2 @@
 export { transferRun, statusQuery } from './transferRun.js';
-export { listFolderWorkflow, probeRemoteWorkflow } from './probe.js';
+export { listFolderWorkflow, probeRemoteWorkflow, remoteAboutWorkflow } from './probe.js';

@@ -15,12 +15,12 @@ import { page, pageQuery } from '../pagination.js';
 import { beginAuthorization, requireClient } from '../oauthConnect.js';
 import { knownClient, oauthOf, type OAuthSetup } from '../../connectors/oauthConnect.js';
 import { z } from 'zod';
-import type { Lister, Probe } from '../probe.js';
+import type { AboutReader, Lister, Probe } from '../probe.js';
 
 /** A reconnect's body: the secret of the user's own OAuth client, which only the remote's sealed credentials hold. */
 const reconnectSchema = z.strictObject({ clientSecret: z.string().min(1).optional() });
 
-export function remotesRouter(deps: { db: Db; cipher: CredentialCipher; probe: Probe; lister: Lister; client: Client; host: HostPolicy; oauth: OAuthSetup }): Router {
+export function remotesRouter(deps: { db: Db; cipher: CredentialCipher; probe: Probe; lister: Lister; about: AboutReader; client: Client; host: HostPolicy; oauth: OAuthSetup }): Router {
   const r = Router();
 
   /** The caller's remote of that name; another user's answers the same 404 as none. */
@@ -131,6 +131,15 @@ export function remotesRouter(deps: { db: Db; cipher: CredentialCipher; probe: P
     if (done === 'running') throw new ApiError(409, 'remote_in_use', `remote "${row.name}" is used by a run that has not ended: cancel it or let it finish first`);
     if (done === 'scheduled') throw new ApiError(409, 'remote_in_use', `remote "${row.name}" is used by a schedule: delete the schedule first (DELETE /v1/schedules/{id})`);
     res.status(204).end();
+  });
+
+  /** Used and free space, as the provider reports it (a worker asks, since only workers open credentials). */
+  r.get('/:name/about', async (req, res) => {
+    const row = await load(res, req.params.name);
+    const about = await deps.about(row.id);
+    if (!about.ok) throw new ApiError(422, about.kind === 'auth' ? 'needs_reconnect' : 'remote_unreachable', `remote "${row.name}" could not be asked for its space: ${about.message}`);
+    const { ok: _ok, ...space } = about;
+    res.json(space);
   });
 
   /** A folder of the remote, page by page: `?path=Photos/2024&limit=&after=`. */

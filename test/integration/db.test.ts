@@ -87,7 +87,7 @@ describe.each(drivers)('database on $kind', ({ kind, make }) => {
   it('applies the migrations on first open', async () => {
     expect(main.kind).toBe(kind);
     expect(main.migrationsApplied).toBe(migrationFiles.length);
-    expect(await tableNames(db())).toEqual(['api_keys', 'entries', 'events', 'idempotency_keys', 'items', 'jobs', 'remotes', 'runs', 'schedules', 'users']);
+    expect(await tableNames(db())).toEqual(['api_keys', 'entries', 'events', 'idempotency_keys', 'items', 'jobs', 'oauth_states', 'remotes', 'runs', 'schedules', 'ui_sessions', 'users']);
     expect(await migrationRows(db())).toBe(migrationFiles.length);
   });
 

@@ -36,7 +36,7 @@ export interface InProcessKnarr {
  * API + worker in the test process, against the shared Temporal dev server. Each instance gets
  * its own task queue, so test files never pick up each other's workflows.
  */
-export async function startInProcessKnarr(opts: { databaseUrl?: string; dataDir?: string; heartbeatTimeoutMs?: number; worker?: boolean; host?: HostPolicy; oauthClients?: OAuthSetup['clients']; quotaProbeMs?: number } = {}): Promise<InProcessKnarr> {
+export async function startInProcessKnarr(opts: { databaseUrl?: string; dataDir?: string; heartbeatTimeoutMs?: number; worker?: boolean; host?: HostPolicy; oauthClients?: OAuthSetup['clients']; quotaProbeMs?: number; temporalUiUrl?: string } = {}): Promise<InProcessKnarr> {
   const address = inject('temporalAddress');
   const taskQueue = `knarr-test-${randomBytes(4).toString('hex')}`;
   const database = await openDatabase({ url: opts.databaseUrl, dataDir: opts.dataDir });
@@ -59,7 +59,7 @@ export async function startInProcessKnarr(opts: { databaseUrl?: string; dataDir?
     worker = await createWorker({ connection: native, namespace: 'default', taskQueue, deps: { db: database.db, cipher, host, oauth }, shutdownGraceMs: 2000, quotaProbeMs: opts.quotaProbeMs });
     running = worker.run();
   }
-  const app = createApp({ db: database.db, cipher, hasher, host, oauth, client, taskQueue, heartbeatTimeoutMs: opts.heartbeatTimeoutMs ?? 10_000, log: () => {} });
+  const app = createApp({ db: database.db, cipher, hasher, host, oauth, temporalUiUrl: opts.temporalUiUrl ?? null, client, taskQueue, heartbeatTimeoutMs: opts.heartbeatTimeoutMs ?? 10_000, log: () => {} });
   const server: Server = await new Promise((res) => { const s = app.listen(0, '127.0.0.1', () => res(s)); });
   const port = (server.address() as { port: number }).port;
   oauth.publicUrl = `http://127.0.0.1:${port}`;
