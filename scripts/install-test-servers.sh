@@ -3,7 +3,8 @@
 #
 # - Debian's servers for the protocol connectors (shared/specs/providers.md C.1), started by the
 #   tests themselves on free loopback ports (test/support/servers/): apache2 + mod_dav_fs (WebDAV),
-#   OpenSSH sshd (SFTP), pure-ftpd (FTP). apt-get update runs once per machine.
+#   OpenSSH sshd (SFTP), pure-ftpd (FTP); and Chromium for the dashboard's browser tests
+#   (test/browser/, driven by playwright-core). apt-get update runs once per machine.
 # - versitygw, the S3 gateway (posix backend), built with go install at a pinned tag into
 #   ~/.cache/knarr/bin/versitygw-<version>.d and linked as ~/.cache/knarr/bin/versitygw.
 # - rclone, the independent client that checks the emulators and the servers
@@ -52,7 +53,7 @@ apt_install() {
 install_servers() {
   # apache2-bin: WebDAV (mod_dav_fs); apache2-utils: htpasswd; openssh-server/-client: sshd and
   # ssh-keygen; pure-ftpd: FTP (conflicts with vsftpd, which is never installed here).
-  apt_install apache2-bin apache2-utils openssh-server openssh-client pure-ftpd
+  apt_install apache2-bin apache2-utils openssh-server openssh-client pure-ftpd chromium
   mkdir -p /run/sshd
 }
 
