@@ -12,6 +12,14 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard's modules run in the browser (no build step): only the browser globals it uses.
+    files: ['web/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: Object.fromEntries(['window', 'document', 'location', 'fetch', 'setTimeout', 'clearTimeout', 'addEventListener', 'removeEventListener', 'URLSearchParams', 'URL', 'Intl', 'console'].map((g) => [g, 'readonly'])),
+    },
+  },
+  {
     // Tests read JSON answers whose shape is what they assert.
     files: ['test/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
