@@ -20,7 +20,10 @@ function vendorPath(name: string): string | undefined {
   const entry = vendor[name];
   if (!entry) return undefined;
   try {
-    return join(dirname(require.resolve(`${entry[0]}/package.json`)), entry[1]);
+    // htm's exports map hides its package.json: the folder is found from its main module instead.
+    let dir = dirname(require.resolve(entry[0]));
+    while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
+    return join(dir, entry[1]);
   } catch {
     return undefined;
   }
