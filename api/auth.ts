@@ -29,29 +29,37 @@ const safeMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
  */
 export function authenticate(db: Db, hasher: KeyHasher): RequestHandler {
   return async (req, res, next) => {
-    const header = req.get('authorization');
-    const token = header ? undefined : cookieOf(req, sessionCookie);
-    if (!header && token) {
-      const session = await sessionByHash(db, hasher.hash(token));
-      if (!session) throw new ApiError(401, 'session_expired', 'this sign-in has ended (it expired, you signed out, or its key was revoked): sign in again');
-      if (!safeMethods.has(req.method) && !sameToken(req.get('x-csrf-token'), session.csrf)) {
-        throw new ApiError(403, 'csrf', 'this request from the dashboard lacks its CSRF token (x-csrf-token): reload the page');
-      }
-      res.locals.caller = { id: session.user.id, name: session.user.name, admin: session.user.isAdmin } satisfies Caller;
-      res.locals.csrf = session.csrf;
-      next();
-      return;
-    }
-    if (!header) {
+    const who = await identify(db, hasher, req);
+    if (!who) {
       throw new ApiError(401, 'unauthorized', 'this request needs an API key: send "Authorization: Bearer <key>" (knarr server prints the admin key on first start and writes it to admin.key in its data directory)');
     }
+    if (who.csrf !== null && !safeMethods.has(req.method) && !sameToken(req.get('x-csrf-token'), who.csrf)) {
+      throw new ApiError(403, 'csrf', 'this request from the dashboard lacks its CSRF token (x-csrf-token): reload the page');
+    }
+    res.locals.caller = who.caller;
+    res.locals.csrf = who.csrf;
+    next();
+  };
+}
+
+/**
+ * Who sent the request: by its Bearer key, else by its session cookie (with the session's CSRF
+ * token); null when it carries neither. A key or session that is not (or no longer) valid is a 401.
+ */
+export async function identify(db: Db, hasher: KeyHasher, req: Request): Promise<{ caller: Caller; csrf: string | null } | null> {
+  const header = req.get('authorization');
+  if (header) {
     const key = bearer.exec(header)?.[1];
     if (!key) throw new ApiError(401, 'unauthorized', 'the Authorization header must be "Bearer <key>"');
     const user = await userByKeyHash(db, hasher.hash(key));
     if (!user) throw new ApiError(401, 'invalid_key', 'this API key is not valid (mistyped, or revoked): ask an admin for a new one');
-    res.locals.caller = { id: user.id, name: user.name, admin: user.isAdmin } satisfies Caller;
-    next();
-  };
+    return { caller: { id: user.id, name: user.name, admin: user.isAdmin }, csrf: null };
+  }
+  const token = cookieOf(req, sessionCookie);
+  if (!token) return null;
+  const session = await sessionByHash(db, hasher.hash(token));
+  if (!session) throw new ApiError(401, 'session_expired', 'this sign-in has ended (it expired, you signed out, or its key was revoked): sign in again');
+  return { caller: { id: session.user.id, name: session.user.name, admin: session.user.isAdmin }, csrf: session.csrf };
 }
 
 /** A cookie of the request, by name (Express has no cookie parser of its own). */

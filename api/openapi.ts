@@ -64,8 +64,7 @@ function credentialsBody(): Record<string, unknown> {
 export function routeDocs(): Record<string, RouteDoc> {
   return {
     'GET /v1/me': { summary: 'The user the key belongs to', status: 200 },
-    'GET /v1/session': { summary: "The dashboard's sign-in: the user, the CSRF token its changing requests echo in x-csrf-token, and where Temporal Web is (POST /v1/session {key} signs in and sets the HttpOnly cookie)", status: 200 },
-    'DELETE /v1/session': { summary: 'Sign out of the dashboard: the session ends and its cookie is cleared', status: 204 },
+    'DELETE /v1/session': { summary: 'Sign out of the dashboard: the session ends and its cookie is cleared (POST /v1/session {key} signs in: an HttpOnly cookie and the CSRF token changing requests echo in x-csrf-token; GET /v1/session says who is signed in)', status: 204 },
     'POST /v1/users': { summary: 'Create a user (admin)', status: 201, body: createUserSchema },
     'GET /v1/users': { summary: 'List users (admin)', status: 200, query: page },
     'GET /v1/users/:id': { summary: 'A user (admin, or the user)', status: 200 },
@@ -77,7 +76,7 @@ export function routeDocs(): Record<string, RouteDoc> {
     'GET /v1/remotes/:name': { summary: 'A remote (never its secrets)', status: 200 },
     'PATCH /v1/remotes/:name': { summary: 'Change settings (not secrets), checked as a new remote is', status: 200, body: updateRemoteSchema },
     'DELETE /v1/remotes/:name': { summary: 'Delete a remote, with the finished runs that used it; refused while a run or schedule uses it', status: 204 },
-    'GET /v1/remotes/:name/about': { summary: 'Used, total and free space as the provider reports them (null where it does not); 422 needs_reconnect when the provider refused the credentials', status: 200 },
+    'GET /v1/remotes/:name/about': { summary: 'The connection state (ok, needs_reconnect, unreachable, with the provider\'s words) and used, total and free space as the provider reports them (null where it does not)', status: 200 },
     'GET /v1/remotes/:name/ls': { summary: 'A folder of the remote, page by page', status: 200, query: { path: { description: 'the folder, relative to the remote root', schema: { type: 'string' } }, ...page } },
     'POST /v1/remotes/:name/reconnect': { summary: 'A new authorization link for a remote connected through its provider\'s login page (Drive, OneDrive, Dropbox, Telia); waiting runs go on once it is approved', status: 202, body: z.strictObject({ clientSecret: z.string().optional() }) },
     'PUT /v1/remotes/:name/credentials': { summary: 'Replace the secrets (reconnect); waiting runs go on', status: 200, body: credentialsBody() },

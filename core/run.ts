@@ -81,6 +81,8 @@ export interface RunPhaseProgress {
 export interface RunView {
   id: string;
   jobId: string;
+  /** Its workflow in Temporal (Temporal Web shows it under this id). */
+  workflowId: string;
   state: RunState;
   phase: RunPhase;
   files: { done: number; total: number; failed: number; skipped: number; deduplicated: number; moved: number; deleted: number };

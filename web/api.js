@@ -78,7 +78,7 @@ export async function currentSession() {
   try {
     const s = await get('/v1/session');
     csrfToken = s.csrfToken;
-    return s;
+    return s.user ? s : null;
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) return null;
     throw err;

@@ -133,13 +133,25 @@ export function remotesRouter(deps: { db: Db; cipher: CredentialCipher; probe: P
     res.status(204).end();
   });
 
-  /** Used and free space, as the provider reports it (a worker asks, since only workers open credentials). */
+  /**
+   * The remote's state and space, as the provider reports them (a worker asks, since only workers
+   * open credentials): `connection` is `ok`, `needs_reconnect` (the provider refused the
+   * credentials) or `unreachable`, with the provider's words in `message`; the sizes are null
+   * where it does not say. A state, not a failure: it answers 200 either way.
+   */
   r.get('/:name/about', async (req, res) => {
     const row = await load(res, req.params.name);
     const about = await deps.about(row.id);
-    if (!about.ok) throw new ApiError(422, about.kind === 'auth' ? 'needs_reconnect' : 'remote_unreachable', `remote "${row.name}" could not be asked for its space: ${about.message}`);
-    const { ok: _ok, ...space } = about;
-    res.json(space);
+    if (about.ok) {
+      const { ok: _ok, ...space } = about;
+      res.json({ connection: 'ok', ...space, message: null });
+      return;
+    }
+    res.json({
+      connection: about.kind === 'auth' ? 'needs_reconnect' : 'unreachable',
+      usedBytes: null, totalBytes: null, freeBytes: null, unlimited: false,
+      message: `remote "${row.name}" could not be asked for its space: ${about.message}`,
+    });
   });
 
   /** A folder of the remote, page by page: `?path=Photos/2024&limit=&after=`. */

@@ -70,12 +70,18 @@ export function runsRouter(deps: StartRunDeps): Router {
     res.json(page(rows, q.limit, (i) => i.path, (i) => ({ path: i.path, action: i.action, state: i.state, size: i.size, bytesDone: i.bytesDone, error: i.lastError })));
   });
 
-  /** Every file of the run with what was done and why: JSON or CSV by the Accept header, streamed. */
+  /**
+   * Every file of the run with what was done and why, streamed: `?format=csv|json`, else by the
+   * Accept header, where a browser's `*\/*` (a download link) gets CSV.
+   */
   r.get('/:id/report', async (req, res) => {
     const row = await load(res, req.params.id);
-    const format = req.accepts(['application/json', 'text/csv']);
-    if (!format) throw new ApiError(406, 'not_acceptable', 'the report is application/json or text/csv: ask for one in the Accept header');
-    await streamReport(deps.db, row.id, format === 'text/csv' ? 'csv' : 'json', res);
+    const asked = typeof req.query.format === 'string' ? req.query.format : undefined;
+    if (asked !== undefined && asked !== 'csv' && asked !== 'json') throw new ApiError(400, 'invalid_request', `format must be csv or json, not "${asked}"`, 'format');
+    const format = asked ?? (req.accepts(['text/csv', 'application/json']) === 'application/json' ? 'json' : req.accepts(['text/csv', 'application/json']) ? 'csv' : null);
+    if (!format) throw new ApiError(406, 'not_acceptable', 'the report is application/json or text/csv: ask for one in the Accept header or with ?format=');
+    if (format === 'csv') res.attachment(`knarr-run-${row.id}.csv`);
+    await streamReport(deps.db, row.id, format, res);
   });
 
   /**

@@ -3,7 +3,7 @@ import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { Db } from '../../db/client.js';
 import { deleteSession, insertSession, keyByHash } from '../../db/queries/sessions.js';
-import { callerOf, cookieOf, sessionCookie } from '../auth.js';
+import { cookieOf, identify, sessionCookie } from '../auth.js';
 import { ApiError, parseBody } from '../errors.js';
 import type { KeyHasher } from '../keys.js';
 
@@ -24,9 +24,18 @@ export interface SessionDeps {
 /**
  * `POST /v1/session`: the dashboard signs in with an API key, which stays on the server: the
  * browser gets an HttpOnly, SameSite=Strict cookie and a CSRF token for its changing requests.
+ * `GET /v1/session`: who is signed in, and the CSRF token again after a reload; a page that is
+ * not signed in learns so from `user: null` (an answer, not an error: it is how the page starts).
  */
 export function signInRouter(deps: SessionDeps): Router {
   const r = Router();
+  r.get('/', async (req, res) => {
+    const who = await identify(deps.db, deps.hasher, req).catch((err: unknown) => {
+      if (err instanceof ApiError && err.status === 401) return null;
+      throw err;
+    });
+    res.set('cache-control', 'no-store').json({ user: who?.caller ?? null, csrfToken: who?.csrf ?? null, temporalUiUrl: deps.temporalUiUrl });
+  });
   r.post('/', async (req, res) => {
     const { key } = parseBody(signInSchema, req.body);
     const found = await keyByHash(deps.db, deps.hasher.hash(key));
@@ -40,12 +49,9 @@ export function signInRouter(deps: SessionDeps): Router {
   return r;
 }
 
-/** `GET /v1/session` (who is signed in, and the CSRF token again after a reload) and `DELETE /v1/session` (sign out). */
+/** `DELETE /v1/session`: sign out. */
 export function sessionRouter(deps: SessionDeps): Router {
   const r = Router();
-  r.get('/', (_req, res) => {
-    res.json({ user: callerOf(res), csrfToken: (res.locals.csrf as string | undefined) ?? null, temporalUiUrl: deps.temporalUiUrl });
-  });
   r.delete('/', async (req: Request, res: Response) => {
     const token = cookieOf(req, sessionCookie);
     if (token) await deleteSession(deps.db, deps.hasher.hash(token));

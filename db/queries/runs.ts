@@ -146,6 +146,7 @@ export function runView(row: RunRow, now = Date.now()): RunView {
   return {
     id: row.id,
     jobId: row.jobId,
+    workflowId: row.workflowId,
     state: row.state as RunState,
     phase: row.phase as RunPhase,
     files: { done: row.filesDone, total: row.filesTotal, failed: row.filesFailed, skipped: row.filesSkipped, deduplicated: row.filesDeduplicated, moved: row.filesMoved, deleted: row.filesDeleted },

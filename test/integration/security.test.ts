@@ -77,7 +77,6 @@ describe('users and keys', () => {
     'PATCH /v1/remotes/:name': { path: () => `/v1/remotes/${ids.dst}`, body: { config: { root: '/' } }, status: 404 },
     'GET /v1/remotes/:name/about': { path: () => `/v1/remotes/${ids.dst}/about`, status: 404 },
     'GET /v1/remotes/:name/ls': { path: () => `/v1/remotes/${ids.dst}/ls`, status: 404 },
-    'GET /v1/session': { path: () => '/v1/session', status: 200 },
     'DELETE /v1/session': { path: () => '/v1/session', status: 204 },
     'PUT /v1/remotes/:name/credentials': { path: () => `/v1/remotes/${ids.dst}/credentials`, body: {}, status: 404 },
     'POST /v1/remotes/:name/reconnect': { path: () => `/v1/remotes/${ids.dst}/reconnect`, status: 404 },

@@ -51,7 +51,9 @@ describe('dashboard sessions', () => {
     const { body, setCookie } = await signIn(testAdminKey);
     const cookie = setCookie.split(';')[0];
     expect((await asBrowser('GET', '/v1/remotes', cookie)).status).toBe(200);
-    expect((await asBrowser('GET', '/v1/session', cookie)).body).toMatchObject({ csrfToken: body.csrfToken });
+    expect((await asBrowser('GET', '/v1/session', cookie)).body).toMatchObject({ user: { admin: true }, csrfToken: body.csrfToken });
+    // A page not signed in learns so without an error.
+    expect((await asBrowser('GET', '/v1/session', 'other=1')).body).toMatchObject({ user: null, csrfToken: null });
 
     const remote = { name: `s-${suffix}`, type: 'local', config: { root: '/tmp' } };
     const forged = await asBrowser('POST', '/v1/remotes', cookie, undefined, remote);
@@ -67,6 +69,7 @@ describe('dashboard sessions', () => {
     const after = await asBrowser('GET', '/v1/remotes', cookie);
     expect(after.status).toBe(401);
     expect(after.body.error.code).toBe('session_expired');
+    expect((await asBrowser('GET', '/v1/session', cookie)).body.user).toBeNull();
   });
 
   it("revoking the key ends the sessions signed in with it; a user's session sees only their things", async () => {

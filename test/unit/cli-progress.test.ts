@@ -13,7 +13,7 @@ const MiB = 2 ** 20;
 
 function run(over: Partial<RunView> = {}): RunView {
   return {
-    id: 'r1', jobId: 'j1', state: 'copying', phase: 'copy',
+    id: 'r1', jobId: 'j1', workflowId: 'run-r1', state: 'copying', phase: 'copy',
     files: { done: 120, total: 400, failed: 0, skipped: 0, deduplicated: 0, moved: 0, deleted: 0 },
     bytes: { done: 1.2 * GiB, total: 3 * GiB, sent: 1.2 * GiB },
     waiting: null, plan: null, speedBytesPerSec: 40 * MiB, speed: { current: 45 * MiB, average: 40 * MiB }, etaSeconds: 41,

@@ -9,17 +9,18 @@ import { ErrorNote } from '../components/errorNote.js';
 import { ConnectLink } from '../components/connectLink.js';
 import { Reconnect } from '../components/reconnect.js';
 
-/** Credentials refused (revoked, expired) as opposed to a server that cannot be reached. */
-export const credentialsRefused = (error) => /credential|token|unauthori[sz]ed|401|revoked|reconnect|refused|expired|invalid_grant|login/i.test(`${error?.code ?? ''} ${error?.message ?? ''}`);
-
-/** Each remote with its usage, asked one by one (a remote that cannot be reached does not hold up the rest). */
+/**
+ * Each remote with its state and usage, asked one by one (a remote that cannot be reached does not
+ * hold up the rest). `about.connection` says ok, needs_reconnect or unreachable, with the reason.
+ */
 async function loadClouds() {
   const remotes = await getAll('/v1/remotes');
   return Promise.all(remotes.map(async (remote) => {
     try {
-      return { remote, about: await get(remotePath(remote.name, '/about')), problem: null };
+      const about = await get(remotePath(remote.name, '/about'));
+      return { remote, about: about.connection === 'ok' ? about : null, problem: about.connection === 'ok' ? null : about };
     } catch (err) {
-      return { remote, about: null, problem: err };
+      return { remote, about: null, problem: { connection: 'unreachable', message: err.message } };
     }
   }));
 }
@@ -39,7 +40,7 @@ function CloudRow({ item, onChanged }) {
   const [reconnecting, setReconnecting] = useState(false);
   const [confirming, setConfirming] = useState(false);
   const [error, setError] = useState(null);
-  const refused = problem && credentialsRefused(problem);
+  const refused = problem?.connection === 'needs_reconnect';
   const remove = async () => {
     setError(null);
     try {

@@ -127,7 +127,7 @@ export function Run({ id, session }) {
       <ol class="events">${events.map((e) => html`<li><time datetime=${e.at}>${dateTime(e.at)}</time> <span class="kind">${e.kind}</span> ${e.message}</li>`)}</ol>
     </section>
     <p class="links">
-      <a href=${`/v1/runs/${run.id}/report`} download=${`knarr-run-${run.id}.csv`}>Report (CSV)</a>
+      <a href=${`/v1/runs/${run.id}/report?format=csv`} download=${`knarr-run-${run.id}.csv`}>Report (CSV)</a>
       ${temporal && html` · <a href=${temporal} target="_blank" rel="noopener noreferrer">Open in Temporal Web</a>`}
     </p>`;
 }
