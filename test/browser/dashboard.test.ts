@@ -72,8 +72,9 @@ describe('the web dashboard', () => {
     expect(w.problems(), what).toEqual([]);
     expect(await seriousA11yViolations(page), `axe on ${what}`).toEqual([]);
   };
+  /** The README's screenshots, taken when KNARR_SCREENSHOTS=1 (`KNARR_SCREENSHOTS=1 npx vitest run test/browser`), so a test run leaves the tree as it was. */
   const shot = async (name: string) => {
-    await page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
+    if (process.env.KNARR_SCREENSHOTS === '1') await page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
   };
   const heading = (name: string | RegExp) => page.getByRole('heading', { level: 1, name });
   const runIdOfPage = () => decodeURIComponent(new URL(page.url()).hash.split('/')[2]!);
