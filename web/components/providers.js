@@ -13,6 +13,12 @@ const jottaEndpoints = [
   { key: 'jfsUrl', label: 'JFS endpoint', kind: 'url', advanced: true, help: 'Only to reach another Jottacloud-compatible server (an emulator); leave empty for Jottacloud.' },
   { key: 'apiUrl', label: 'API endpoint', kind: 'url', advanced: true, help: 'Only with the JFS endpoint above.' },
 ];
+/** A provider's OAuth and API endpoints: only to reach a compatible server (an emulator), as Jottacloud's endpoints above. */
+const oauthEndpoints = (provider, api) => [
+  { key: 'apiUrl', label: 'API endpoint', kind: 'url', advanced: true, help: `Only to reach another ${provider}-compatible server (an emulator); leave empty for ${api}.` },
+  { key: 'authUrl', label: 'Authorization endpoint', kind: 'url', advanced: true, help: 'The consent page\'s address on that server.' },
+  { key: 'tokenUrl', label: 'Token endpoint', kind: 'url', advanced: true, help: 'Where that server exchanges and renews tokens.' },
+];
 const jottaPlaces = [
   { key: 'device', label: 'Device', advanced: true, placeholder: 'Jotta' },
   { key: 'mountpoint', label: 'Mount point', advanced: true, placeholder: 'Archive', help: 'Archive (default), Sync, or a backup mount point.' },
@@ -36,13 +42,17 @@ export const providers = [
   { id: 'drive', label: 'Google Drive', type: 'drive', oauth: true, intro: 'Google Drive connects through Google\'s consent page: you sign in at Google and allow knarr access to your Drive.', fields: [
     { key: 'driveId', label: 'Shared drive id', advanced: true, help: 'Leave empty for My Drive.' },
     { key: 'rootFolderId', label: 'Root folder id', advanced: true, help: 'The last part of a folder\'s URL, to use only that folder.' },
+    ...oauthEndpoints('Drive', 'Google Drive'),
   ] },
   { id: 'onedrive', label: 'OneDrive', type: 'onedrive', oauth: true, intro: 'OneDrive connects through Microsoft\'s consent page: you sign in with your Microsoft account and allow knarr access to your files.', fields: [
     { key: 'driveType', label: 'Drive type', kind: 'select', options: ['', 'personal', 'business', 'documentLibrary'], advanced: true },
     { key: 'siteUrl', label: 'SharePoint site URL', kind: 'url', advanced: true, placeholder: 'https://contoso.sharepoint.com/sites/Team' },
+    ...oauthEndpoints('Microsoft Graph', 'OneDrive'),
   ] },
   { id: 'dropbox', label: 'Dropbox', type: 'dropbox', oauth: true, intro: 'Dropbox connects through Dropbox\'s consent page: you sign in at Dropbox and allow knarr access to your files.', fields: [
     { key: 'root', label: 'Folder', advanced: true, help: 'A folder of your Dropbox to use as the remote\'s root, e.g. Backups/2024.' },
+    ...oauthEndpoints('Dropbox', 'Dropbox'),
+    { key: 'contentUrl', label: 'Content endpoint', kind: 'url', advanced: true, help: 'Where that server takes uploads and downloads.' },
   ] },
   { id: 's3', label: 'S3 and compatible storage', type: 's3', intro: 'Amazon S3 or an S3-compatible service: pick the provider, then give the bucket and an access key.', fields: [
     { key: 'provider', label: 'Provider', kind: 'select', required: true, options: ['aws', 'wasabi', 'b2', 'r2', 'scaleway', 'hetzner', 'digitalocean', 'storj', 'idrive', 'gcs', 'other'] },

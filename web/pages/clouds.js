@@ -87,12 +87,17 @@ function AddCloud({ onAdded, existing }) {
   usePoll(async () => {
     if (!waiting) return;
     const remotes = await getAll('/v1/remotes');
-    if (remotes.some((r) => r.name === waiting.name)) {
-      setWaiting(null);
-      onAdded();
-    }
+    if (remotes.some((r) => r.name === waiting.name)) done();
   }, [waiting?.name], waiting ? 2000 : 0);
 
+  // Added (at once, or once the consent page came back): the form starts over for the next one.
+  const done = () => {
+    setName('');
+    setValues({});
+    setProviderId('');
+    setWaiting(null);
+    onAdded();
+  };
   const choose = (id) => {
     setProviderId(id);
     const p = providerById(id);
@@ -110,10 +115,7 @@ function AddCloud({ onAdded, existing }) {
       if (answer && answer.authorizationUrl) {
         setWaiting(answer);
       } else {
-        setName('');
-        setValues({});
-        setProviderId('');
-        onAdded();
+        done();
       }
     } catch (err) {
       setError(err);
