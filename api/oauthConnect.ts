@@ -99,7 +99,7 @@ export async function exchangeCode(
 /** The page the browser lands on after the provider: what happened, in words, and nothing secret. */
 export function resultPage(ok: boolean, title: string, message: string): string {
   const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${esc(title)} · knarr</title>`
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${esc(title)} · knarr</title><link rel="icon" href="/ui/favicon.svg">`
     + `<style>body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem}h1{color:${ok ? '#14532d' : '#7f1d1d'}}</style></head>`
     + `<body><main><h1>${esc(title)}</h1><p data-outcome="${ok ? 'connected' : 'failed'}">${esc(message)}</p></main></body></html>`;
 }

@@ -71,14 +71,15 @@ export function runsRouter(deps: StartRunDeps): Router {
   });
 
   /**
-   * Every file of the run with what was done and why, streamed: `?format=csv|json`, else by the
-   * Accept header, where a browser's `*\/*` (a download link) gets CSV.
+   * Every file of the run with what was done and why, streamed: `?format=csv|json` (a download
+   * link), else by the Accept header (JSON for `*\/*`).
    */
   r.get('/:id/report', async (req, res) => {
     const row = await load(res, req.params.id);
     const asked = typeof req.query.format === 'string' ? req.query.format : undefined;
     if (asked !== undefined && asked !== 'csv' && asked !== 'json') throw new ApiError(400, 'invalid_request', `format must be csv or json, not "${asked}"`, 'format');
-    const format = asked ?? (req.accepts(['text/csv', 'application/json']) === 'application/json' ? 'json' : req.accepts(['text/csv', 'application/json']) ? 'csv' : null);
+    const accepted = req.accepts(['application/json', 'text/csv']);
+    const format = asked ?? (accepted === 'text/csv' ? 'csv' : accepted ? 'json' : null);
     if (!format) throw new ApiError(406, 'not_acceptable', 'the report is application/json or text/csv: ask for one in the Accept header or with ?format=');
     if (format === 'csv') res.attachment(`knarr-run-${row.id}.csv`);
     await streamReport(deps.db, row.id, format, res);

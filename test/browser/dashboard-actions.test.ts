@@ -155,10 +155,7 @@ describe('the web dashboard: actions', () => {
     await poll(() => popup.getByRole('heading', { level: 1 }).textContent()).toBe('Connected');
     expect(new URL(popup.url()).pathname).toBe('/v1/oauth/callback');
     expect(await popup.locator('[data-outcome]').textContent()).toContain('"gdrive"');
-    // Server side, not the dashboard's: knarr's callback page (api/oauthConnect.ts resultPage) names
-    // no icon, so Chromium asks for /favicon.ico, which knarr answers 404. Only that line is let
-    // through; anything else the page logs fails the step.
-    expect(popupErrors.filter((e) => !/status of 404 .*\/favicon\.ico\)$/.test(e))).toEqual([]);
+    expect(popupErrors).toEqual([]);
     expect(await seriousA11yViolations(popup), 'axe on the callback page').toEqual([]);
     await popup.close();
     await page.bringToFront();
