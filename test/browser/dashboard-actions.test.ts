@@ -113,7 +113,7 @@ describe('the web dashboard: actions', () => {
     await poll(() => page.locator('li.cloud').count()).toBe(2);
     // The page starts at its heading (focused, without a ring: it is not a control); Tab goes on
     // into the page, Shift+Tab back to the top bar; each control shows a ring.
-    expect(await page.evaluate('document.activeElement?.tagName')).toBe('H1');
+    await poll(() => page.evaluate('document.activeElement?.tagName')).toBe('H1');
     await page.keyboard.press('Tab');
     expect(await page.evaluate('document.activeElement?.textContent')).toBe('Browse');
     expect(visibleRing(await ring()), JSON.stringify(await ring())).toBe(true);
@@ -125,6 +125,8 @@ describe('the web dashboard: actions', () => {
     expect(visibleRing(await ring()), JSON.stringify(await ring())).toBe(true);
     await page.keyboard.press('Enter');
     await poll(() => heading('Schedules').isVisible()).toBe(true);
+    // The route change moves focus to the new page's heading once it has rendered: Tab from there.
+    await poll(() => page.evaluate('document.activeElement?.tagName')).toBe('H1');
     await page.keyboard.press('Tab');
     expect(await page.evaluate('document.activeElement?.textContent')).toBe('New schedule');
     expect(visibleRing(await ring()), JSON.stringify(await ring())).toBe(true);
