@@ -7,18 +7,16 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Socket } from 'node:net';
 import { handleCustomer, handlePurgeTrash } from './api.js';
 import { AuthService, REALM, type SessionInfo, wellKnown, wellKnownPath } from './auth.js';
 import { type FaultRequest, faultRequestSchema, Faults, type FaultState, type RequestRole } from './faults.js';
 import { apiError, type Ctx, type Emu, jfsError, EX, type LogEntry, readBody, send, sendJson } from './http.js';
 import { handleJfs } from './jfs.js';
 import { type AccountOptions, type FileSnapshot, key, Store } from './store.js';
-import { makeTls } from '../shared/tls.js';
+import { listenOn } from '../shared/listen.js';
 import type { RcloneToken } from '../shared/oauth.js';
 import { REALMS, realmOf, realmPath, realmRequest, WHITE_LABEL_HOSTS } from './realms.js';
 import { handleAllocate, handleUpload, Uploads } from './upload.js';
@@ -131,7 +129,6 @@ export async function startJottacloudEmulator(opts: JottaEmulatorOptions = {}): 
   const faults = new Faults(auth);
   const uploads = new Uploads(store.uploadDir);
   const defaultAccount = store.addAccount(opts.account ?? randomUsername()).username;
-  const tls = opts.tls ? makeTls(JOTTA_HOSTS, [host]) : undefined;
   let url = '';
   const emu: Emu = {
     store,
@@ -169,7 +166,7 @@ export async function startJottacloudEmulator(opts: JottaEmulatorOptions = {}): 
     realm === REALM ? defaultAccount : [...store.accounts.values()].map((a) => a.username).find((u) => auth.realmOfAccount(u) === realm);
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const proto = tls ? 'https' : 'http';
+    const proto = opts.tls ? 'https' : 'http';
     const hostHeader = req.headers.host ?? `${host}`;
     const base = `${proto}://${hostHeader}`;
     const parsedUrl = new URL(req.url ?? '/', `${proto}://emulator.invalid`);
@@ -303,38 +300,10 @@ export async function startJottacloudEmulator(opts: JottaEmulatorOptions = {}): 
     }
   };
 
-  const listener = (req: IncomingMessage, res: ServerResponse): void => {
-    handle(req, res).catch((err: unknown) => {
-      if (!res.headersSent) {
-        res.writeHead(500, { 'Content-Type': 'text/plain' });
-        res.end(`emulator error: ${String(err)}`);
-      } else res.destroy();
-    });
-  };
-  const server: Server = tls ? createHttpsServer({ key: tls.key, cert: tls.cert }, listener) : createHttpServer(listener);
-  // Slow uploads (the 5 TB throttle) must never be timed out by the server.
-  server.requestTimeout = 0;
-  server.headersTimeout = 60_000;
-  server.timeout = 0;
-  // Idle keep-alive connections stay open a minute (like common front ends), so clients that pool
-  // connections across a long upload do not race a server-side close.
-  server.keepAliveTimeout = 65_000;
-  const sockets = new Set<Socket>();
-  server.on(tls ? 'secureConnection' : 'connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const addr = server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : (opts.port ?? 0);
-  const urlHost = host.includes(':') ? `[${host}]` : host;
-  url = `${tls ? 'https' : 'http'}://${urlHost}${(tls && port === 443) || (!tls && port === 80) ? '' : `:${port}`}`;
+  // Slow uploads (the 5 TB throttle) are never timed out, and idle keep-alive connections outlive a client's pool (shared/listen.ts).
+  const listening = await listenOn(handle, { host, port: opts.port, tls: opts.tls ? { hosts: JOTTA_HOSTS } : undefined });
+  url = listening.url;
+  const port = listening.port;
 
   const accOf = (account?: string) => {
     const acc = store.account(account ?? defaultAccount);
@@ -353,7 +322,7 @@ export async function startJottacloudEmulator(opts: JottaEmulatorOptions = {}): 
     url,
     jfsUrl: `${url}/jfs/`,
     apiUrl: `${url}/`,
-    caCert: tls?.caCert,
+    caCert: listening.caCert,
     host,
     port,
     defaultAccount,
@@ -393,11 +362,7 @@ export async function startJottacloudEmulator(opts: JottaEmulatorOptions = {}): 
     issuedTokens: () => [...auth.minted],
     log: emu.log,
     stop: async () => {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-        server.closeAllConnections?.();
-      });
+      await listening.close();
       await Promise.allSettled([...emu.inflight]);
       store.destroy(ownDir);
     },

@@ -4,13 +4,14 @@
  * chunked uploads in 1.6x+) and `oc` (vendor owncloud: reads MD5 and SHA1 from oc:checksums), an
  * obscured password, and AWS_CA_BUNDLE removed from its environment (Debian's 1.60.1 trips on it).
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { NextcloudEmulator } from './server.js';
+import { runProcess } from '../shared/rclone.js';
 
 const execFileP = promisify(execFile);
 
@@ -63,22 +64,7 @@ export async function startNextcloudRclone(emu: NextcloudEmulator, rclone: strin
   await writeFile(conf, remote('nc', 'nextcloud') + remote('oc', 'owncloud'));
 
   const run = (args: string[], o: { timeoutMs?: number } = {}): Promise<RcloneRun> =>
-    new Promise((resolve, reject) => {
-      const child = spawn(rclone, ['--config', conf, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 110_000);
-      child.on('error', (e) => {
-        clearTimeout(timer);
-        reject(e);
-      });
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code: code ?? -1, stdout, stderr });
-      });
-    });
+    runProcess(rclone, ['--config', conf, ...args], { env, timeoutMs: o.timeoutMs ?? 110_000 });
   const ok = async (args: string[], o?: { timeoutMs?: number }): Promise<string> => {
     const r = await run(args, o);
     if (r.code !== 0) throw new Error(`rclone ${args.join(' ')} exited ${r.code}:\n${r.stderr}`);

@@ -5,10 +5,10 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, mkdtempSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { listenOn } from '../shared/listen.js';
 import { filesBase, handleFiles } from './dav.js';
 import { Faults, Stats } from './faults.js';
 import { type Ctx, decodeSegments, type Emu, fail, send } from './http.js';
@@ -217,36 +217,15 @@ export async function startNextcloudEmulator(opts: NextcloudEmulatorOptions = {}
     return fail(ctx, 404, `No such resource: ${rawPath}`);
   };
 
-  const listener = (req: IncomingMessage, res: ServerResponse): void => {
-    const p = handle(req, res).catch((err: unknown) => {
-      if (!res.headersSent) {
-        res.writeHead(500, { 'Content-Type': 'text/plain' });
-        res.end(`emulator error: ${String(err)}`);
-      } else res.destroy();
-    });
+  // Every request is tracked, so stop() waits for the ones under way.
+  const tracked = (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const p = handle(req, res);
     emu.inflight.add(p);
-    void p.finally(() => emu.inflight.delete(p));
+    void p.finally(() => emu.inflight.delete(p)).catch(() => {});
+    return p;
   };
-  const server = createServer(listener);
-  server.requestTimeout = 0;
-  server.headersTimeout = 60_000;
-  server.timeout = 0;
-  server.keepAliveTimeout = 65_000;
-  const sockets = new Set<Socket>();
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const addr = server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : 0;
-  url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const listening = await listenOn(tracked, { host, port: opts.port });
+  url = listening.url;
   const davUrl = `${url}${filesBase(encodeURIComponent(user))}`;
 
   const segsOf = (path: string): string[] => path.split('/').filter(Boolean);
@@ -305,11 +284,7 @@ export async function startNextcloudEmulator(opts: NextcloudEmulatorOptions = {}
     }),
     log,
     stop: async () => {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-        server.closeAllConnections();
-      });
+      await listening.close();
       await Promise.allSettled([...emu.inflight]);
       store.destroy(ownDir);
     },

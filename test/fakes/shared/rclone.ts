@@ -100,29 +100,10 @@ export async function namespacedRclone(o: NamespacedRcloneOptions): Promise<Name
   await writeFile(conf, o.config);
 
   const run = (args: readonly string[], ro: RcloneRunOptions = {}): Promise<RcloneResult> =>
-    new Promise((resolve, reject) => {
-      const child = spawn(
-        'unshare',
-        ['-m', 'sh', '-c', 'mount --bind "$1" /etc/hosts && shift && exec "$@"', 'sh', hosts, o.rclone, '--config', conf, '--ca-cert', ca, ...args],
-        {
-          // Debian's 1.60.1 trips on an AWS_CA_BUNDLE it cannot read; no test needs one.
-          env: { ...withoutAwsCaBundle(process.env), SSL_CERT_FILE: ca, RCLONE_CONFIG: conf, TZ: 'UTC', ...o.env, ...ro.env },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
-      );
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const timer = setTimeout(() => child.kill('SIGKILL'), ro.timeoutMs ?? 120_000);
-      child.on('error', (e) => {
-        clearTimeout(timer);
-        reject(e);
-      });
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code: code ?? -1, stdout, stderr });
-      });
+    runProcess('unshare', ['-m', 'sh', '-c', 'mount --bind "$1" /etc/hosts && shift && exec "$@"', 'sh', hosts, o.rclone, '--config', conf, '--ca-cert', ca, ...args], {
+      // Debian's 1.60.1 trips on an AWS_CA_BUNDLE it cannot read; no test needs one.
+      env: { ...withoutAwsCaBundle(process.env), SSL_CERT_FILE: ca, RCLONE_CONFIG: conf, TZ: 'UTC', ...o.env, ...ro.env },
+      timeoutMs: ro.timeoutMs ?? 120_000,
     });
   return {
     rclone: o.rclone,
@@ -137,6 +118,26 @@ export async function namespacedRclone(o: NamespacedRcloneOptions): Promise<Name
     config: () => readFile(conf, 'utf8'),
     stop: () => rm(dir, { recursive: true, force: true }),
   };
+}
+
+/** Runs a command to its end (killed after `timeoutMs`) and gives back its exit code and output; never throws on an exit code. */
+export function runProcess(cmd: string, args: readonly string[], o: { env: NodeJS.ProcessEnv; timeoutMs: number }): Promise<RcloneResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: o.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+  });
 }
 
 function withoutAwsCaBundle(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
