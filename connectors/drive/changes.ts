@@ -113,7 +113,8 @@ async function interpret(deps: FeedDeps, tree: Tree, changes: readonly { fileId:
         deleted.add(path);
         continue;
       }
-      if (timeOf(f.createdTime) < since) return 'resync';
+      // Made at the cursor's very millisecond is not surely after it: walking is always right, skipping an old path is not.
+      if (timeOf(f.createdTime) <= since) return 'resync';
       changed.set(path, entryOf(path, listed));
       for await (const pageOf of deps.walk(path)) for (const e of pageOf) changed.set(e.path, e);
       continue;

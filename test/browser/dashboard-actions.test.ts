@@ -6,11 +6,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startDriveEmulator, type DriveEmulator } from '../fakes/drive/index.js';
 import { api, startInProcessKnarr, testAdminKey, waitForRun, type InProcessKnarr } from '../support/knarr.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
-import { launchChromium, seriousA11yViolations, watchedPage, type WatchedPage } from '../support/browser.js';
+import { desktopViewport, launchChromium, pageChecks, phoneViewport, seriousA11yViolations, watchedPage, type WatchedPage } from '../support/browser.js';
 
 const kib = 1024;
-const phone = { width: 390, height: 844 };
-const desktop = { width: 1280, height: 900 };
+const phone = phoneViewport;
+const desktop = desktopViewport;
 
 /**
  * What dashboard.test.ts leaves out, each done as a person does it in real Chromium: connecting
@@ -66,12 +66,7 @@ describe('the web dashboard: actions', () => {
     if (ctx.task.result?.state !== 'fail' || !page) return;
     console.error(`page at ${page.url()}; problems: ${JSON.stringify(w.problems())}\n${(await page.locator('body').innerText().catch(() => '')).slice(0, 3000)}`);
   });
-  const poll = <T>(fn: () => Promise<T> | T, opts: { timeout?: number } = {}) => expect.poll(fn, { timeout: 30_000, interval: 100, ...opts });
-  const clean = async (what: string, on: Page = page) => {
-    expect(w.problems(), what).toEqual([]);
-    expect(await seriousA11yViolations(on), `axe on ${what}`).toEqual([]);
-  };
-  const heading = (name: string | RegExp) => page.getByRole('heading', { level: 1, name });
+  const { poll, clean, heading } = pageChecks(() => w);
   const runIdOfPage = () => decodeURIComponent(new URL(page.url()).hash.split('/')[2]!);
   const state = () => page.locator('.state').first().textContent();
   const pick = async (legend: string, remote: string) => {

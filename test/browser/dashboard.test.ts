@@ -7,13 +7,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startJottacloudEmulator, type JottaEmulator } from '../fakes/jottacloud/index.js';
 import { api, startInProcessKnarr, testAdminKey, waitForRun, type InProcessKnarr } from '../support/knarr.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
-import { launchChromium, seriousA11yViolations, watchedPage, type WatchedPage } from '../support/browser.js';
+import { desktopViewport, launchChromium, pageChecks, phoneViewport, watchedPage, type WatchedPage } from '../support/browser.js';
 
 const kib = 1024;
 const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
 const screenshots = join(import.meta.dirname, '..', '..', 'docs', 'screenshots');
-const phone = { width: 390, height: 844 };
-const desktop = { width: 1280, height: 900 };
+const phone = phoneViewport;
+const desktop = desktopViewport;
 
 /**
  * Issue 11's scenario in real Chromium against knarr (API and worker in this process, PostgreSQL,
@@ -65,18 +65,11 @@ describe('the web dashboard', () => {
     if (ctx.task.result?.state !== 'fail' || !page) return;
     console.error(`page at ${page.url()}; problems: ${JSON.stringify(w.problems())}\n${(await page.locator('body').innerText().catch(() => '')).slice(0, 3000)}`);
   });
-  /** Waits for what the page shows: generous, since a run's steps go at the machine's pace. */
-  const poll = <T>(fn: () => Promise<T> | T, opts: { timeout?: number } = {}) => expect.poll(fn, { timeout: 30_000, interval: 100, ...opts });
-  /** No console error so far, and no serious accessibility violation on the page as it is. */
-  const clean = async (what: string) => {
-    expect(w.problems(), what).toEqual([]);
-    expect(await seriousA11yViolations(page), `axe on ${what}`).toEqual([]);
-  };
+  const { poll, clean, heading } = pageChecks(() => w);
   /** The README's screenshots, taken when KNARR_SCREENSHOTS=1 (`KNARR_SCREENSHOTS=1 npx vitest run test/browser`), so a test run leaves the tree as it was. */
   const shot = async (name: string) => {
     if (process.env.KNARR_SCREENSHOTS === '1') await page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
   };
-  const heading = (name: string | RegExp) => page.getByRole('heading', { level: 1, name });
   const runIdOfPage = () => decodeURIComponent(new URL(page.url()).hash.split('/')[2]!);
   const pick = async (legend: string, remote: string, folders: string[] = []) => {
     const box = page.getByRole('group', { name: legend });

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
+import { expect } from 'vitest';
 
 const require = createRequire(import.meta.url);
 
@@ -84,4 +85,23 @@ export async function seriousA11yViolations(page: Page): Promise<AxeViolation[]>
     id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => JSON.stringify(n.target)),
   })))`)) as AxeViolation[];
   return result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+}
+
+export const phoneViewport = { width: 390, height: 844 };
+export const desktopViewport = { width: 1280, height: 900 };
+
+/**
+ * The checks each step of a browser test makes: `poll` waits for what the page shows (runs go at
+ * the machine's pace), `clean` finds no console error or failed request so far and no serious
+ * accessibility violation on the page as it is, `heading` is a page's title.
+ */
+export function pageChecks(w: () => WatchedPage) {
+  return {
+    poll: <T>(fn: () => Promise<T> | T, opts: { timeout?: number } = {}) => expect.poll(fn, { timeout: 30_000, interval: 100, ...opts }),
+    clean: async (what: string, on: Page = w().page) => {
+      expect(w().problems(), what).toEqual([]);
+      expect(await seriousA11yViolations(on), `axe on ${what}`).toEqual([]);
+    },
+    heading: (name: string | RegExp) => w().page.getByRole('heading', { level: 1, name }),
+  };
 }
