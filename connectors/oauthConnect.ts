@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { HttpClient } from './shared/http.js';
-import { tokensFromAnswer, type OAuth2Tokens, type OAuthProvider } from './shared/oauth2.js';
+import { oauthErrorOf, tokensFromAnswer, type OAuth2Tokens, type OAuthProvider } from './shared/oauth2.js';
 import type { HostPolicy } from './types.js';
 
 export type { OAuthProvider } from './shared/oauth2.js';
@@ -111,9 +111,7 @@ export async function exchangeAuthorizationCode(a: {
       body: form.toString(), accept: [400, 401], idempotent: false,
     });
     if (res.status !== 200) {
-      const body = (await res.body.json().catch(() => ({}))) as { error?: unknown; error_description?: unknown };
-      const why = [body.error, body.error_description].filter((v) => typeof v === 'string' && v).join(': ') || `HTTP ${res.status}`;
-      throw new CodeExchangeError(`${a.provider.name} refused to hand out tokens for this approval (${why}). Start the connection again.`);
+      throw new CodeExchangeError(`${a.provider.name} refused to hand out tokens for this approval (${await oauthErrorOf(res)}). Start the connection again.`);
     }
     return await tokensFromAnswer(res, Date.now(), a.provider.name);
   } catch (err) {

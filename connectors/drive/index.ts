@@ -8,7 +8,7 @@ import type { Entry } from '../../core/entry.js';
 import { baseName, parentPath } from '../../core/paths.js';
 import { ConnectorError, isConnectorError } from '../errors.js';
 import { HttpClient, mapBodyErrors, rangedBody } from '../shared/http.js';
-import { OAuth2Auth, type OAuthProvider, type OAuthSettings } from '../shared/oauth2.js';
+import { OAuth2Auth, oauthAuthMessage, type OAuthProvider, type OAuthSettings } from '../shared/oauth2.js';
 import { connectorPath } from '../shared/paths.js';
 import { checkedRange, emptyRead, rangeHeader } from '../shared/ranges.js';
 import type { About, Capabilities, ChangeBatch, Connector, ConnectorContext, DeleteOptions, ListOptions, ReadOptions, UploadSource, WriteOptions, WriteResult } from '../types.js';
@@ -114,17 +114,15 @@ export class DriveConnector implements Connector {
 
   constructor(config: DriveConfig, ctx: ConnectorContext, opts: DriveConnectorOptions = {}) {
     this.now = opts.now ?? Date.now;
-    // The status table words auth errors through the token manager, which needs the client first.
-    const late: { auth?: OAuth2Auth } = {};
     this.http = new HttpClient({
       connections: opts.connections,
       ca: opts.ca,
-      mapStatus: driveStatusMapper({ authMessage: (d) => (late.auth ? late.auth.authMessage(d) : d), now: this.now }),
+      mapStatus: driveStatusMapper({ authMessage: (d) => oauthAuthMessage(driveOAuth, ctx.remoteName, d), now: this.now }),
       // Short backoff here; a long Retry-After or the daily cap is the engine's to sleep through.
       pacer: { minSleepMs: 0, maxSleepMs: 2_000 },
       privateNetworks: ctx.host.privateNetworks,
     });
-    this.auth = late.auth = new OAuth2Auth(this.http, ctx, driveOAuth, config, { now: this.now });
+    this.auth = new OAuth2Auth(this.http, ctx, driveOAuth, config, { now: this.now });
     this.client = new DriveClient(this.http, this.auth, { apiUrl: config.apiUrl ?? DEFAULT_API_URL, driveId: config.driveId });
     this.formats = exportFormatsOf(config.exportFormats);
     this.rootSpec = config.rootFolderId ?? config.driveId ?? 'root';

@@ -11,7 +11,7 @@ import { joinPath } from '../../core/paths.js';
 import { ConnectorError } from '../errors.js';
 import { nameEncoder, type NameEncoder } from '../shared/encoder.js';
 import { HttpClient, rangedBody } from '../shared/http.js';
-import { OAuth2Auth, type OAuthProvider, type OAuthSettings } from '../shared/oauth2.js';
+import { OAuth2Auth, oauthAuthMessage, type OAuthProvider, type OAuthSettings } from '../shared/oauth2.js';
 import { connectorPath } from '../shared/paths.js';
 import { checkedRange, emptyRead, rangeHeader } from '../shared/ranges.js';
 import { driveUpload } from '../shared/upload.js';
@@ -114,16 +114,14 @@ export class DropboxConnector implements Connector {
   private readonly rootSegments: number;
 
   constructor(config: DropboxConfig, ctx: ConnectorContext, opts: DropboxConnectorOptions = {}) {
-    // The status table words auth errors through the token manager, which needs the client first.
-    const late: { auth?: OAuth2Auth } = {};
     this.http = new HttpClient({
       connections: opts.connections,
       ca: opts.ca,
-      mapStatus: dropboxStatusMapper((detail) => (late.auth as OAuth2Auth).authMessage(detail)),
+      mapStatus: dropboxStatusMapper((detail) => oauthAuthMessage(dropboxOAuth, ctx.remoteName, detail)),
       pacer: { maxSleepMs: 2_000 },
       privateNetworks: ctx.host.privateNetworks,
     });
-    this.auth = late.auth = new OAuth2Auth(this.http, ctx, dropboxOAuth, config);
+    this.auth = new OAuth2Auth(this.http, ctx, dropboxOAuth, config);
     this.client = new DropboxClient(this.http, this.auth, config.apiUrl ?? 'https://api.dropboxapi.com', config.contentUrl ?? 'https://content.dropboxapi.com');
     this.root = connectorPath((config.root ?? '').replace(/^\/+/, ''), 'root');
     this.rootSegments = this.root === '' ? 0 : this.root.split('/').length;

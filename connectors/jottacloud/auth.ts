@@ -18,13 +18,13 @@
  * refreshes go to the label's realm with the label's client, and then work exactly as above.
  */
 import { ConnectorError } from '../errors.js';
-import { headerValue, type HttpClient, type HttpResponse } from '../shared/http.js';
+import type { HttpClient, HttpResponse } from '../shared/http.js';
 import { TokenManager, type TokenGrants } from '../shared/oauth.js';
-import { rcloneTokenSchema, tokensFromRclone } from '../shared/oauth2.js';
+import { oauthErrorOf, rcloneTokenSchema, tokensFromAnswer, tokensFromRclone } from '../shared/oauth2.js';
 import type { ConnectorContext } from '../types.js';
 import { authMessage } from './errors.js';
 import type { WhiteLabel } from './whiteLabels.js';
-import type { LoginTokenJson, OAuthErrorJson, TokenResponseJson, WellKnownJson } from './wire.js';
+import type { LoginTokenJson, WellKnownJson } from './wire.js';
 
 /** §2.3: the "Jottacloud CLI" client of the login-token flow; no secret. */
 export const CLIENT_ID = 'jottacli';
@@ -329,10 +329,7 @@ export class JottaAuth implements TokenGrants<JottaTokens> {
   }
 
   private async oauthFailure(res: HttpResponse, meaning: string): Promise<ConnectorError> {
-    const body = (await res.body.json().catch(() => ({}))) as OAuthErrorJson;
-    const code = typeof body.error === 'string' ? body.error : `HTTP ${res.status}`;
-    const desc = typeof body.error_description === 'string' && body.error_description ? ` "${body.error_description.slice(0, 200)}"` : '';
-    return this.fail(`${meaning}: ${code}${desc}`, res.status);
+    return this.fail(`${meaning}: ${await oauthErrorOf(res)}`, res.status);
   }
 
   /** A token answer as stored tokens; the endpoint, client and user stay those of the session (`from`). */
@@ -341,27 +338,10 @@ export class JottaAuth implements TokenGrants<JottaTokens> {
     from: Pick<JottaTokens, 'tokenEndpoint' | 'clientId' | 'clientSecret' | 'username'>,
     previousRefresh?: string,
   ): Promise<JottaTokens> {
-    const body = (await res.body.json().catch(() => undefined)) as TokenResponseJson | undefined;
-    if (!body || typeof body.access_token !== 'string' || body.access_token === '') {
-      throw new ConnectorError('transient', `Jottacloud token endpoint: a 200 answer without an access_token (content-type ${headerValue(res.headers, 'content-type') ?? 'none'})`);
-    }
-    // §2.5: "If the response lacks refresh_token, the old one is kept".
-    const refreshToken = typeof body.refresh_token === 'string' && body.refresh_token !== '' ? body.refresh_token : previousRefresh;
-    if (!refreshToken) throw new ConnectorError('transient', 'Jottacloud token endpoint: no refresh_token in the answer (scope offline_access missing?)');
-    const expiresIn = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : DEFAULT_LIFETIME_SEC;
+    // §2.5: "If the response lacks refresh_token, the old one is kept"; §2.4: expiry = now + expires_in.
     const now = this.now();
-    return {
-      accessToken: body.access_token,
-      refreshToken,
-      tokenType: typeof body.token_type === 'string' ? body.token_type : 'Bearer',
-      // §2.4: expiry = now + expires_in.
-      expiresAt: now + expiresIn * 1000,
-      expiresIn,
-      tokenEndpoint: from.tokenEndpoint,
-      clientId: from.clientId,
-      ...(from.clientSecret ? { clientSecret: from.clientSecret } : {}),
-      username: from.username,
-      obtainedAt: now,
-    };
+    const t = await tokensFromAnswer(res, now, 'Jottacloud', { refreshToken: previousRefresh ?? '', clientSecret: from.clientSecret });
+    return { ...t, tokenEndpoint: from.tokenEndpoint, clientId: from.clientId, username: from.username, obtainedAt: now };
   }
+
 }

@@ -22,18 +22,6 @@ export interface WellKnownJson {
   [key: string]: unknown;
 }
 
-/** §2.4 */
-export interface TokenResponseJson {
-  access_token?: string;
-  token_type?: string;
-  expires_in?: number;
-  refresh_token?: string;
-  refresh_expires_in?: number;
-  id_token?: string;
-  session_state?: string;
-  scope?: string;
-}
-
 /** §9.1: RFC 6749 error body of the token endpoint. */
 export interface OAuthErrorJson {
   error?: string;

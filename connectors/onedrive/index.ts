@@ -10,7 +10,7 @@ import { baseName, joinPath, parentPath } from '../../core/paths.js';
 import { ConnectorError, isConnectorError } from '../errors.js';
 import { nameEncoder, type NameEncoder } from '../shared/encoder.js';
 import { headerValue, HttpClient, rangedBody } from '../shared/http.js';
-import { OAuth2Auth, type OAuthProvider } from '../shared/oauth2.js';
+import { OAuth2Auth, oauthAuthMessage, type OAuthProvider } from '../shared/oauth2.js';
 import { connectorPath } from '../shared/paths.js';
 import { checkedRange, emptyRead, rangeHeader } from '../shared/ranges.js';
 import { driveUpload, sourceFailure } from '../shared/upload.js';
@@ -117,18 +117,15 @@ export class OneDriveConnector implements Connector {
   constructor(config: OneDriveConfig, private readonly ctx: ConnectorContext, opts: OneDriveConnectorOptions = {}) {
     const region = config.region ?? 'global';
     const provider = onedriveOAuth(region);
-    // The status table words auth errors through the OAuth layer, which needs the client first.
-    const holder: { auth?: OAuth2Auth } = {};
     this.http = new HttpClient({
       connections: opts.connections,
       ca: opts.ca,
-      mapStatus: graphStatusMapper((detail) => (holder.auth ? holder.auth.authMessage(detail) : detail)),
+      mapStatus: graphStatusMapper((detail) => oauthAuthMessage(provider, ctx.remoteName, detail)),
       // rclone's onedrive pacer: 10 ms minimum sleep, 2 s maximum.
       pacer: { minSleepMs: 10, maxSleepMs: 2_000 },
       privateNetworks: ctx.host.privateNetworks,
     });
     const auth = new OAuth2Auth(this.http, ctx, provider, { clientId: config.clientId, tokenUrl: config.tokenUrl });
-    holder.auth = auth;
     this.auth = auth;
     this.names = nameEncoder(onedriveNameRules);
     const apiUrl = (config.apiUrl ?? `${regions[region].graph}/v1.0`).replace(/\/+$/, '');

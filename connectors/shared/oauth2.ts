@@ -103,6 +103,15 @@ export interface OAuth2Tokens extends StoredTokens {
   clientSecret?: string;
 }
 
+/**
+ * The message of an `auth` error of an OAuth remote: what the provider said, and what the user
+ * does about it. A function of the provider and the remote alone, so a connector's status table
+ * can word it before its token manager exists.
+ */
+export function oauthAuthMessage(provider: Pick<OAuthProvider, 'name'>, remoteName: string, detail: string): string {
+  return `${provider.name} refused the credentials of remote "${remoteName}" (${detail}). Reconnect the account: authorize knarr again for remote "${remoteName}".`;
+}
+
 /** golang/oauth2 assumes an hour when a token answer has no expires_in. */
 const DEFAULT_LIFETIME_SEC = 3600;
 
@@ -156,7 +165,7 @@ export class OAuth2Auth implements TokenGrants<OAuth2Tokens> {
 
   /** The message of an `auth` error: what the provider said, and what the user does about it. */
   authMessage(detail: string): string {
-    return `${this.provider.name} refused the credentials of remote "${this.ctx.remoteName}" (${detail}). Reconnect the account: authorize knarr again for remote "${this.ctx.remoteName}".`;
+    return oauthAuthMessage(this.provider, this.ctx.remoteName, detail);
   }
 
   read(raw: Record<string, unknown>): OAuth2Tokens | undefined {
@@ -208,11 +217,16 @@ export class OAuth2Auth implements TokenGrants<OAuth2Tokens> {
   }
 
   private async refused(res: HttpResponse): Promise<ConnectorError> {
-    const body = (await res.body.json().catch(() => ({}))) as { error?: unknown; error_description?: unknown };
-    const code = typeof body.error === 'string' ? body.error : `HTTP ${res.status}`;
-    const desc = typeof body.error_description === 'string' && body.error_description ? ` "${clipDetail(body.error_description)}"` : '';
-    return new ConnectorError('auth', this.authMessage(`renewing access failed: ${code}${desc}`), { status: res.status });
+    return new ConnectorError('auth', this.authMessage(`renewing access failed: ${await oauthErrorOf(res)}`), { status: res.status });
   }
+}
+
+/** What a token endpoint's refusal says (RFC 6749 §5.2): `invalid_grant "Token has been expired or revoked."`, or the status. */
+export async function oauthErrorOf(res: HttpResponse): Promise<string> {
+  const body = (await res.body.json().catch(() => ({}))) as { error?: unknown; error_description?: unknown };
+  const code = typeof body.error === 'string' ? body.error : `HTTP ${res.status}`;
+  const desc = typeof body.error_description === 'string' && body.error_description ? ` "${clipDetail(body.error_description)}"` : '';
+  return `${code}${desc}`;
 }
 
 /**
