@@ -66,8 +66,8 @@ export async function planFromChanges(o: ChangesPlan): Promise<ChangesOutcome> {
   const deleted: string[] = [];
   for (const [path, e] of latest) {
     if (e === null) {
-      if (o.deletions && o.filter.file(path, 0, 0)) deleted.push(path);
-    } else if (e.isDir ? o.filter.dir(path) : o.filter.file(path, e.size, e.mtimeMs)) {
+      if (o.deletions) deleted.push(path);
+    } else if (kept(o.filter, e)) {
       changed.push(e);
     }
   }
@@ -78,6 +78,7 @@ export async function planFromChanges(o: ChangesPlan): Promise<ChangesOutcome> {
   await forEachLimited([...changed.filter((e) => !e.isDir).map((e) => e.path), ...deleted], statConcurrency, async (rel) => {
     const at = await statOrNull(o.dst, joinPath(o.dstRoot, rel), o.signal);
     if (!at) return;
+    // The destination's side goes through the filters as a walk's would: what they leave out is never deleted.
     const found: Entry[] = [{ ...at, path: rel }];
     if (at.isDir && gone.has(rel)) {
       for await (const page of o.dst.walk(joinPath(o.dstRoot, rel), { signal: o.signal })) {
@@ -87,10 +88,15 @@ export async function planFromChanges(o: ChangesPlan): Promise<ChangesOutcome> {
         }
       }
     }
-    await insertEntries(o.db, o.runId, 'dst', found);
-    o.onRows(found.length);
+    const keep = found.filter((e) => kept(o.filter, e));
+    await insertEntries(o.db, o.runId, 'dst', keep);
+    o.onRows(keep.length);
   });
   return { resync: false, cursor, changed: changed.length, deleted: deleted.length };
+}
+
+function kept(filter: FileFilter, e: Entry): boolean {
+  return e.isDir ? filter.dir(e.path) : filter.file(e.path, e.size, e.mtimeMs);
 }
 
 async function statOrNull(c: Connector, path: string, signal: AbortSignal): Promise<Entry | null> {

@@ -93,6 +93,8 @@ export const dropboxCapabilities: Capabilities = Object.freeze({
   mtimePrecisionMs: 1000,
   setModTime: true,
   recursiveList: true,
+  // list_folder/continue names every deleted path, and a move as a delete at the old path.
+  changeFeedDeletes: true,
 });
 
 const q = (p: string) => JSON.stringify(p);

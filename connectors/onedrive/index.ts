@@ -95,6 +95,8 @@ export const onedriveCapabilities: Capabilities = Object.freeze<Capabilities>({
   mtimePrecisionMs: 1000,
   setModTime: true,
   recursiveList: true,
+  // The cursor carries the tree's index, so a deleted or moved item's old path is known.
+  changeFeedDeletes: true,
 });
 
 const LIST_PAGE = 1000;

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startDriveEmulator, type DriveEmulator } from '../fakes/drive/index.js';
+import { startDropboxEmulator, type DropboxEmulator } from '../fakes/dropbox/index.js';
 import { api, startInProcessKnarr, waitForRun, type InProcessKnarr } from '../support/knarr.js';
 
 /**
@@ -15,6 +16,7 @@ import { api, startInProcessKnarr, waitForRun, type InProcessKnarr } from '../su
 describe('plans from the change feed', () => {
   const id = randomBytes(3).toString('hex');
   let emu: DriveEmulator;
+  let dbx: DropboxEmulator;
   let k: InProcessKnarr;
   let dir: string;
 
@@ -27,6 +29,14 @@ describe('plans from the change feed', () => {
   };
   /** Folder listings: `files.list` for the children of folders, not a lookup of one name (which stat and the feed's paths use). */
   const listRequests = () => emu.log.filter((e) => e.role === 'list' && !decodeURIComponent(e.query.replace(/\+/g, ' ')).includes('name =')).length;
+  /** A change another Dropbox client makes: an RPC of the API with the account's own token. */
+  const dbxRpc = async (route: string, arg: unknown): Promise<number> => {
+    const res = await fetch(`${dbx.url}/2/${route}`, {
+      method: 'POST', headers: { authorization: `Bearer ${dbx.issueToken().access_token}`, 'content-type': 'application/json' }, body: JSON.stringify(arg),
+    });
+    await res.arrayBuffer();
+    return res.status;
+  };
   const local = async (...parts: string[]) => (await readFile(join(dir, ...parts))).toString();
 
   beforeAll(async () => {
@@ -35,6 +45,7 @@ describe('plans from the change feed', () => {
     for (let i = 0; i < 30; i++) await emu.seed(`docs/d${i % 3}/file-${i}.txt`, `version 1 of ${i}`, { mtime: 1_700_000_000_000 });
     await emu.seed('docs/keep.txt', 'kept');
     emu.createGoogleDoc('docs/notes', 'document', { text: 'meeting notes', mtime: 1_700_000_000_000 });
+    dbx = await startDropboxEmulator();
     k = await startInProcessKnarr({ databaseUrl: inject('databaseUrl'), oauthClients: { GOOGLE: { clientId: emu.clientId, clientSecret: emu.clientSecret } } });
     expect((await api(k.url, 'POST', '/v1/remotes', { name: `gd-${id}`, type: 'drive', config: emu.remoteConfig() })).status).toBe(201);
     expect((await api(k.url, 'POST', '/v1/remotes', { name: `disk-${id}`, type: 'local', config: { root: dir } })).status).toBe(201);
@@ -42,7 +53,7 @@ describe('plans from the change feed', () => {
 
   afterAll(async () => {
     await k?.stop();
-    await emu?.stop();
+    await Promise.allSettled([emu?.stop(), dbx?.stop()]);
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -97,6 +108,31 @@ describe('plans from the change feed', () => {
     const d0 = await readdir(join(dir, 'synced', 'd0'));
     expect(d0).not.toContain('file-3.txt');
     expect(await local('synced', 'd1', 'file-3-moved.txt')).toBe('version 1 of 3');
+  }, 300_000);
+
+  // The filters hold for the destination's side of a deletion (its size, its name), as in a walk;
+  // a deleted source file has no size to be filtered by.
+  it("a Dropbox sync plans from the feed, which names what was deleted or moved away; what the filters leave out is never deleted", async () => {
+    for (let i = 0; i < 6; i++) await dbx.seed(`/box/f${i}.txt`, Buffer.from(`file ${i}`), Date.UTC(2024, 0, 1));
+    await dbx.seed('/box/notes.tmp', Buffer.from('scratch'), Date.UTC(2024, 0, 1));
+    expect((await api(k.url, 'POST', '/v1/remotes', { name: `dbx-${id}`, type: 'dropbox', config: dbx.remoteConfig() })).status).toBe(201);
+    const job = await api(k.url, 'POST', '/v1/jobs', { source: `dbx-${id}:box`, destination: `disk-${id}:boxed`, mode: 'sync', filters: { exclude: ['*.tmp'], minSize: 1 }, options: { approve: 'auto' } });
+    expect(job.status, JSON.stringify(job.body)).toBe(202);
+    expect((await waitForRun(k.url, job.body.runId, 120_000)).state).toBe('completed');
+    // A file the filters leave out, put on the destination by someone else: no sync may delete it.
+    await writeFile(join(dir, 'boxed', 'local.tmp'), 'kept');
+
+    // At the source: one file deleted, one moved into a new folder, and the excluded one deleted.
+    expect(await dbxRpc('files/delete_v2', { path: '/box/f1.txt' })).toBe(200);
+    expect(await dbxRpc('files/move_v2', { from_path: '/box/f2.txt', to_path: '/box/sub/f2-moved.txt' })).toBe(200);
+    expect(await dbxRpc('files/delete_v2', { path: '/box/notes.tmp' })).toBe(200);
+
+    const next = await run(job.body.jobId);
+    expect(next.state, JSON.stringify(next)).toBe('completed');
+    expect((await events(next.id)).map((e) => e.kind)).toContain('plan_from_changes');
+    const boxed = await readdir(join(dir, 'boxed'));
+    expect(boxed.sort()).toEqual(['f0.txt', 'f3.txt', 'f4.txt', 'f5.txt', 'local.tmp', 'sub'].sort());
+    expect(await local('boxed', 'sub', 'f2-moved.txt')).toBe('file 2');
   }, 300_000);
 
   it('a feed the provider no longer answers from: the run walks instead, and says so', async () => {
