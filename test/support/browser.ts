@@ -43,12 +43,14 @@ export async function watchedPage(browser: Browser, options: BrowserContextOptio
   const isExpected = (r: { method: string; path: string; status: number }) => expected.some((e) => e.method === r.method && e.path === r.path && e.status === r.status);
 
   page.on('pageerror', (err) => errors.push(`page error: ${err.message}`));
+  // Chromium's own line for a refused request names only its URL: its response says whether it
+  // was expected. The two events come in either order, so they are matched when problems are read.
+  const loadFailures: { url: string; text: string }[] = [];
   page.on('console', (msg) => {
     if (msg.type() !== 'error') return;
     const url = msg.location().url;
-    // Chromium's own line for a refused request names only its URL: its response says whether it was expected.
-    if (/^Failed to load resource: the server responded with a status of \d+/.test(msg.text()) && refused.some((r) => r.url === url && isExpected(r))) return;
-    errors.push(`console error: ${msg.text()} (${url})`);
+    if (/^Failed to load resource: the server responded with a status of \d+/.test(msg.text())) loadFailures.push({ url, text: msg.text() });
+    else errors.push(`console error: ${msg.text()} (${url})`);
   });
   page.on('requestfailed', (req) => {
     const why = req.failure()?.errorText ?? '';
@@ -65,6 +67,7 @@ export async function watchedPage(browser: Browser, options: BrowserContextOptio
     expect: (refusal) => { expected.push(refusal); },
     problems: () => [
       ...errors,
+      ...loadFailures.filter((f) => !refused.some((r) => r.url === f.url && isExpected(r))).map((f) => `console error: ${f.text} (${f.url})`),
       ...refused.filter((r) => !isExpected(r)).map((r) => `refused: ${r.method} ${r.path} → ${r.status}`),
     ],
   };
