@@ -45,8 +45,9 @@ export class PlanApproval {
   async approve(): Promise<boolean> {
     this.stored = await ledger.storePlan(this.run.runId);
     if (!this.stored.needsApproval) return true;
-    await this.run.mark('awaiting_approval', 'plan');
+    // Open to approval before the API can see the state: it approves as soon as the row says so.
     this.waiting = true;
+    await this.run.mark('awaiting_approval', 'plan');
     const left = Math.max(0, this.stored.plannedAtMs + this.stored.maxAgeMs - Date.now());
     const approved = await condition(() => this.approved, left);
     this.waiting = false;
