@@ -36,7 +36,7 @@ export interface Config {
   metricsPort: number | null;
   /** KNARR_ALLOW_PRIVATE_NETWORKS: null when unset (see hostPolicy). */
   privateNetworks: boolean | null;
-  /** KNARR_TEMPORAL_UI_URL: where Temporal Web shows this knarr's workflows (the dashboard links runs there); the dev server's when knarr starts it. */
+  /** KNARR_TEMPORAL_UI_URL: where Temporal Web shows this knarr's workflows (the dashboard links runs there); unset, the embedded dev server's when knarr starts one. */
   temporalUiUrl: string | null;
   /** KNARR_QUOTA_PROBE_MS: how often a run stopped by a provider's daily quota tries again. */
   quotaProbeMs: number;
@@ -75,7 +75,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metricsPort: env.KNARR_METRICS_PORT ? intVar(env, 'KNARR_METRICS_PORT', 0) : null,
     privateNetworks: boolVar(env, 'KNARR_ALLOW_PRIVATE_NETWORKS'),
     quotaProbeMs: intVar(env, 'KNARR_QUOTA_PROBE_MS', 3_600_000),
-    temporalUiUrl: env.KNARR_TEMPORAL_UI_URL?.trim() || (env.TEMPORAL_ADDRESS ? null : `http://localhost:${intVar(env, 'KNARR_TEMPORAL_UI_PORT', 8233)}`),
+    temporalUiUrl: env.KNARR_TEMPORAL_UI_URL?.trim() || null,
     oauth: oauthSetupFrom(env, `http://${api.host === '0.0.0.0' || api.host === '::' ? 'localhost' : api.host}:${api.port}`),
   };
 }

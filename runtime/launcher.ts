@@ -95,7 +95,7 @@ export async function launch(role: Role, config: Config): Promise<Running> {
 
     let apiUrl: string | null = null;
     if (role !== 'worker') {
-      const app = createApp({ db: database.db, cipher, hasher, host, oauth: config.oauth, temporalUiUrl: config.temporalUiUrl, client: temporal.client, taskQueue: config.temporal.taskQueue, heartbeatTimeoutMs: config.heartbeatTimeoutMs });
+      const app = createApp({ db: database.db, cipher, hasher, host, oauth: config.oauth, temporalUiUrl: config.temporalUiUrl ?? uiUrl, client: temporal.client, taskQueue: config.temporal.taskQueue, heartbeatTimeoutMs: config.heartbeatTimeoutMs });
       const server = await listen(app, config.api.host, config.api.port);
       cleanups.push(() => new Promise<void>((res) => { server.close(() => res()); server.closeAllConnections(); }));
       apiUrl = `http://${config.api.host}:${config.api.port}`;

@@ -179,7 +179,14 @@ describe('the web dashboard: actions', () => {
     await clean('a paused run');
     await page.getByRole('button', { name: 'Resume' }).click();
     await poll(() => state()).toBe('copying');
-    await page.getByRole('button', { name: 'Cancel' }).click();
+    // Cancel asks once more; keeping it changes nothing.
+    await page.getByRole('button', { name: 'Cancel', exact: true }).click();
+    await page.getByRole('button', { name: 'Keep it running' }).click();
+    expect(await page.getByRole('button', { name: 'Cancel this run now' }).count()).toBe(0);
+    expect(await state()).not.toBe('cancelled');
+    await page.getByRole('button', { name: 'Cancel', exact: true }).click();
+    await clean('a cancel being confirmed');
+    await page.getByRole('button', { name: 'Cancel this run now' }).click();
     await poll(() => state()).toBe('cancelled');
     expect(await page.getByRole('button', { name: /Pause|Resume|Cancel/ }).count()).toBe(0);
     const run = (await api(k.url, 'GET', `/v1/runs/${runId}`)).body;

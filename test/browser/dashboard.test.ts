@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startJottacloudEmulator, type JottaEmulator } from '../fakes/jottacloud/index.js';
-import { api, startInProcessKnarr, testAdminKey, waitForRun, type InProcessKnarr } from '../support/knarr.js';
-import { createTestDatabase, type TestDatabase } from '../support/pg.js';
+import { api, testAdminKey, waitForRun } from '../support/knarr.js';
+import { embeddedServer, ensureStopped, spawnKnarr, type KnarrProcess } from '../support/processes.js';
 import { desktopViewport, launchChromium, pageChecks, phoneViewport, watchedPage, type WatchedPage } from '../support/browser.js';
 
 const kib = 1024;
@@ -16,15 +16,17 @@ const phone = phoneViewport;
 const desktop = desktopViewport;
 
 /**
- * Issue 11's scenario in real Chromium against knarr (API and worker in this process, PostgreSQL,
- * the Temporal dev server) with the Jottacloud emulator and a local folder: everything is done
+ * Issue 11's scenario in real Chromium against a running `knarr server` (its own process, as
+ * `npm start` runs it: embedded Temporal dev server and Temporal Web, embedded PostgreSQL) with the
+ * Jottacloud emulator and a local folder: everything is done
  * through the page, and each step waits for what the page shows (runs are paced by their
  * bandwidth limit, never by sleeps). Every page is checked for console errors and axe-core's
  * serious violations.
  */
 describe('the web dashboard', () => {
-  let k: InProcessKnarr;
-  let db: TestDatabase;
+  let server: KnarrProcess;
+  let base: string;
+  let temporalWeb: string;
   let emu: JottaEmulator;
   let browser: Browser;
   let w: WatchedPage;
@@ -44,18 +46,18 @@ describe('the web dashboard', () => {
     }
     emu = await startJottacloudEmulator();
     account = emu.addAccount(`dash${randomBytes(3).toString('hex')}`);
-    // A database of its own: other test files share the admin user of the common one, and their
-    // remotes (with servers long stopped) would show on this admin's clouds page.
-    db = await createTestDatabase('knarr_dash');
-    k = await startInProcessKnarr({ databaseUrl: db.url, temporalUiUrl: 'http://127.0.0.1:8233' });
+    const embedded = await embeddedServer(dir);
+    base = embedded.base;
+    temporalWeb = `http://127.0.0.1:${embedded.ports.ui}`;
+    server = spawnKnarr('server', embedded.env);
+    await server.waitFor(/server ready/, 180_000);
     browser = await launchChromium();
     w = await watchedPage(browser, { viewport: desktop, locale: 'en-GB', timezoneId: 'Europe/Oslo' });
     page = w.page;
   });
   afterAll(async () => {
     await browser?.close();
-    await k?.stop();
-    await db?.drop();
+    await ensureStopped(server);
     await emu?.stop();
     await rm(dir, { recursive: true, force: true });
   });
@@ -63,7 +65,7 @@ describe('the web dashboard', () => {
   // A failed step says what the page showed and logged, which the assertion alone does not.
   afterEach(async (ctx) => {
     if (ctx.task.result?.state !== 'fail' || !page) return;
-    console.error(`page at ${page.url()}; problems: ${JSON.stringify(w.problems())}\n${(await page.locator('body').innerText().catch(() => '')).slice(0, 3000)}`);
+    console.error(`page at ${page.url()}; problems: ${JSON.stringify(w.problems())}\n${(await page.locator('body').innerText().catch(() => '')).slice(0, 3000)}\nknarr server's last output:\n${server.output().slice(-3000)}`);
   });
   const { poll, clean, heading } = pageChecks(() => w);
   /** The README's screenshots, taken when KNARR_SCREENSHOTS=1 (`KNARR_SCREENSHOTS=1 npx vitest run test/browser`), so a test run leaves the tree as it was. */
@@ -84,7 +86,7 @@ describe('the web dashboard', () => {
   };
 
   it('signs in with an API key, and the key is kept nowhere in the browser', async () => {
-    await page.goto(`${k.url}/`);
+    await page.goto(`${base}/`);
     await poll(() => heading('Sign in to knarr').isVisible()).toBe(true);
     await clean('the sign-in page');
     await shot('signin');
@@ -158,6 +160,11 @@ describe('the web dashboard', () => {
     await poll(() => bar.getAttribute('value'), { timeout: 120_000 }).toBe('100');
     await poll(() => page.locator('.state').first().textContent()).toBe('completed');
     expectAllFilesAt('/Jotta/Archive/backup/');
+    // The run's own page in the Temporal Web that `knarr server` started.
+    const run = await api(base, 'GET', `/v1/runs/${runIdOfPage()}`);
+    const temporalLink = await page.getByRole('link', { name: 'Open in Temporal Web' }).getAttribute('href');
+    expect(temporalLink).toBe(`${temporalWeb}/namespaces/default/workflows/${encodeURIComponent(run.body.workflowId)}`);
+    expect((await fetch(temporalLink!)).status).toBe(200);
     await clean('a completed run');
     await shot('run');
   });
@@ -194,12 +201,12 @@ describe('the web dashboard', () => {
     await page.getByRole('button', { name: 'Start now' }).click();
     await poll(() => page.getByRole('progressbar', { name: 'Run progress' }).isVisible(), { timeout: 30_000 }).toBe(true);
     const runId = runIdOfPage();
-    await waitForRun(k.url, runId, 120_000, (r) => r.state === 'copying' && r.bytes.done >= 128 * kib);
+    await waitForRun(base, runId, 120_000, (r) => r.state === 'copying' && r.bytes.done >= 128 * kib);
     await page.getByRole('link', { name: 'Runs' }).click();
     await poll(() => page.getByRole('progressbar', { name: `Progress of run ${runId.slice(0, 8)}` }).isVisible()).toBe(true);
     await clean('the runs page');
     await shot('runs');
-    await page.goto(`${k.url}/#/runs/${runId}`);
+    await page.goto(`${base}/#/runs/${runId}`);
 
     const res = await fetch(`${emu.url}/__emulator/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ revokeSessions: account }) });
     expect(res.status).toBe(200);
@@ -226,9 +233,9 @@ describe('the web dashboard', () => {
     await poll(() => heading('Sign in to knarr').isVisible()).toBe(true);
     expect((await page.context().cookies()).find((c) => c.name === 'knarr_session')).toBeUndefined();
     // The cookie is gone from the server too: the API refuses the old session.
-    const user = await api(k.url, 'POST', '/v1/users', { name: `bob-${randomBytes(3).toString('hex')}` });
+    const user = await api(base, 'POST', '/v1/users', { name: `bob-${randomBytes(3).toString('hex')}` });
     expect(user.status, JSON.stringify(user.body)).toBe(201);
-    const key = await api(k.url, 'POST', `/v1/users/${user.body.id}/keys`, {});
+    const key = await api(base, 'POST', `/v1/users/${user.body.id}/keys`, {});
     expect(key.status, JSON.stringify(key.body)).toBe(201);
 
     await page.getByLabel('API key').fill(key.body.key);

@@ -56,8 +56,11 @@ function Plan({ run, onApproved }) {
 
 function Actions({ run, onDone }) {
   const [error, setError] = useState(null);
+  // Cancelling cannot be undone, so it takes a second click that says what it does.
+  const [confirming, setConfirming] = useState(false);
   const act = (action) => async () => {
     setError(null);
+    setConfirming(false);
     try {
       const answer = await post(`/v1/runs/${run.id}/${action}`);
       if (action === 'retry' && answer?.runId) location.hash = `#/runs/${answer.runId}`;
@@ -70,7 +73,11 @@ function Actions({ run, onDone }) {
   return html`<div class="actions">
     ${!ended && !['paused', 'needs_attention', 'awaiting_approval'].includes(run.state) && html`<button type="button" class="secondary" onClick=${act('pause')}>Pause</button>`}
     ${['paused', 'needs_attention'].includes(run.state) && html`<button type="button" onClick=${act('resume')}>Resume</button>`}
-    ${!ended && html`<button type="button" class="danger" onClick=${act('cancel')}>Cancel</button>`}
+    ${!ended && (confirming
+      ? html`<p class="help">Files already copied stay where they are; nothing more is copied or deleted.</p>
+             <button type="button" class="danger" onClick=${act('cancel')}>Cancel this run now</button>
+             <button type="button" class="secondary" onClick=${() => setConfirming(false)}>Keep it running</button>`
+      : html`<button type="button" class="danger" onClick=${() => setConfirming(true)}>Cancel</button>`)}
     ${ended && run.files.failed > 0 && html`<button type="button" onClick=${act('retry')}>Retry failed files</button>`}
     <${ErrorNote} error=${error} />
   </div>`;
