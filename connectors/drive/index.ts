@@ -15,7 +15,7 @@ import type { About, Capabilities, ChangeBatch, Connector, ConnectorContext, Del
 import { feed } from './changes.js';
 import { DriveClient } from './client.js';
 import { driveStatusMapper } from './errors.js';
-import { byParent, childrenQuery, entryOf, folderEntries, listQuery, PAGE_SIZE, WALK_BATCH } from './listing.js';
+import { byParent, childrenQuery, entryOf, folderEntries, listPage, listQuery, PAGE_SIZE, WALK_BATCH } from './listing.js';
 import { candidateNames, choose, defaultExportFormats, listedOf, toDrive, type ExportFormats, type Listed } from './names.js';
 import { uploadFile } from './upload.js';
 import { FILE_FIELDS, FOLDER_MIME, qString, WALK_FILE_FIELDS, type AboutJson, type DriveFile } from './wire.js';
@@ -90,6 +90,9 @@ export function createDriveConnector(config: DriveConfig, ctx: ConnectorContext,
 
 const q = (p: string) => JSON.stringify(p);
 
+/** Folder listings kept for reads: the batches in flight read from a few folders at a time. */
+const LISTINGS_KEPT = 64;
+
 /** A path's item: the Drive file and what it is listed as. */
 interface Found {
   file: DriveFile;
@@ -111,6 +114,12 @@ export class DriveConnector implements Connector {
   private readonly dirs = new Map<string, string>();
   /** Folders being made, so writes into one new folder do not make it twice. */
   private readonly making = new Map<string, Promise<string>>();
+  /**
+   * Folder path → its items by listed name, for the reads of one caller (`readable`): one listing
+   * of the folder, updated by every lookup of a name in it and by changes made through this
+   * connector; undefined items for a folder too large for one page. Bounded.
+   */
+  private readonly listings = new Map<string, { signal: AbortSignal; items: Promise<Map<string, Found> | undefined> }>();
 
   constructor(config: DriveConfig, ctx: ConnectorContext, opts: DriveConnectorOptions = {}) {
     this.now = opts.now ?? Date.now;
@@ -174,6 +183,7 @@ export class DriveConnector implements Connector {
     let found: Found | undefined;
     for (let i = start; i < segs.length; i++) {
       found = await this.child(parentId, segs[i], op, signal);
+      this.relisted(segs.slice(0, i).join('/'), segs[i], found);
       if (!found) return undefined;
       if (found.listed.kind === 'folder') {
         this.remember(segs.slice(0, i + 1).join('/'), found.file.id);
@@ -188,9 +198,69 @@ export class DriveConnector implements Connector {
     this.dirs.set(rel, id);
   }
 
-  /** Forgets `rel` and every folder below it (deleted or moved). */
+  /** Forgets `rel` and every folder below it (deleted or moved), and their listings. */
   private forget(rel: string): void {
     for (const d of this.dirs.keys()) if (d === rel || d.startsWith(`${rel}/`)) this.dirs.delete(d);
+    for (const d of this.listings.keys()) if (d === rel || d.startsWith(`${rel}/`)) this.listings.delete(d);
+  }
+
+  /**
+   * The item a read fetches. A copy reads a folder's files one after another: the folder is
+   * listed once (when it fits one page) and each file taken from that listing, where a lookup of
+   * every name made two requests of each small file (rclone, too, reads by the ids its listing
+   * gave). A name the listing lacks is looked up. A listing serves the reads of one signal (one
+   * batch of a copy) only, so it is always younger than the plan that asked for the files: an id
+   * it names is never of a file replaced before the plan.
+   */
+  private async readable(rel: string, op: string, signal?: AbortSignal): Promise<Found | undefined> {
+    const items = rel === '' || !signal ? undefined : await this.listing(parentPath(rel), op, signal);
+    return items?.get(baseName(rel)) ?? this.lookup(rel, op, signal);
+  }
+
+  /** The listing of `dir` kept for `signal`, or a new one; it is not aborted by that signal, since the caller's other reads share it. */
+  private listing(dir: string, op: string, signal: AbortSignal): Promise<Map<string, Found> | undefined> {
+    const kept = this.listings.get(dir);
+    if (kept?.signal === signal) return kept.items;
+    this.listings.delete(dir);
+    if (this.listings.size >= LISTINGS_KEPT) this.listings.delete(this.listings.keys().next().value as string);
+    const fresh = {
+      signal,
+      items: this.listFolder(dir, op).catch((err: unknown) => {
+        if (this.listings.get(dir) === fresh) this.listings.delete(dir);
+        throw err;
+      }),
+    };
+    this.listings.set(dir, fresh);
+    return fresh.items;
+  }
+
+  /** A folder's items by listed name as a lookup would choose them; undefined for more than one page (a lookup per name is cheaper then). */
+  private async listFolder(dir: string, op: string): Promise<Map<string, Found> | undefined> {
+    const found = dir === '' || this.dirs.has(dir) ? undefined : await this.lookup(dir, op);
+    const id = dir === '' ? (await this.rootFolder()).id : this.dirs.get(dir) ?? (found?.listed.kind === 'folder' ? found.file.id : undefined);
+    if (!id) return undefined;
+    const page = await listPage(this.client, childrenQuery([id]), op, undefined);
+    if (page.next) return undefined;
+    const byName = new Map<string, Found[]>();
+    for (const file of page.files) {
+      const listed = listedOf(file, this.formats);
+      if (listed.kind === 'skip') continue;
+      const group = byName.get(listed.name);
+      if (group) group.push({ file, listed });
+      else byName.set(listed.name, [{ file, listed }]);
+    }
+    return new Map([...byName].map(([name, group]) => [name, choose(group)]));
+  }
+
+  /**
+   * A lookup's answer for `name` in `dir` replaces what a kept listing says (a stat, then a read
+   * of what it found); undefined after a change made here, so the next read looks it up.
+   */
+  private relisted(dir: string, name: string, found: Found | undefined): void {
+    void this.listings.get(dir)?.items.then((items) => {
+      if (found) items?.set(name, found);
+      else items?.delete(name);
+    }, () => {});
   }
 
   private async folderId(rel: string, op: string, signal?: AbortSignal): Promise<string> {
@@ -253,20 +323,23 @@ export class DriveConnector implements Connector {
     const rel = this.checked(path, 'read');
     const op = `read ${q(rel)}`;
     const range = checkedRange(op, opts, rel);
-    const found = await this.lookup(rel, op, range.signal);
-    if (!found) throw new ConnectorError('not_found', `${op}: not found`);
-    const { listed } = found;
-    if (listed.kind === 'folder') throw new ConnectorError('conflict', `${op}: is a folder`);
-    if (range.length === 0) return emptyRead(op, async () => entryOf(rel, listed));
-    const id = encodeURIComponent(found.file.id);
-    if (listed.kind === 'export') {
-      // Exports take no Range: the bytes before the offset are read and dropped.
-      const res = await this.client.request({ method: 'GET', url: this.client.url(`/files/${id}/export`, { mimeType: listed.mime }), op: `${op}: export as ${listed.ext}`, signal: range.signal });
-      return mapBodyErrors(res.body, op, { signal: range.signal, skip: range.offset, limit: range.length });
-    }
-    const r = rangeHeader(range.offset, range.length);
-    const res = await this.client.request({ method: 'GET', url: this.client.url(`/files/${id}`, { alt: 'media' }), op, headers: r ? { range: r } : {}, accept: [416], signal: range.signal });
-    return rangedBody(res, op, range);
+    // A file deleted since its folder was listed is not found by its id: looked up afresh, once.
+    return this.withFreshFolders(rel, async () => {
+      const found = await this.readable(rel, op, range.signal);
+      if (!found) throw new ConnectorError('not_found', `${op}: not found`);
+      const { listed } = found;
+      if (listed.kind === 'folder') throw new ConnectorError('conflict', `${op}: is a folder`);
+      if (range.length === 0) return emptyRead(op, async () => entryOf(rel, listed));
+      const id = encodeURIComponent(found.file.id);
+      if (listed.kind === 'export') {
+        // Exports take no Range: the bytes before the offset are read and dropped.
+        const res = await this.client.request({ method: 'GET', url: this.client.url(`/files/${id}/export`, { mimeType: listed.mime }), op: `${op}: export as ${listed.ext}`, signal: range.signal });
+        return mapBodyErrors(res.body, op, { signal: range.signal, skip: range.offset, limit: range.length });
+      }
+      const r = rangeHeader(range.offset, range.length);
+      const res = await this.client.request({ method: 'GET', url: this.client.url(`/files/${id}`, { alt: 'media' }), op, headers: r ? { range: r } : {}, accept: [416], signal: range.signal });
+      return rangedBody(res, op, range);
+    });
   }
 
   async write(path: string, source: UploadSource, opts: WriteOptions = {}): Promise<WriteResult> {
@@ -280,18 +353,19 @@ export class DriveConnector implements Connector {
       // A file of that name is given new content (a new file beside it would be a duplicate).
       const fileId = existing?.listed.kind === 'file' ? existing.file.id : undefined;
       const out = await uploadFile(this.client, { name: toDrive(baseName(rel)), parentId, fileId }, source, opts, this.capabilities.preferredChunkSize, op);
+      this.relisted(parentPath(rel), baseName(rel), undefined);
       return { entry: entryOf(rel, listedOf(out.file, this.formats)), resumedFrom: out.resumedFrom, deduplicated: false, hashes: out.md5 ? { md5: out.md5 } : {} };
     };
     return this.withFreshFolders(rel, attempt);
   }
 
-  /** A folder remembered here may have been deleted by someone else: forgotten and found (or made) again, once. */
+  /** A folder or listing remembered here may be out of date (deleted by someone else): forgotten and found (or made) again, once. */
   private async withFreshFolders<T>(rel: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (err) {
       const parent = parentPath(rel);
-      if (!isConnectorError(err, 'not_found') || parent === '' || !this.dirs.has(parent)) throw err;
+      if (!isConnectorError(err, 'not_found') || !((parent !== '' && this.dirs.has(parent)) || this.listings.has(parent))) throw err;
       this.forget(parent.split('/')[0]);
       return fn();
     }
@@ -346,6 +420,7 @@ export class DriveConnector implements Connector {
     if (!found) throw new ConnectorError('not_found', `${op}: not found`);
     await this.remove(found.file.id, opts.permanent === true, op);
     this.forget(rel);
+    this.relisted(parentPath(rel), baseName(rel), undefined);
   }
 
   /** To the trash (Drive keeps it 30 days), or gone for good. */
@@ -363,6 +438,7 @@ export class DriveConnector implements Connector {
     if (!existing || existing.file.id === src.file.id) return;
     if (existing.listed.kind === 'folder') throw new ConnectorError('conflict', `${op}: a folder is at the destination`);
     await this.remove(existing.file.id, false, op);
+    this.relisted(parentPath(dst), baseName(dst), undefined);
   }
 
   /** The Drive name for `dst`: an exported document keeps its type, so the export extension is not part of its name. */
@@ -394,6 +470,8 @@ export class DriveConnector implements Connector {
     });
     this.forget(src);
     this.forget(dst);
+    this.relisted(parentPath(src), baseName(src), undefined);
+    this.relisted(parentPath(dst), baseName(dst), undefined);
     const listed = listedOf(file, this.formats);
     if (listed.kind === 'folder') this.remember(dst, file.id);
     return entryOf(dst, listed);

@@ -17,20 +17,26 @@ export const PAGE_SIZE = 1000;
 /** Folders asked for in one query of a walk: short enough for a URL, many enough to save round trips. */
 export const WALK_BATCH = 40;
 
+/** One page of a `files.list` query: its items and the token of the next page, if any. */
+export async function listPage(client: DriveClient, q: string, op: string, pageToken: string | undefined, signal?: AbortSignal, fields = WALK_FILE_FIELDS): Promise<{ files: DriveFile[]; next?: string }> {
+  signal?.throwIfAborted();
+  const page = await client.json<FileList>({
+    method: 'GET',
+    url: client.url('/files', { q, pageSize: PAGE_SIZE, pageToken, fields: `nextPageToken,files(${fields})`, ...client.listParams() }),
+    op,
+    signal,
+  });
+  return { files: page.files ?? [], next: page.nextPageToken };
+}
+
 /** Every page of a `files.list` query, its items gathered (a folder's duplicates may straddle pages). */
 export async function listQuery(client: DriveClient, q: string, op: string, signal?: AbortSignal, fields = WALK_FILE_FIELDS): Promise<DriveFile[]> {
   const out: DriveFile[] = [];
   let pageToken: string | undefined;
   do {
-    signal?.throwIfAborted();
-    const page = await client.json<FileList>({
-      method: 'GET',
-      url: client.url('/files', { q, pageSize: PAGE_SIZE, pageToken, fields: `nextPageToken,files(${fields})`, ...client.listParams() }),
-      op,
-      signal,
-    });
-    if (page.files) out.push(...page.files);
-    pageToken = page.nextPageToken;
+    const page = await listPage(client, q, op, pageToken, signal, fields);
+    out.push(...page.files);
+    pageToken = page.next;
   } while (pageToken);
   return out;
 }

@@ -343,6 +343,45 @@ describe('drive listings: notices, docs, names', () => {
     expect(q.get('q')).toMatch(/^\('[^']+' in parents or '[^']+' in parents/);
   });
 
+  it('reads a folder\'s files by the ids of one listing of it per batch; a file deleted or replaced since is looked up again', async () => {
+    const { c } = connect();
+    for (let i = 0; i < 20; i++) await e.seed(`reads/d/f${i}.txt`, `file ${i}`);
+    // One batch of a copy: its reads share a signal.
+    const signal = new AbortController().signal;
+    const read = async (p: string, s = signal) => (await readAll(await c.read(p, { signal: s }))).toString();
+    const start = e.log.length;
+    for (let i = 0; i < 20; i++) expect(await read(`reads/d/f${i}.txt`)).toBe(`file ${i}`);
+    const log = e.log.slice(start);
+    // The folders on the way are looked up once, the folder listed once; then one GET per file.
+    expect(log.filter((l) => l.role === 'list').length).toBeLessThanOrEqual(3);
+    expect(log.filter((l) => l.method === 'GET' && new URLSearchParams(l.query).get('alt') === 'media')).toHaveLength(20);
+
+    // Changed by someone else after the listing. Trashed: its id still reads within the batch, as
+    // it was after the plan (and as rclone reads by its listing). Another batch lists afresh.
+    e.remove('reads/d/f1.txt');
+    expect(await read('reads/d/f1.txt')).toBe('file 1');
+    await expectKind(() => read('reads/d/f1.txt', new AbortController().signal), 'not_found');
+    // Deleted for good, or replaced by a new file: looked up afresh.
+    e.remove('reads/d/f2.txt', { permanent: true });
+    await expectKind(() => read('reads/d/f2.txt'), 'not_found');
+    e.remove('reads/d/f3.txt', { permanent: true });
+    await e.seed('reads/d/f3.txt', 'file 3, new');
+    expect(await read('reads/d/f3.txt')).toBe('file 3, new');
+    // A stat (a copy checks its source with one) is what later reads go by, even of a file only trashed.
+    e.remove('reads/d/f4.txt');
+    await e.seed('reads/d/f4.txt', 'file 4, new');
+    expect((await c.stat('reads/d/f4.txt')).size).toBe('file 4, new'.length);
+    expect(await read('reads/d/f4.txt')).toBe('file 4, new');
+    // Deleted, rewritten or moved through this connector: at once.
+    await c.delete('reads/d/f5.txt');
+    await expectKind(() => read('reads/d/f5.txt'), 'not_found');
+    await c.write('reads/d/f6.txt', bufferSource(Buffer.from('file 6, rewritten')));
+    expect(await read('reads/d/f6.txt')).toBe('file 6, rewritten');
+    await c.move('reads/d/f7.txt', 'reads/d/f8.txt');
+    await expectKind(() => read('reads/d/f7.txt'), 'not_found');
+    expect(await read('reads/d/f8.txt')).toBe('file 7');
+  });
+
   it('deletes to the trash by default, for good when asked', async () => {
     const { c } = connect();
     await c.write('trash/soft.txt', bufferSource(Buffer.from('soft')));
