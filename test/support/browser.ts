@@ -36,7 +36,11 @@ export interface WatchedPage {
 
 export async function watchedPage(browser: Browser, options: BrowserContextOptions = {}): Promise<WatchedPage> {
   const context = await browser.newContext(options);
-  const page = await context.newPage();
+  return watchPage(await context.newPage());
+}
+
+/** The same record kept on a page that is already open: a tab the page opened (a consent page). */
+export function watchPage(page: Page): WatchedPage {
   const expected: ExpectedRefusal[] = [];
   const refused: { method: string; url: string; path: string; status: number }[] = [];
   const errors: string[] = [];

@@ -6,7 +6,8 @@ export function bytes(n) {
   if (n === null || n === undefined) return '–';
   let v = Number(n);
   let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
+  // 1023.5 and up would round to "1024 GiB": that is the next unit's 1.0.
+  while (v >= 1023.5 && i < units.length - 1) {
     v /= 1024;
     i++;
   }

@@ -55,7 +55,9 @@ export const providers = [
     { key: 'contentUrl', label: 'Content endpoint', kind: 'url', advanced: true, help: 'Where that server takes uploads and downloads.' },
   ] },
   { id: 's3', label: 'S3 and compatible storage', type: 's3', intro: 'Amazon S3 or an S3-compatible service: pick the provider, then give the bucket and an access key.', fields: [
-    { key: 'provider', label: 'Provider', kind: 'select', required: true, options: ['aws', 'wasabi', 'b2', 'r2', 'scaleway', 'hetzner', 'digitalocean', 'storj', 'idrive', 'gcs', 'other'] },
+    // "Service", not "Provider": the form's first field is already labelled Provider.
+    { key: 'provider', label: 'Service', kind: 'select', required: true, options: ['aws', 'wasabi', 'b2', 'r2', 'scaleway', 'hetzner', 'digitalocean', 'storj', 'idrive', 'gcs', 'other'],
+      help: 'Its preset picks the endpoint, region and addressing; "other" for any other S3-compatible server (MinIO, Ceph, versitygw …).' },
     { key: 'bucket', label: 'Bucket', required: true },
     { key: 'region', label: 'Region', placeholder: 'eu-central-1', help: 'Where the provider needs one (AWS, Wasabi, Scaleway, Hetzner …).' },
     { key: 'endpoint', label: 'Endpoint', kind: 'url', help: 'Needed for "other" and for R2 (your account\'s endpoint).' },

@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { html } from '../html.js';
-import { post, put, remotePath } from '../api.js';
+import { get, post, put, remotePath } from '../api.js';
+import { usePoll } from './poll.js';
 import { isOAuth, providerName, secretFields, providerById } from './providers.js';
 import { Field, configOf, errorField, fieldId } from './fields.js';
 import { ErrorNote } from './errorNote.js';
@@ -17,6 +18,13 @@ export function Reconnect({ remote, onDone }) {
   const [link, setLink] = useState(null);
   const [ids] = useState(() => ({}));
   const name = providerName(remote);
+
+  // Once the link is out, the consent page's tab does the rest: done when the remote answers again.
+  usePoll(async () => {
+    if (!link) return;
+    const about = await get(remotePath(remote.name, '/about'));
+    if (about.connection === 'ok') onDone?.();
+  }, [link?.authorizationUrl], link ? 2000 : 0);
 
   if (isOAuth(remote)) {
     const start = async () => {

@@ -27,6 +27,10 @@ async function loadClouds() {
 
 function Usage({ about }) {
   if (!about) return null;
+  // S3 has no quota to tell, FTP no usage at all: say so rather than "– used".
+  if ((about.usedBytes === null || about.usedBytes === undefined) && !about.totalBytes) {
+    return html`<span>${about.unlimited ? 'No space limit' : 'This server does not report its space.'}</span>`;
+  }
   if (about.unlimited || !about.totalBytes) return html`<span>${bytes(about.usedBytes)} used</span>`;
   const pct = Math.min(100, Math.round((about.usedBytes / about.totalBytes) * 100));
   return html`<span class="usage">
@@ -127,8 +131,10 @@ function AddCloud({ onAdded, existing }) {
   const basic = provider ? provider.fields.filter((f) => !f.advanced) : [];
   const advanced = provider ? provider.fields.filter((f) => f.advanced) : [];
   const field = (f) => {
-    ids[f.key] ??= fieldId(`add-${f.key}`);
-    return html`<${Field} field=${f} id=${ids[f.key]} value=${values[f.key]} invalid=${bad === f.key} onInput=${(v) => setValues({ ...values, [f.key]: v })} />`;
+    // Apart from the form's own ids: S3's `provider` field must not take the Provider picker's id.
+    const key = `field:${f.key}`;
+    ids[key] ??= fieldId(`add-${f.key}`);
+    return html`<${Field} field=${f} id=${ids[key]} value=${values[f.key]} invalid=${bad === f.key} onInput=${(v) => setValues({ ...values, [f.key]: v })} />`;
   };
   return html`<section class="card" aria-labelledby="add-cloud">
     <h2 id="add-cloud">Add a cloud</h2>
@@ -156,7 +162,9 @@ function AddCloud({ onAdded, existing }) {
           : basic.map(field)}
         ${advanced.length > 0 && html`<details><summary>Advanced</summary>${advanced.map(field)}</details>`}
         ${waiting
-          ? html`<${ConnectLink} url=${waiting.authorizationUrl} provider=${provider.label} expiresAt=${waiting.expiresAt} />`
+          ? html`<${ConnectLink} url=${waiting.authorizationUrl} provider=${provider.label} expiresAt=${waiting.expiresAt} />
+              <p class="actions"><button type="button" class="secondary" onClick=${() => setWaiting(null)}>Start again</button>
+                <span class="help">The link works once: after a refusal at ${provider.label}, start again here.</span></p>`
           : html`<button type="submit" disabled=${busy}>${busy ? 'Checking…' : provider.oauth ? `Connect ${provider.label}` : 'Add'}</button>`}
         <${ErrorNote} error=${error} />`}
     </form>
