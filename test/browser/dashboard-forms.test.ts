@@ -284,7 +284,7 @@ describe('the web dashboard: add and connect forms', () => {
     await poll(() => link.isVisible()).toBe(true);
     await clean('the clouds page waiting for OneDrive\'s consent page');
 
-    onedrive.faults.denyNextAuthorization();
+    onedrive.oauth.declineNextConsent();
     const refused = await openConsent(link);
     refused.expect({ method: 'GET', path: '/v1/oauth/callback', status: 400 });
     const said = await callbackSays(refused, 'Not connected');

@@ -144,7 +144,7 @@ export async function startDriveEmulator(opts: DriveEmulatorOptions = {}): Promi
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'knarr-drive-')));
   const store = new DriveStore(dataDir);
   await store.init();
-  const oauth = new FakeOAuth({ clientId: opts.clientId, clientSecret: opts.clientSecret, accessTtlSec: opts.accessTtlSec });
+  const oauth = new FakeOAuth({ clientId: opts.clientId, clientSecret: opts.clientSecret, accessTtlSec: opts.accessTtlSec, declinedWords: 'The user denied your request.' });
   const stats: ApiStats & { requests: number } = { uploadBytes: 0, downloadBytes: 0, listRequests: 0, changesRequests: 0, simpleUploads: 0, requests: 0 };
   const faults = new Faults({
     expireAccessTokens: () => oauth.expireAccessTokens(),

@@ -69,8 +69,6 @@ export class DbxFaults {
   downloadBps = 0;
   /** The next committed file is recorded with a wrong content_hash (a server-side corruption). */
   corruptHash = false;
-  /** Consent pages still to be refused, as a person who chooses Cancel at Dropbox's consent page. */
-  denials = 0;
 
   constructor(private readonly hooks: { resetCursors(account?: string): void; expireTokens(): void; revoke(account?: string): void; setAllocation(bytes: number, account?: string): void }) {}
 
@@ -103,21 +101,6 @@ export class DbxFaults {
   /** The next file committed is reported with a content_hash that is not its bytes'. */
   corruptNextHash(): void {
     this.corruptHash = true;
-  }
-
-  /**
-   * The next visit to the authorization endpoint is refused as a person refuses Dropbox's consent
-   * page: the browser goes back to redirect_uri with `error=access_denied` and the caller's state.
-   */
-  denyNextAuthorization(): void {
-    this.denials++;
-  }
-
-  /** Takes an armed refusal of the consent page, if any. */
-  takeDenial(): boolean {
-    if (this.denials === 0) return false;
-    this.denials--;
-    return true;
   }
 
   /** Every cursor issued so far answers `reset` (the account's, or every account's). */
@@ -157,6 +140,5 @@ export class DbxFaults {
     this.uploadBps = 0;
     this.downloadBps = 0;
     this.corruptHash = false;
-    this.denials = 0;
   }
 }

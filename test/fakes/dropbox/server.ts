@@ -115,7 +115,7 @@ export async function startDropboxEmulator(opts: DropboxEmulatorOptions = {}): P
   await mkdir(blobDir, { recursive: true });
   await mkdir(sessionDir, { recursive: true });
   const pageSize = opts.pageSize ?? 500;
-  const oauth = new FakeOAuth({ clientId: opts.clientId, clientSecret: opts.clientSecret, accessTtlSec: opts.accessTtlSec ?? 14_400 });
+  const oauth = new FakeOAuth({ clientId: opts.clientId, clientSecret: opts.clientSecret, accessTtlSec: opts.accessTtlSec ?? 14_400, declinedWords: 'The user chose not to give your app access to their Dropbox account.' });
   const spaces = new Map<string, Namespace>();
   const namespace = (account = 'default'): Namespace => {
     let ns = spaces.get(account);
@@ -547,10 +547,7 @@ export async function startDropboxEmulator(opts: DropboxEmulatorOptions = {}): P
     const url = new URL(req.url ?? '/', 'http://emulator');
     const host = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
     const path = url.pathname;
-    if (path === '/oauth2/authorize' && req.method === 'GET') {
-      const refused = url.searchParams.get('client_id') === oauth.clientId && url.searchParams.has('redirect_uri') && faults.takeDenial();
-      return count('oauth2/authorize', () => (refused ? refuseConsent(res, url) : oauth.handleAuthorize(req, res, url)));
-    }
+    if (path === '/oauth2/authorize' && req.method === 'GET') return count('oauth2/authorize', () => oauth.handleAuthorize(req, res, url));
     // rclone's Dropbox backend names the token endpoint by its old v1 path; both lead to the same place.
     if ((path === '/oauth2/token' || path === '/1/oauth2/token') && req.method === 'POST') {
       const body = (await readBody(req)).toString('utf8');
@@ -700,20 +697,6 @@ export async function startDropboxEmulator(opts: DropboxEmulatorOptions = {}): P
       if (ownDir) await rm(dataDir, { recursive: true, force: true });
     },
   };
-}
-
-/**
- * What Dropbox does when the person chooses Cancel on its consent page: back to redirect_uri with
- * `error=access_denied`, its description, and the caller's state (the request was checked valid).
- */
-function refuseConsent(res: ServerResponse, url: URL): void {
-  const back = new URL(url.searchParams.get('redirect_uri')!);
-  back.searchParams.set('error', 'access_denied');
-  back.searchParams.set('error_description', 'The user chose not to give your app access to their Dropbox account.');
-  const state = url.searchParams.get('state');
-  if (state !== null) back.searchParams.set('state', state);
-  res.writeHead(302, { location: back.href });
-  res.end();
 }
 
 /** The route's argument: the JSON body (RPC), or the `Dropbox-API-Arg` header / `arg` query (content), which must be ASCII. */

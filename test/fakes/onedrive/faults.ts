@@ -21,8 +21,6 @@ export class Faults {
   uploadBytesPerSec = 0;
   /** Upload sessions made before this are gone (404 itemNotFound). */
   sessionsExpiredBefore = 0;
-  /** Consent pages still to be refused, as a person who declines at Microsoft's consent page. */
-  private denials = 0;
 
   /** The next `count` requests of `roles` are refused with 429 (or 503) and the Graph throttle body. */
   throttle(count: number, o: ThrottleOptions = {}): void {
@@ -60,24 +58,8 @@ export class Faults {
     this.sessionsExpiredBefore = Date.now() + 1;
   }
 
-  /**
-   * The next visit to the authorization endpoint is refused as a person declines Microsoft's
-   * consent page: the browser goes back to redirect_uri with `error=access_denied` and the state.
-   */
-  denyNextAuthorization(): void {
-    this.denials++;
-  }
-
-  /** Takes an armed refusal of the consent page, if any. */
-  takeDenial(): boolean {
-    if (this.denials === 0) return false;
-    this.denials--;
-    return true;
-  }
-
   reset(): void {
     this.throttles = [];
-    this.denials = 0;
     this.cutAfter = undefined;
     this.downloadBytesPerSec = 0;
     this.uploadBytesPerSec = 0;

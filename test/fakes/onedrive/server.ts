@@ -141,7 +141,7 @@ export async function startOneDriveEmulator(opts: OneDriveEmulatorOptions = {}):
   const driveId = opts.driveId ?? (driveType === 'personal' ? randomBytes(8).toString('hex').toUpperCase() : `b!${randomBytes(24).toString('base64url')}`);
   store.addDrive(driveId, driveType, 'default', opts.quotaBytes);
   // Microsoft rotates refresh tokens on every refresh.
-  const oauth = new FakeOAuth({ accessTtlSec: opts.accessTtlSec, rotateRefresh: true });
+  const oauth = new FakeOAuth({ accessTtlSec: opts.accessTtlSec, rotateRefresh: true, declinedWords: 'AADSTS65004: User declined to consent to access the app.' });
   const faults = new Faults();
   const full = new Set<string>();
   const stats: OneDriveStats = {
@@ -196,10 +196,7 @@ export async function startOneDriveEmulator(opts: OneDriveEmulatorOptions = {}):
     switch (role) {
       case 'token': {
         const what = LOGIN.exec(path)![1];
-        if (what === 'authorize' && req.method === 'GET') {
-          const valid = parsed.searchParams.get('client_id') === oauth.clientId && parsed.searchParams.has('redirect_uri');
-          return void (valid && faults.takeDenial() ? refuseConsent(res, parsed) : oauth.handleAuthorize(req, res, parsed));
-        }
+        if (what === 'authorize' && req.method === 'GET') return void oauth.handleAuthorize(req, res, parsed);
         if (what === 'token' && req.method === 'POST') return void oauth.handleToken(req, res, (await readBody(req)).toString('utf8'));
         return graphError(ctx, 405, 'invalidRequest', 'Method not allowed');
       }
@@ -349,16 +346,3 @@ export async function startOneDriveEmulator(opts: OneDriveEmulatorOptions = {}):
   };
 }
 
-/**
- * What the Microsoft identity platform does when the person declines its consent page: back to
- * redirect_uri with `error=access_denied`, AADSTS65004's description, and the caller's state.
- */
-function refuseConsent(res: ServerResponse, url: URL): void {
-  const back = new URL(url.searchParams.get('redirect_uri')!);
-  back.searchParams.set('error', 'access_denied');
-  back.searchParams.set('error_description', 'AADSTS65004: User declined to consent to access the app.');
-  const state = url.searchParams.get('state');
-  if (state !== null) back.searchParams.set('state', state);
-  res.writeHead(302, { location: back.href });
-  res.end();
-}

@@ -30,6 +30,8 @@ export interface FakeOAuthOptions {
   rotateRefresh?: boolean;
   /** For tests that move time: ms since the epoch. */
   now?: () => number;
+  /** The provider's `error_description` when a person declines its consent page. */
+  declinedWords?: string;
 }
 
 export type AuthCheck = { account: string } | { error: 'missing' | 'invalid' | 'expired' | 'revoked' };
@@ -60,6 +62,9 @@ export class FakeOAuth {
   private readonly refresh = new Map<string, string>();
   private readonly codes = new Map<string, { account: string; redirectUri: string; clientId: string }>();
   private readonly revoked = new Set<string>();
+  private readonly declinedWords: string;
+  /** Consent pages still to be declined (`declineNextConsent`). */
+  private declines = 0;
 
   constructor(opts: FakeOAuthOptions = {}) {
     this.clientId = opts.clientId ?? `client-${randomBytes(6).toString('hex')}`;
@@ -67,6 +72,16 @@ export class FakeOAuth {
     this.accessTtlSec = opts.accessTtlSec ?? 3600;
     this.rotate = opts.rotateRefresh ?? false;
     this.now = opts.now ?? Date.now;
+    this.declinedWords = opts.declinedWords ?? 'The user denied access.';
+  }
+
+  /**
+   * The next visit to the authorization endpoint is declined, as a person does on the consent
+   * page: the browser goes back to redirect_uri with `error=access_denied`, the provider's words
+   * and the caller's state.
+   */
+  declineNextConsent(): void {
+    this.declines++;
   }
 
   /** A fresh token pair for `account`, as `rclone authorize` would print it. Un-revokes the account. */
@@ -100,7 +115,8 @@ export class FakeOAuth {
 
   /**
    * GET authorize: approves at once as `account` (the `login_hint` parameter, else "default") and
-   * sends the browser back to redirect_uri with a single-use code and the caller's state.
+   * sends the browser back to redirect_uri with a single-use code and the caller's state (or
+   * declines, when told to).
    */
   handleAuthorize(_req: IncomingMessage, res: ServerResponse, url: URL): void {
     const q = url.searchParams;
@@ -115,6 +131,10 @@ export class FakeOAuth {
     if (state !== null) back.searchParams.set('state', state);
     if (q.get('response_type') !== 'code') {
       back.searchParams.set('error', 'unsupported_response_type');
+    } else if (this.declines > 0) {
+      this.declines--;
+      back.searchParams.set('error', 'access_denied');
+      back.searchParams.set('error_description', this.declinedWords);
     } else {
       const code = randomBytes(16).toString('base64url');
       this.codes.set(code, { account: q.get('login_hint') ?? 'default', redirectUri, clientId: this.clientId });
