@@ -69,15 +69,15 @@ export function runActivities(deps: ActivityDeps) {
     async finalizeRun(runId: string): Promise<{ state: RunState; filesDone: number; filesFailed: number; bytesDone: number }> {
       const counts = await recountRun(deps.db, runId);
       const state: RunState = counts.filesFailed > 0 ? 'completed_with_errors' : 'completed';
-      await setRunState(deps.db, runId, state, 'done', { finishedAt: new Date() });
-      if (state === 'completed') await adoptChangeCursor(deps.db, runId);
       const { job } = await getRunWithJob(deps.db, runId);
-      if (job.mode === 'check') {
-        const c = await checkSummary(deps.db, runId);
-        await addEvent(deps.db, runId, 'finished', `${state}: ${c.match} match, ${c.differ} differ, ${c.missing_on_dst} missing on the destination, ${c.missing_on_src} missing on the source, ${counts.filesFailed} could not be read`, { ...counts, ...c });
-      } else {
-        await addEvent(deps.db, runId, 'finished', `${state}: ${counts.filesDone} files, ${counts.bytesDone} bytes copied, ${counts.filesFailed} failed`, { ...counts });
-      }
+      const c = job.mode === 'check' ? await checkSummary(deps.db, runId) : null;
+      // One transaction: whoever reads the run ended also finds its `finished` event (and the job its cursor).
+      await deps.db.transaction(async (tx) => {
+        await setRunState(tx, runId, state, 'done', { finishedAt: new Date() });
+        if (state === 'completed') await adoptChangeCursor(tx, runId);
+        if (c) await addEvent(tx, runId, 'finished', `${state}: ${c.match} match, ${c.differ} differ, ${c.missing_on_dst} missing on the destination, ${c.missing_on_src} missing on the source, ${counts.filesFailed} could not be read`, { ...counts, ...c });
+        else await addEvent(tx, runId, 'finished', `${state}: ${counts.filesDone} files, ${counts.bytesDone} bytes copied, ${counts.filesFailed} failed`, { ...counts });
+      });
       return { state, ...counts };
     },
 
@@ -85,8 +85,10 @@ export function runActivities(deps: ActivityDeps) {
     async endRun(runId: string, state: 'failed' | 'cancelled', message: string): Promise<void> {
       await recountRun(deps.db, runId);
       const run = await getRun(deps.db, runId);
-      await setRunState(deps.db, runId, state, (run?.phase ?? 'plan') as RunPhase, { error: message, finishedAt: new Date() });
-      await addEvent(deps.db, runId, state, message);
+      await deps.db.transaction(async (tx) => {
+        await setRunState(tx, runId, state, (run?.phase ?? 'plan') as RunPhase, { error: message, finishedAt: new Date() });
+        await addEvent(tx, runId, state, message);
+      });
     },
   };
 }

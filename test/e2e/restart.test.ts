@@ -48,8 +48,9 @@ describe('the embedded database lock after a crash', () => {
   };
 
   it('never counts a zombie as the holder', async () => {
-    // `sleep 30` is the parent of the exited `sleep 0` and never reaps it.
-    const { child, pid } = await spawnPrintingPid('sleep 0 & echo $!; exec sleep 30');
+    // `sleep 30` is the parent of the exited child and never reaps it. The child ends only once
+    // the shell has become that `sleep`: a child ending sooner could be reaped by the shell.
+    const { child, pid } = await spawnPrintingPid('(while [ "$(cat /proc/$$/comm)" != sleep ]; do sleep 0.02; done) & echo $!; exec sleep 30');
     children.push(child);
     while (procStat(pid).state !== 'Z') await sleep(20);
     const lines = await openWithLockOf(`${pid} ${procStat(pid).startTime}`);
