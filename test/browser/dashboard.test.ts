@@ -6,7 +6,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startJottacloudEmulator, type JottaEmulator } from '../fakes/jottacloud/index.js';
 import { api, testAdminKey, waitForRun } from '../support/knarr.js';
-import { embeddedServer, ensureStopped, spawnKnarr, type KnarrProcess } from '../support/processes.js';
+import { ensureStopped, startEmbeddedServer, type KnarrProcess } from '../support/processes.js';
 import { desktopViewport, launchChromium, pageChecks, phoneViewport, watchedPage, type WatchedPage } from '../support/browser.js';
 
 const kib = 1024;
@@ -46,11 +46,10 @@ describe('the web dashboard', () => {
     }
     emu = await startJottacloudEmulator();
     account = emu.addAccount(`dash${randomBytes(3).toString('hex')}`);
-    const embedded = await embeddedServer(dir);
+    const embedded = await startEmbeddedServer(dir);
+    server = embedded.proc;
     base = embedded.base;
     temporalWeb = `http://127.0.0.1:${embedded.ports.ui}`;
-    server = spawnKnarr('server', embedded.env);
-    await server.waitFor(/server ready/, 180_000);
     browser = await launchChromium();
     w = await watchedPage(browser, { viewport: desktop, locale: 'en-GB', timezoneId: 'Europe/Oslo' });
     page = w.page;

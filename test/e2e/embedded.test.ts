@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { isDevServerProcess } from '../../runtime/devServer.js';
 import { api, waitForRun } from '../support/knarr.js';
 import { checkpointOf } from '../support/ledger.js';
-import { embeddedServer, ensureStopped, spawnKnarr, type KnarrProcess } from '../support/processes.js';
+import { ensureStopped, type KnarrProcess, spawnKnarr, startEmbeddedServer } from '../support/processes.js';
 import { expectSameTree, makeTree } from '../support/tree.js';
 
 const MiB = 1024 * 1024;
@@ -36,9 +36,8 @@ describe('embedded knarr, as a new user runs it', () => {
     dir = await mkdtemp(join(tmpdir(), 'knarr-embedded-'));
     await makeTree(join(dir, 'src'), { files: 1_000, largeBytes });
     await mkdir(join(dir, 'dst'));
-    const { env, base, ports } = await embeddedServer(dir);
-    proc = spawnKnarr('server', env);
-    await proc.waitFor(/server ready/, 180_000);
+    const { proc: started, env, base, ports } = await startEmbeddedServer(dir);
+    proc = started;
     await proc.waitFor(/data dir/);
     expect(proc.output()).toContain(`API           ${base}`);
     expect(proc.output()).toContain(`Temporal Web  http://127.0.0.1:${ports.ui}`);

@@ -10,7 +10,7 @@ import { api, waitForRun } from '../support/knarr.js';
 import { checkpointOf } from '../support/ledger.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
 import { freePort } from '../support/ports.js';
-import { embeddedServer, ensureStopped, spawnKnarr, type KnarrProcess } from '../support/processes.js';
+import { ensureStopped, type KnarrProcess, spawnKnarr, startEmbeddedServer } from '../support/processes.js';
 import { expectSameTree, makeTree } from '../support/tree.js';
 
 const MiB = 1024 * 1024;
@@ -46,9 +46,8 @@ describe('the embedded Temporal dev server killed mid-run', () => {
     dir = await mkdtemp(join(tmpdir(), 'knarr-devkill-'));
     await makeTree(join(dir, 'src'), { files: 300, largeBytes: 256 * MiB });
     await mkdir(join(dir, 'dst'));
-    const { env, base } = await embeddedServer(dir);
-    proc = spawnKnarr('server', env);
-    await proc.waitFor(/server ready/, 180_000);
+    const { proc: started, base } = await startEmbeddedServer(dir);
+    proc = started;
     await addRemotes(base, dir);
     const job = await api(base, 'POST', '/v1/jobs', { source: 'src:', destination: 'dst:', options: { bwlimit: bandwidthLimit } });
     expect(job.status, JSON.stringify(job.body)).toBe(202);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startNextcloudEmulator, type NextcloudEmulator } from '../fakes/nextcloud/index.js';
 import { api, testAdminKey, waitForRun } from '../support/knarr.js';
-import { embeddedServer, ensureStopped, spawnKnarr, type KnarrProcess } from '../support/processes.js';
+import { ensureStopped, type KnarrProcess, startEmbeddedServer } from '../support/processes.js';
 import { dataDirTexts, expectNoSecretIn, workflowHistories } from '../support/secretSweep.js';
 import { startPureFtpd, type FtpTestServer } from '../support/servers/ftp.js';
 import { startVersitygw, type S3TestServer } from '../support/servers/s3.js';
@@ -44,9 +44,8 @@ describe('secrets of the protocol connectors', () => {
     [s3, sftp, ftp, nextcloud] = await Promise.all([startVersitygw(), startSshd(), startPureFtpd(), startNextcloudEmulator({ password: ncPassword })]);
     const bucket = 'knarr-secrets';
     await s3.createBucket(bucket);
-    const { env, base, ports } = await embeddedServer(dir);
-    proc = spawnKnarr('server', env);
-    await proc.waitFor(/server ready/, 180_000);
+    const { proc: started, base, ports } = await startEmbeddedServer(dir);
+    proc = started;
 
     const answers: string[] = [];
     const call = async (method: string, path: string, body?: unknown, key: string | null = testAdminKey) => {

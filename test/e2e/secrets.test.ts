@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startJottacloudEmulator, type JottaEmulator } from '../fakes/jottacloud/index.js';
 import { api, testAdminKey, waitForRun } from '../support/knarr.js';
-import { embeddedServer, ensureStopped, spawnKnarr, type KnarrProcess } from '../support/processes.js';
+import { ensureStopped, type KnarrProcess, startEmbeddedServer } from '../support/processes.js';
 import { dataDirTexts, expectNoSecretIn, workflowHistories } from '../support/secretSweep.js';
 
 /**
@@ -31,9 +31,8 @@ describe('secrets', () => {
     emu = await startJottacloudEmulator();
     const account = emu.addAccount('carol');
     emu.faults.setAccessTokenLifetime(2);
-    const { env, base, ports } = await embeddedServer(dir);
-    proc = spawnKnarr('server', env);
-    await proc.waitFor(/server ready/, 180_000);
+    const { proc: started, base, ports } = await startEmbeddedServer(dir);
+    proc = started;
 
     const answers: string[] = [];
     const call = async (method: string, path: string, body?: unknown, key: string | null = testAdminKey) => {

@@ -135,3 +135,23 @@ export async function embeddedServer(dir: string): Promise<{ env: Record<string,
   };
   return { env, base: `http://127.0.0.1:${ports.api}`, ports };
 }
+
+/**
+ * `knarr server` as `embeddedServer` sets it up, started and ready. freePort's numbers can be
+ * taken by another test file's server before the dev server binds them; such a start is tried
+ * again on new ports.
+ */
+export async function startEmbeddedServer(dir: string, extraEnv: Record<string, string | undefined> = {}): Promise<{ proc: KnarrProcess; env: Record<string, string | undefined>; base: string; ports: { api: number; temporal: number; ui: number } }> {
+  for (let attempt = 1; ; attempt++) {
+    const server = await embeddedServer(dir);
+    const env = { ...server.env, ...extraEnv };
+    const proc = spawnKnarr('server', env);
+    try {
+      await proc.waitFor(/server ready/, 180_000);
+      return { ...server, env, proc };
+    } catch (err) {
+      await ensureStopped(proc);
+      if (attempt >= 3 || !/address already in use/.test(proc.output())) throw err;
+    }
+  }
+}
